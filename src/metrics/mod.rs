@@ -1,0 +1,3 @@
+//! Measurement: per-worker recorders, typed error kinds, and the merged summary.
+
+pub mod errors;

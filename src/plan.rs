@@ -1,0 +1,257 @@
+//! The compiled, immutable scenario: what the runner executes, built once by `scenario::compile`.
+//!
+//! Everything here is resolved ahead of time: step names are numbered, templates are pre-split,
+//! event types are interned to `EventId`s and expectations compiled, so the hot path never looks a
+//! string up in a map or re-parses anything. A `Plan` is shared read-only (`Arc<Plan>`) by all workers.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::scenario::expect::Expr;
+use crate::scenario::template::Template;
+
+/// Index of a step in `Plan::steps` (setup steps first, then iteration steps).
+pub type StepId = u16;
+/// Index of an interned event type name in `Plan::events`.
+pub type EventId = u16;
+/// Index of a scenario variable in `Plan::vars`.
+pub type VarId = u16;
+
+/// A place in a scenario file, for error messages: `file:line:col`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Place {
+    pub file: PathBuf,
+    pub line: usize,
+    pub col: usize,
+}
+
+impl fmt::Display for Place {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.file.display(), self.line, self.col)
+    }
+}
+
+/// The whole compiled scenario.
+#[derive(Debug)]
+pub struct Plan {
+    pub name: String,
+    pub source: PathBuf,
+    pub target: Target,
+    pub load: LoadProfile,
+    /// All steps: `steps[..setup_len]` run once per user, the rest every iteration.
+    pub steps: Vec<Step>,
+    pub setup_len: usize,
+    /// Interned event type names; `EventId` indexes this.
+    pub events: Vec<String>,
+    /// Variables: name and default value (None: unset until extracted or captured).
+    pub vars: Vec<VarDecl>,
+    /// Per-event latency metrics: one entry per (exchange step, event in its expression's alphabet).
+    pub event_metrics: Vec<EventMetric>,
+    /// How event types are read from WebSocket frames.
+    pub envelope: Envelope,
+}
+
+impl Plan {
+    pub fn setup(&self) -> &[Step] {
+        &self.steps[..self.setup_len]
+    }
+    pub fn iteration(&self) -> &[Step] {
+        &self.steps[self.setup_len..]
+    }
+    pub fn event_name(&self, id: EventId) -> &str {
+        self.events
+            .get(id as usize)
+            .map(String::as_str)
+            .unwrap_or("?")
+    }
+    /// Looks an event type up by name (linear: a plan interns a few dozen names at most).
+    pub fn event_id(&self, name: &str) -> Option<EventId> {
+        self.events
+            .iter()
+            .position(|n| n == name)
+            .map(|i| i as EventId)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct VarDecl {
+    pub name: String,
+    pub default: Option<String>,
+    /// Secret variables (from a secret env var) are never printed.
+    pub secret: bool,
+}
+
+/// Where the scenario points. URLs are resolved (flags/env over file) before compilation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// Backend base URL, e.g. `http://localhost:8000` (no trailing slash).
+    pub base_url: String,
+    /// Auth service base URL.
+    pub auth_url: String,
+    /// WebSocket base URL derived from `base_url` (http→ws, https→wss) unless set explicitly.
+    pub ws_url: String,
+}
+
+/// The load profile: closed model (Locust-style users + spawn rate).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoadProfile {
+    pub users: u32,
+    /// Users started per second.
+    pub spawn_rate: f64,
+    /// Stop starting iterations after this long (measured from the run start).
+    pub duration: Option<Duration>,
+    /// Iterations per user; `None` means until `duration`.
+    pub iterations: Option<u64>,
+    /// Time given to in-flight iterations when the run ends or is interrupted.
+    pub graceful_stop: Duration,
+}
+
+#[derive(Debug)]
+pub struct Step {
+    pub id: StepId,
+    pub name: String,
+    pub place: Place,
+    pub kind: StepKind,
+}
+
+#[derive(Debug)]
+pub enum StepKind {
+    Http(HttpStep),
+    WsConnect(WsConnect),
+    WsExchange(WsExchange),
+    WsClose(WsClose),
+    Think(Think),
+}
+
+impl StepKind {
+    pub fn label(&self) -> &'static str {
+        match self {
+            StepKind::Http(_) => "http",
+            StepKind::WsConnect(_) => "ws.connect",
+            StepKind::WsExchange(_) => "ws.exchange",
+            StepKind::WsClose(_) => "ws.close",
+            StepKind::Think(_) => "think",
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct HttpStep {
+    pub method: http::Method,
+    pub url: Template,
+    pub headers: Vec<(http::HeaderName, Template)>,
+    pub body: Option<Body>,
+    /// Accepted statuses; empty means any 2xx.
+    pub expect_status: Vec<u16>,
+    /// Variables taken from the JSON response body by JSON pointer.
+    pub extract: Vec<Extract>,
+    pub timeout: Duration,
+}
+
+#[derive(Debug)]
+pub enum Body {
+    /// A JSON document; variables inside strings are JSON-escaped. Sets `content-type: application/json`.
+    Json(Template),
+    /// Raw text as written.
+    Raw(Template),
+}
+
+#[derive(Debug, Clone)]
+pub struct Extract {
+    pub var: VarId,
+    /// RFC 6901 JSON pointer, e.g. `/access_token`.
+    pub pointer: String,
+}
+
+#[derive(Debug)]
+pub struct WsConnect {
+    /// Full URL, query included (`query` entries are appended, URL-encoded).
+    pub url: Template,
+    pub query: Vec<(String, Template)>,
+    pub subprotocols: Vec<Template>,
+    pub headers: Vec<(http::HeaderName, Template)>,
+    pub timeout: Duration,
+    /// Auto-replies active while the socket is open (checked on every frame read).
+    pub responders: Vec<Responder>,
+}
+
+#[derive(Debug)]
+pub struct Responder {
+    pub on: EventId,
+    /// JSON template sent back, rendered after `capture` ran (so it can use the captured values).
+    pub send: Option<Template>,
+    pub capture: Vec<Extract>,
+}
+
+#[derive(Debug)]
+pub struct WsExchange {
+    /// JSON template to send first (optional).
+    pub send: Option<Template>,
+    pub expect: Option<Expectation>,
+}
+
+#[derive(Debug)]
+pub struct Expectation {
+    pub expr: Expr,
+    /// Glob patterns of event types that are skipped.
+    pub ignore: Vec<wildmatch::WildMatch>,
+    /// Glob patterns of event types that fail the step at once.
+    pub fail_on: Vec<wildmatch::WildMatch>,
+    /// What to do with an event that is neither in the expression, nor ignored, nor fail-on.
+    pub unlisted: Unlisted,
+    pub first_event_within: Option<Duration>,
+    pub max_gap: Option<Duration>,
+    /// Total deadline from the send (or step start).
+    pub within: Duration,
+    /// When the expression is matched but could still be extended (trailing `?`/`*`), wait this
+    /// long for more before completing. Zero: complete as soon as matched.
+    pub settle: Duration,
+    /// Captures: when an event of that type arrives, extract fields (merged top ∪ payload ∪ data).
+    pub captures: Vec<(EventId, Extract)>,
+    /// Offset of this step's first entry in `Plan::event_metrics`; entries follow in
+    /// `expr.alphabet()` order.
+    pub metric_base: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unlisted {
+    Fail,
+    Ignore,
+}
+
+#[derive(Debug, Clone)]
+pub struct EventMetric {
+    pub step: StepId,
+    pub event: EventId,
+}
+
+#[derive(Debug)]
+pub struct WsClose {
+    pub code: u16,
+}
+
+#[derive(Debug)]
+pub struct Think {
+    pub min: Duration,
+    pub max: Duration,
+}
+
+/// How the event type is read from a frame. The default matches docs/protocol.md §5: top-level
+/// `type`; wrappers such as `system_message` name the event in `data.event` (or `data.type`).
+#[derive(Debug, Clone)]
+pub struct Envelope {
+    pub wrappers: Vec<String>,
+}
+
+impl Default for Envelope {
+    fn default() -> Self {
+        Envelope {
+            wrappers: vec![
+                "system_message".into(),
+                "agent_progress".into(),
+                "agent_response_complete".into(),
+            ],
+        }
+    }
+}

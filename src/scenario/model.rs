@@ -1,0 +1,1 @@
+//! serde mirror of the scenario file (STUB).
