@@ -4,3 +4,5 @@ pub mod metrics;
 pub mod mock;
 pub mod plan;
 pub mod scenario;
+pub mod transport;
+pub mod runner;

@@ -1,3 +1,5 @@
 //! Measurement: per-worker recorders, typed error kinds, and the merged summary.
 
 pub mod errors;
+pub mod recorder;
+pub mod summary;

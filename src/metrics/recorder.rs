@@ -1,0 +1,212 @@
+//! `Recorder`: one per worker thread, never per user: HDR histograms and typed counters.
+//!
+//! A worker's users record into its recorder through a `RefCell` on one thread, so recording
+//! takes no lock shared between threads and sends nothing over a channel. Memory depends on the
+//! plan (steps × events) and never on the number of users. Recorders are folded with `+=` at the
+//! end (HDR `add` is lossless).
+
+use std::collections::HashMap;
+use std::ops::AddAssign;
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+
+use super::errors::{ErrorKind, EventRef};
+use crate::plan::{Plan, StepId};
+
+/// Histograms count microseconds with 3 significant digits and grow as needed.
+pub fn new_histogram() -> Histogram<u64> {
+    // A constant, valid configuration (1..=5 significant figures): this cannot fail.
+    Histogram::new(3).expect("3 significant figures is a valid HDR configuration")
+}
+
+/// Saturating microseconds of a duration (at least 1, HDR's lowest discernible value).
+pub fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX).max(1)
+}
+
+/// What one step measured.
+#[derive(Debug, Clone)]
+pub struct StepRecord {
+    /// Durations of successful executions.
+    pub latency: Histogram<u64>,
+    pub ok: u64,
+    pub errors: HashMap<ErrorKind, u64>,
+    /// Gaps between consecutive expected events (exchange steps only).
+    pub gaps: Option<Histogram<u64>>,
+}
+
+impl StepRecord {
+    pub fn failed(&self) -> u64 {
+        self.errors.values().sum()
+    }
+}
+
+/// A worker's measurements.
+#[derive(Debug, Clone)]
+pub struct Recorder {
+    pub steps: Vec<StepRecord>,
+    /// By `Plan::event_metrics` index: time from the send to the event's first arrival.
+    pub events: Vec<Histogram<u64>>,
+    /// Whole iterations that passed.
+    pub iteration: Histogram<u64>,
+    pub flows_started: u64,
+    pub flows_passed: u64,
+    pub flows_failed: u64,
+    /// Event type names not in the plan, referenced by `EventRef::Unknown(index)`.
+    pub unknown_events: Vec<String>,
+}
+
+impl Recorder {
+    pub fn new(plan: &Plan) -> Self {
+        let steps = plan
+            .steps
+            .iter()
+            .map(|s| StepRecord {
+                latency: new_histogram(),
+                ok: 0,
+                errors: HashMap::new(),
+                gaps: match &s.kind {
+                    crate::plan::StepKind::WsExchange(x) if x.expect.is_some() => {
+                        Some(new_histogram())
+                    }
+                    _ => None,
+                },
+            })
+            .collect();
+        Recorder {
+            steps,
+            events: plan.event_metrics.iter().map(|_| new_histogram()).collect(),
+            iteration: new_histogram(),
+            flows_started: 0,
+            flows_passed: 0,
+            flows_failed: 0,
+            unknown_events: Vec::new(),
+        }
+    }
+
+    pub fn step_ok(&mut self, step: StepId, took: Duration) {
+        if let Some(s) = self.steps.get_mut(step as usize) {
+            s.ok += 1;
+            s.latency.saturating_record(micros(took));
+        }
+    }
+
+    pub fn step_err(&mut self, step: StepId, kind: ErrorKind) {
+        if let Some(s) = self.steps.get_mut(step as usize) {
+            *s.errors.entry(kind).or_insert(0) += 1;
+        }
+    }
+
+    pub fn event(&mut self, metric: usize, since_send: Duration) {
+        if let Some(h) = self.events.get_mut(metric) {
+            h.saturating_record(micros(since_send));
+        }
+    }
+
+    pub fn gap(&mut self, step: StepId, gap: Duration) {
+        if let Some(Some(h)) = self.steps.get_mut(step as usize).map(|s| s.gaps.as_mut()) {
+            h.saturating_record(micros(gap));
+        }
+    }
+
+    pub fn flow_started(&mut self) {
+        self.flows_started += 1;
+    }
+
+    pub fn flow_passed(&mut self, took: Duration) {
+        self.flows_passed += 1;
+        self.iteration.saturating_record(micros(took));
+    }
+
+    pub fn flow_failed(&mut self) {
+        self.flows_failed += 1;
+    }
+
+    /// Flows started but neither passed nor failed: cut off by a stop.
+    pub fn flows_interrupted(&self) -> u64 {
+        self.flows_started
+            .saturating_sub(self.flows_passed + self.flows_failed)
+    }
+
+    /// Interns an event type name the plan does not know (error path only).
+    pub fn unknown_event(&mut self, name: &str) -> EventRef {
+        let idx = match self.unknown_events.iter().position(|n| n == name) {
+            Some(i) => i,
+            None => {
+                self.unknown_events.push(truncate(name, 64).to_string());
+                self.unknown_events.len() - 1
+            }
+        };
+        EventRef::Unknown(idx as u32)
+    }
+
+    /// Every error kind counted, over all steps.
+    pub fn total_errors(&self) -> u64 {
+        self.steps.iter().map(StepRecord::failed).sum()
+    }
+
+    fn remap_unknown(&mut self, other_names: &[String], kind: ErrorKind) -> ErrorKind {
+        let mut map = |e: EventRef| match e {
+            EventRef::Unknown(i) => match other_names.get(i as usize) {
+                Some(name) => self.unknown_event(name),
+                None => e,
+            },
+            e => e,
+        };
+        match kind {
+            ErrorKind::EventMissing { missing, got } => ErrorKind::EventMissing {
+                missing,
+                got: got.map(&mut map),
+            },
+            ErrorKind::UnexpectedEvent { got, after } => ErrorKind::UnexpectedEvent {
+                got: map(got),
+                after,
+            },
+            ErrorKind::ErrorEvent(e) => ErrorKind::ErrorEvent(map(e)),
+            k => k,
+        }
+    }
+}
+
+fn truncate(s: &str, max: usize) -> &str {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}
+
+fn add_hist(into: &mut Histogram<u64>, from: &Histogram<u64>) {
+    // Both auto-resize, so `add` cannot run out of range.
+    let _ = into.add(from);
+}
+
+impl AddAssign<&Recorder> for Recorder {
+    fn add_assign(&mut self, other: &Recorder) {
+        for (i, o) in other.steps.iter().enumerate() {
+            let Some(s) = self.steps.get_mut(i) else {
+                continue;
+            };
+            s.ok += o.ok;
+            add_hist(&mut s.latency, &o.latency);
+            if let (Some(g), Some(og)) = (s.gaps.as_mut(), o.gaps.as_ref()) {
+                add_hist(g, og);
+            }
+        }
+        for (i, o) in other.steps.iter().enumerate() {
+            for (kind, n) in &o.errors {
+                let kind = self.remap_unknown(&other.unknown_events, *kind);
+                if let Some(s) = self.steps.get_mut(i) {
+                    *s.errors.entry(kind).or_insert(0) += n;
+                }
+            }
+        }
+        for (h, o) in self.events.iter_mut().zip(&other.events) {
+            add_hist(h, o);
+        }
+        add_hist(&mut self.iteration, &other.iteration);
+        self.flows_started += other.flows_started;
+        self.flows_passed += other.flows_passed;
+        self.flows_failed += other.flows_failed;
+    }
+}

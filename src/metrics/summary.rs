@@ -1,0 +1,368 @@
+//! `Summary`: the merged, serializable result of a run — what every report sink renders.
+//!
+//! Built once from the merged `Recorder` and the `Plan`. Every latency block carries its full HDR
+//! histogram (V2 deflate serialization, base64), so results from several generators can be merged
+//! later without loss; percentiles are derived from it.
+
+use base64::Engine as _;
+use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer};
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+
+use super::errors::{ErrorKind, EventRef, Names};
+use super::recorder::Recorder;
+use crate::plan::{EventId, Plan, StepKind};
+
+/// Version of the JSON results format (`schema/results.schema.json`).
+pub const RESULTS_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Summary {
+    pub version: u32,
+    pub tool: String,
+    pub tool_version: String,
+    pub scenario: String,
+    /// `run` or `probe`.
+    pub mode: String,
+    /// ISO-8601 UTC time the run started.
+    pub started_at: String,
+    /// Wall-clock seconds from start to the end of the run.
+    pub elapsed_s: f64,
+    pub target: TargetInfo,
+    pub load: LoadInfo,
+    pub flows: Flows,
+    /// `passed`, `failed` or `unreachable`.
+    pub verdict: Verdict,
+    pub exit_code: i32,
+    pub steps: Vec<StepSummary>,
+    /// Whole iterations that passed.
+    pub iteration: Latency,
+    /// All error kinds over all steps, most frequent first.
+    pub errors: Vec<ErrorCount>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TargetInfo {
+    pub base_url: String,
+    pub auth_url: String,
+    pub ws_url: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LoadInfo {
+    pub users: u32,
+    pub spawn_rate: f64,
+    pub duration_s: Option<f64>,
+    pub iterations: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Flows {
+    pub started: u64,
+    pub passed: u64,
+    pub failed: u64,
+    /// Cut off by the end of the run or a signal: neither passed nor failed.
+    pub interrupted: u64,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Every flow passed (exit 0).
+    Passed,
+    /// Some flow or check failed (exit 1).
+    Failed,
+    /// Nothing ever reached the target (exit 3).
+    Unreachable,
+}
+
+impl Verdict {
+    pub fn exit_code(self) -> i32 {
+        match self {
+            Verdict::Passed => 0,
+            Verdict::Failed => 1,
+            Verdict::Unreachable => 3,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct StepSummary {
+    pub name: String,
+    /// `http`, `ws.connect`, `ws.exchange`, `ws.close` or `think`.
+    pub kind: String,
+    /// `setup` or `iteration`.
+    pub phase: String,
+    /// Executions: `ok + failed`.
+    pub count: u64,
+    pub ok: u64,
+    pub failed: u64,
+    /// Executions per second of run time.
+    pub rate_per_s: f64,
+    /// Durations of successful executions.
+    pub latency: Latency,
+    pub errors: Vec<ErrorCount>,
+    /// Gaps between consecutive expected events (exchange steps with an expectation).
+    pub gaps: Option<Latency>,
+    /// Per event type: time from the send to its first arrival in the flow.
+    pub events: Vec<EventSummary>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct EventSummary {
+    pub name: String,
+    pub count: u64,
+    pub rate_per_s: f64,
+    pub latency: Latency,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ErrorCount {
+    /// The step it happened in.
+    pub step: String,
+    /// Stable kind code, e.g. `event_missing`.
+    pub kind: String,
+    /// Human description with names, e.g. `event missing: tool_completed (agent_completed came instead)`.
+    pub detail: String,
+    pub count: u64,
+}
+
+/// Percentiles in milliseconds plus the full histogram (microseconds).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Latency {
+    pub count: u64,
+    pub min_ms: f64,
+    pub mean_ms: f64,
+    pub p50_ms: f64,
+    pub p90_ms: f64,
+    pub p95_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+    /// Base64 of the HDR V2 deflate serialization; values are microseconds.
+    pub histogram: String,
+}
+
+impl Latency {
+    pub fn from_histogram(h: &Histogram<u64>) -> Latency {
+        let ms = |us: u64| us as f64 / 1000.0;
+        let empty = h.is_empty();
+        let q = |q: f64| if empty { 0.0 } else { ms(h.value_at_quantile(q)) };
+        Latency {
+            count: h.len(),
+            min_ms: if empty { 0.0 } else { ms(h.min()) },
+            mean_ms: if empty { 0.0 } else { h.mean() / 1000.0 },
+            p50_ms: q(0.50),
+            p90_ms: q(0.90),
+            p95_ms: q(0.95),
+            p99_ms: q(0.99),
+            max_ms: if empty { 0.0 } else { ms(h.max()) },
+            histogram: encode_histogram(h),
+        }
+    }
+
+    /// Decodes the embedded histogram.
+    pub fn histogram(&self) -> Result<Histogram<u64>, String> {
+        decode_histogram(&self.histogram)
+    }
+}
+
+pub fn encode_histogram(h: &Histogram<u64>) -> String {
+    let mut buf = Vec::new();
+    match V2DeflateSerializer::new().serialize(h, &mut buf) {
+        Ok(_) => base64::engine::general_purpose::STANDARD.encode(buf),
+        Err(_) => String::new(),
+    }
+}
+
+pub fn decode_histogram(text: &str) -> Result<Histogram<u64>, String> {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .map_err(|e| format!("histogram is not base64: {e}"))?;
+    Deserializer::new()
+        .deserialize(&mut bytes.as_slice())
+        .map_err(|e| format!("histogram does not decode: {e:?}"))
+}
+
+/// Facts about the run that the recorder does not hold.
+pub struct RunInfo {
+    pub mode: &'static str,
+    pub started_at: String,
+    pub elapsed_s: f64,
+}
+
+struct PlanNames<'a> {
+    plan: &'a Plan,
+    unknown: &'a [String],
+}
+
+impl Names for PlanNames<'_> {
+    fn event(&self, id: EventId) -> String {
+        self.plan.event_name(id).to_string()
+    }
+    fn event_ref(&self, e: &EventRef) -> String {
+        match e {
+            EventRef::Known(id) => self.event(*id),
+            EventRef::Unknown(i) => self
+                .unknown
+                .get(*i as usize)
+                .cloned()
+                .unwrap_or_else(|| "?".into()),
+            EventRef::Unreadable => "(unreadable frame)".into(),
+        }
+    }
+    fn var(&self, id: u16) -> String {
+        self.plan
+            .vars
+            .get(id as usize)
+            .map(|v| v.name.clone())
+            .unwrap_or_else(|| "?".into())
+    }
+}
+
+impl Summary {
+    pub fn build(plan: &Plan, rec: &Recorder, info: RunInfo) -> Summary {
+        let names = PlanNames {
+            plan,
+            unknown: &rec.unknown_events,
+        };
+        let secs = info.elapsed_s.max(1e-9);
+        let mut all_errors = Vec::new();
+        let steps: Vec<StepSummary> = plan
+            .steps
+            .iter()
+            .zip(&rec.steps)
+            .map(|(step, r)| {
+                let mut errors: Vec<ErrorCount> = r
+                    .errors
+                    .iter()
+                    .map(|(k, n)| error_count(&step.name, k, *n, &names))
+                    .collect();
+                sort_errors(&mut errors);
+                all_errors.extend(errors.iter().cloned());
+                let events = match &step.kind {
+                    StepKind::WsExchange(x) => x
+                        .expect
+                        .as_ref()
+                        .map(|e| {
+                            e.expr
+                                .alphabet()
+                                .iter()
+                                .enumerate()
+                                .filter_map(|(i, ev)| {
+                                    let h = rec.events.get(e.metric_base + i)?;
+                                    Some(EventSummary {
+                                        name: plan.event_name(*ev).to_string(),
+                                        count: h.len(),
+                                        rate_per_s: h.len() as f64 / secs,
+                                        latency: Latency::from_histogram(h),
+                                    })
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                    _ => Vec::new(),
+                };
+                let failed = r.failed();
+                StepSummary {
+                    name: step.name.clone(),
+                    kind: step.kind.label().to_string(),
+                    phase: if (step.id as usize) < plan.setup_len {
+                        "setup".into()
+                    } else {
+                        "iteration".into()
+                    },
+                    count: r.ok + failed,
+                    ok: r.ok,
+                    failed,
+                    rate_per_s: (r.ok + failed) as f64 / secs,
+                    latency: Latency::from_histogram(&r.latency),
+                    errors,
+                    gaps: r.gaps.as_ref().map(Latency::from_histogram),
+                    events,
+                }
+            })
+            .collect();
+        sort_errors(&mut all_errors);
+        let flows = Flows {
+            started: rec.flows_started,
+            passed: rec.flows_passed,
+            failed: rec.flows_failed,
+            interrupted: rec.flows_interrupted(),
+        };
+        let verdict = verdict(rec, &flows);
+        Summary {
+            version: RESULTS_VERSION,
+            tool: "load-tester".into(),
+            tool_version: env!("CARGO_PKG_VERSION").into(),
+            scenario: plan.name.clone(),
+            mode: info.mode.into(),
+            started_at: info.started_at,
+            elapsed_s: info.elapsed_s,
+            target: TargetInfo {
+                base_url: plan.target.base_url.clone(),
+                auth_url: plan.target.auth_url.clone(),
+                ws_url: plan.target.ws_url.clone(),
+            },
+            load: LoadInfo {
+                users: plan.load.users,
+                spawn_rate: plan.load.spawn_rate,
+                duration_s: plan.load.duration.map(|d| d.as_secs_f64()),
+                iterations: plan.load.iterations,
+            },
+            flows,
+            verdict,
+            exit_code: verdict.exit_code(),
+            steps,
+            iteration: Latency::from_histogram(&rec.iteration),
+            errors: all_errors,
+        }
+    }
+
+    /// Looks a step up by name.
+    pub fn step(&self, name: &str) -> Option<&StepSummary> {
+        self.steps.iter().find(|s| s.name == name)
+    }
+}
+
+impl StepSummary {
+    pub fn event(&self, name: &str) -> Option<&EventSummary> {
+        self.events.iter().find(|e| e.name == name)
+    }
+}
+
+fn error_count(step: &str, k: &ErrorKind, n: u64, names: &PlanNames<'_>) -> ErrorCount {
+    ErrorCount {
+        step: step.to_string(),
+        kind: k.code().to_string(),
+        detail: k.describe(names),
+        count: n,
+    }
+}
+
+fn sort_errors(errors: &mut [ErrorCount]) {
+    errors.sort_by(|a, b| {
+        b.count
+            .cmp(&a.count)
+            .then_with(|| a.step.cmp(&b.step))
+            .then_with(|| a.detail.cmp(&b.detail))
+    });
+}
+
+/// Passed: at least one flow, none failed, no step error. Unreachable: nothing succeeded and every
+/// error is a connection-level one (refused, DNS, TLS).
+fn verdict(rec: &Recorder, flows: &Flows) -> Verdict {
+    let errors = rec.total_errors();
+    let any_ok = rec.steps.iter().any(|s| s.ok > 0);
+    let all_unreachable = rec
+        .steps
+        .iter()
+        .flat_map(|s| s.errors.keys())
+        .all(ErrorKind::is_unreachable);
+    if errors > 0 && !any_ok && all_unreachable {
+        Verdict::Unreachable
+    } else if flows.failed == 0 && errors == 0 && flows.passed > 0 {
+        Verdict::Passed
+    } else {
+        Verdict::Failed
+    }
+}

@@ -1,0 +1,237 @@
+//! `Vu`: one virtual user — its session state and the steps it runs, setup once then iterations.
+//!
+//! A user is one small task: its variables, its HTTP connections and at most one open WebSocket.
+//! Results go straight into the worker's `Recorder` (a `RefCell` on this thread, never held across
+//! an await), so the hot path has no lock and no channel.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderName, HeaderValue};
+use rand::Rng;
+use tokio::time::Instant;
+
+use super::observer::Observer;
+use super::Stop;
+use crate::metrics::errors::ErrorKind;
+use crate::metrics::recorder::Recorder;
+use crate::plan::{Body, EventId, HttpStep, Plan, Step, StepId, StepKind, Think, WsConnect};
+use crate::scenario::template::{Ctx, Template};
+use crate::transport::http::HttpClient;
+use crate::transport::{push_query_encoded, ws};
+
+/// An open WebSocket and the connect step whose responders apply to it.
+pub struct Socket {
+    pub stream: ws::Stream,
+    pub connect_step: StepId,
+}
+
+/// One virtual user.
+pub struct Vu<O: Observer> {
+    pub plan: Arc<Plan>,
+    pub rec: Rc<RefCell<Recorder>>,
+    /// Global user number (unique across workers and shards).
+    pub id: u64,
+    pub iteration: u64,
+    pub vars: Vec<Option<String>>,
+    pub http: HttpClient,
+    pub ws: Option<Socket>,
+    /// Expected events seen in the current exchange (for diagnosis), reused between steps.
+    pub seq: Vec<EventId>,
+    pub obs: O,
+}
+
+impl<O: Observer> Vu<O> {
+    pub fn new(plan: Arc<Plan>, rec: Rc<RefCell<Recorder>>, id: u64, obs: O) -> Self {
+        let vars = plan.vars.iter().map(|v| v.default.clone()).collect();
+        Vu {
+            plan,
+            rec,
+            id,
+            iteration: 0,
+            vars,
+            http: HttpClient::default(),
+            ws: None,
+            seq: Vec::new(),
+            obs,
+        }
+    }
+
+    /// Runs setup once (retried while it fails), then iterations until `stop` says so.
+    pub async fn run(mut self, stop: Stop) -> O {
+        let plan = self.plan.clone();
+        let mut setup_done = plan.setup_len == 0;
+        let mut done: u64 = 0;
+        while !stop.should_stop(done) {
+            self.rec.borrow_mut().flow_started();
+            if !setup_done {
+                if self.run_steps(plan.setup()).await {
+                    setup_done = true;
+                } else {
+                    self.rec.borrow_mut().flow_failed();
+                    done += 1;
+                    if stop.should_stop(done) {
+                        break;
+                    }
+                    // Do not hammer a failing login: back off a little, unless stopping.
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                        _ = stop.soft.cancelled() => {}
+                    }
+                    continue;
+                }
+            }
+            let started = Instant::now();
+            if self.run_steps(plan.iteration()).await {
+                self.rec.borrow_mut().flow_passed(started.elapsed());
+            } else {
+                self.rec.borrow_mut().flow_failed();
+            }
+            done += 1;
+            self.iteration += 1;
+        }
+        if let Some(mut s) = self.ws.take() {
+            let _ = ws::close(&mut s.stream, 1000, Duration::from_secs(1)).await;
+        }
+        self.obs
+    }
+
+    /// Runs steps in order; stops at the first failure. True when all passed.
+    async fn run_steps(&mut self, steps: &[Step]) -> bool {
+        for (i, step) in steps.iter().enumerate() {
+            let result = self.exec(step).await;
+            self.obs.step(step, &result);
+            match result {
+                Ok(took) => self.rec.borrow_mut().step_ok(step.id, took),
+                Err(kind) => {
+                    self.rec.borrow_mut().step_err(step.id, kind);
+                    for s in &steps[i + 1..] {
+                        self.obs.skipped(s);
+                    }
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
+    async fn exec(&mut self, step: &Step) -> Result<Duration, ErrorKind> {
+        let started = Instant::now();
+        match &step.kind {
+            StepKind::Http(h) => self.http_step(h).await?,
+            StepKind::WsConnect(c) => self.connect(step.id, c).await?,
+            StepKind::WsExchange(x) => return self.exchange(step, x).await,
+            StepKind::WsClose(c) => {
+                let mut socket = self.ws.take().ok_or(ErrorKind::NoSocket)?;
+                ws::close(&mut socket.stream, c.code, Duration::from_secs(5)).await?;
+            }
+            StepKind::Think(t) => tokio::time::sleep(think_time(t)).await,
+        }
+        Ok(started.elapsed())
+    }
+
+    pub fn render(&self, t: &Template) -> Result<String, ErrorKind> {
+        let ctx = Ctx {
+            vu: self.id,
+            iteration: self.iteration,
+            vars: &self.vars,
+        };
+        t.render(&ctx).map_err(|u| ErrorKind::VariableUnset(u.0))
+    }
+
+    fn headers(&self, list: &[(HeaderName, Template)]) -> Result<HeaderMap, ErrorKind> {
+        let mut map = HeaderMap::with_capacity(list.len() + 1);
+        for (name, value) in list {
+            let v = HeaderValue::from_str(&self.render(value)?).map_err(|_| ErrorKind::Io)?;
+            map.append(name.clone(), v);
+        }
+        Ok(map)
+    }
+
+    async fn http_step(&mut self, h: &HttpStep) -> Result<(), ErrorKind> {
+        let url = self.render(&h.url)?;
+        let mut headers = self.headers(&h.headers)?;
+        let body = match &h.body {
+            None => Bytes::new(),
+            Some(Body::Json(t)) => {
+                if !headers.contains_key(http::header::CONTENT_TYPE) {
+                    headers.insert(
+                        http::header::CONTENT_TYPE,
+                        HeaderValue::from_static("application/json"),
+                    );
+                }
+                Bytes::from(self.render(t)?)
+            }
+            Some(Body::Raw(t)) => Bytes::from(self.render(t)?),
+        };
+        let resp = self
+            .http
+            .request(h.method.clone(), &url, headers, body, h.timeout)
+            .await?;
+        let ok = if h.expect_status.is_empty() {
+            (200..300).contains(&resp.status)
+        } else {
+            h.expect_status.contains(&resp.status)
+        };
+        if !ok {
+            return Err(ErrorKind::HttpStatus(resp.status));
+        }
+        if !h.extract.is_empty() {
+            let json: serde_json::Value =
+                serde_json::from_slice(&resp.body).map_err(|_| ErrorKind::Extract)?;
+            for x in &h.extract {
+                let v = json.pointer(&x.pointer).ok_or(ErrorKind::Extract)?;
+                let text = match v {
+                    serde_json::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                if let Some(slot) = self.vars.get_mut(x.var as usize) {
+                    *slot = Some(text);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn connect(&mut self, step: StepId, c: &WsConnect) -> Result<(), ErrorKind> {
+        // A new connect replaces the previous socket (a scenario without a close step).
+        self.ws = None;
+        let mut url = self.render(&c.url)?;
+        for (i, (key, value)) in c.query.iter().enumerate() {
+            let sep = if i == 0 && !url.contains('?') { '?' } else { '&' };
+            url.push(sep);
+            push_query_encoded(&mut url, key);
+            url.push('=');
+            push_query_encoded(&mut url, &self.render(value)?);
+        }
+        let mut headers = self.headers(&c.headers)?;
+        if !c.subprotocols.is_empty() {
+            let mut offer = String::new();
+            for (i, p) in c.subprotocols.iter().enumerate() {
+                if i > 0 {
+                    offer.push_str(", ");
+                }
+                offer.push_str(&self.render(p)?);
+            }
+            let v = HeaderValue::from_str(&offer).map_err(|_| ErrorKind::Io)?;
+            headers.insert(http::header::SEC_WEBSOCKET_PROTOCOL, v);
+        }
+        let stream = ws::connect(&url, headers, c.timeout).await?;
+        self.ws = Some(Socket {
+            stream,
+            connect_step: step,
+        });
+        Ok(())
+    }
+}
+
+fn think_time(t: &Think) -> Duration {
+    if t.max <= t.min {
+        return t.min;
+    }
+    let span = (t.max - t.min).as_micros() as u64;
+    t.min + Duration::from_micros(rand::thread_rng().gen_range(0..=span))
+}
