@@ -1,8 +1,23 @@
 //! load-tester: golden-path load testing and probing for agent-chat backends.
+//!
+//! `run(cli, io)` is the whole program; `main` only builds the runtime, the process `Io` and the
+//! signal handlers, and turns the returned `Exit` into the process exit code.
 
+pub mod app;
+pub mod cli;
+pub mod duration;
+pub mod exit;
+pub mod io;
 pub mod metrics;
 pub mod mock;
 pub mod plan;
+pub mod probe;
+pub mod report;
+pub mod runner;
 pub mod scenario;
 pub mod transport;
-pub mod runner;
+
+/// Runs one command to completion.
+pub async fn run(cli: cli::Cli, io: &io::Io) -> exit::Exit {
+    app::dispatch(cli.command, io).await
+}

@@ -190,9 +190,9 @@ pub struct RunInfo {
     pub elapsed_s: f64,
 }
 
-struct PlanNames<'a> {
-    plan: &'a Plan,
-    unknown: &'a [String],
+pub struct PlanNames<'a> {
+    pub plan: &'a Plan,
+    pub unknown: &'a [String],
 }
 
 impl Names for PlanNames<'_> {

@@ -1,0 +1,241 @@
+//! The four commands, wired from CLI arguments to the library: run, probe, mock, validate.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::cli::{Command, MockArgs, ProbeArgs, RunArgs, TargetArgs, ValidateArgs};
+use crate::exit::Exit;
+use crate::io::Io;
+use crate::metrics::summary::{RunInfo, Summary};
+use crate::mock::{MockConfig, MockServer};
+use crate::plan::Plan;
+use crate::report::{json::Json, text::Text, write_file, Sink};
+use crate::runner::{self, RunOptions};
+use crate::scenario::{self, Overrides};
+
+pub async fn dispatch(command: Command, io: &Io) -> Exit {
+    match command {
+        Command::Run(a) => run(a, io).await,
+        Command::Probe(a) => probe(a, io).await,
+        Command::Mock(a) => mock(a, io).await,
+        Command::Validate(a) => validate(a, io),
+    }
+}
+
+/// Starts the in-process mock when `--mock` is given, pointing the overrides at it.
+async fn maybe_mock(
+    target: &TargetArgs,
+    cfg: &MockConfig,
+    overrides: &mut Overrides,
+    io: &Io,
+) -> Result<Option<MockServer>, Exit> {
+    if !target.mock {
+        return Ok(None);
+    }
+    let mut cfg = cfg.clone();
+    cfg.listen = "127.0.0.1:0".into();
+    match MockServer::start(cfg).await {
+        Ok(server) => {
+            let url = server.base_url();
+            overrides.base_url = Some(url.clone());
+            overrides.auth_url = Some(url);
+            overrides.ws_url = None;
+            Ok(Some(server))
+        }
+        Err(e) => {
+            io.eprint(&format!("error: cannot start the built-in mock: {e}\n"));
+            Err(Exit::Error)
+        }
+    }
+}
+
+fn target_overrides(t: &TargetArgs) -> Overrides {
+    Overrides {
+        base_url: t.base_url.clone(),
+        auth_url: t.auth_url.clone(),
+        ws_url: t.ws_url.clone(),
+        ..Overrides::default()
+    }
+}
+
+fn load_plan(path: &Path, overrides: &Overrides, io: &Io) -> Result<Plan, Exit> {
+    let env = io.env.clone();
+    scenario::load(path, overrides, &move |k| env(k)).map_err(|diags| {
+        let mut text = String::new();
+        for d in &diags {
+            text.push_str(&format!("error: {d}\n"));
+        }
+        text.push_str(&format!(
+            "{} error{} in {}; `load-tester validate` checks a scenario without running it\n",
+            diags.len(),
+            if diags.len() == 1 { "" } else { "s" },
+            path.display()
+        ));
+        io.eprint(&text);
+        Exit::Usage
+    })
+}
+
+fn write_out(path: Option<&Path>, summary: &Summary, io: &Io) -> Result<(), Exit> {
+    let Some(path) = path else { return Ok(()) };
+    write_file(path, &Json, summary).map_err(|e| {
+        io.eprint(&format!(
+            "error: cannot write results to {}: {e}\n",
+            path.display()
+        ));
+        Exit::Error
+    })
+}
+
+fn render(sink: &dyn Sink, summary: &Summary) -> String {
+    let mut buf = Vec::new();
+    let _ = sink.write(summary, &mut buf);
+    String::from_utf8_lossy(&buf).into_owned()
+}
+
+async fn run(a: RunArgs, io: &Io) -> Exit {
+    let mut overrides = target_overrides(&a.target);
+    overrides.users = a.users;
+    overrides.spawn_rate = a.spawn_rate;
+    overrides.duration = a.duration;
+    overrides.iterations = a.iterations;
+    overrides.graceful_stop = a.graceful_stop;
+    let mock = match maybe_mock(&a.target, &a.mock, &mut overrides, io).await {
+        Ok(m) => m,
+        Err(e) => return e,
+    };
+    let plan = match load_plan(&a.scenario, &overrides, io) {
+        Ok(p) => Arc::new(p),
+        Err(e) => return e,
+    };
+    if !a.quiet {
+        io.eprint(&format!(
+            "running {}: {} users, spawn rate {}/s, {} against {}{}\n",
+            plan.name,
+            plan.load.users,
+            plan.load.spawn_rate,
+            match (plan.load.duration, plan.load.iterations) {
+                (Some(d), Some(n)) => format!("{} or {n} iterations each", crate::duration::human(d)),
+                (Some(d), None) => crate::duration::human(d),
+                (None, Some(n)) => format!("{n} iteration(s) each"),
+                (None, None) => "until stopped".into(),
+            },
+            plan.target.base_url,
+            if mock.is_some() { " (built-in mock)" } else { "" }
+        ));
+    }
+    let started_at = crate::scenario::template::now_iso8601();
+    let mut opts = RunOptions {
+        interrupt: io.interrupt.clone(),
+        abort: io.abort.clone(),
+        ..RunOptions::default()
+    };
+    if let Some(w) = a.workers {
+        opts.workers = w.max(1);
+    }
+    let outcome = runner::run(plan.clone(), opts).await;
+    if let Some(m) = mock {
+        m.shutdown().await;
+    }
+    let summary = Summary::build(
+        &plan,
+        &outcome.recorder,
+        RunInfo {
+            mode: "run",
+            started_at,
+            elapsed_s: outcome.elapsed.as_secs_f64(),
+        },
+    );
+    if outcome.interrupted {
+        io.eprint("interrupted: results cover what ran until the stop\n");
+    }
+    let written = write_out(a.out.as_deref(), &summary, io);
+    io.print(&render(&Text, &summary));
+    if let Err(e) = written {
+        return e;
+    }
+    Exit::from_code(summary.exit_code)
+}
+
+async fn probe(a: ProbeArgs, io: &Io) -> Exit {
+    let mut overrides = target_overrides(&a.target);
+    overrides.users = Some(1);
+    overrides.iterations = Some(1);
+    let mock = match maybe_mock(&a.target, &a.mock, &mut overrides, io).await {
+        Ok(m) => m,
+        Err(e) => return e,
+    };
+    let plan = match load_plan(&a.scenario, &overrides, io) {
+        Ok(p) => Arc::new(p),
+        Err(e) => return e,
+    };
+    io.print(&format!("probe {} against {}\n", plan.name, plan.target.base_url));
+    let started_at = crate::scenario::template::now_iso8601();
+    let (rec, trace, elapsed) = runner::run_one(plan.clone(), crate::probe::Trace::default()).await;
+    if let Some(m) = mock {
+        m.shutdown().await;
+    }
+    io.print(&crate::probe::render(&plan, &trace, &rec.unknown_events));
+    let summary = Summary::build(
+        &plan,
+        &rec,
+        RunInfo {
+            mode: "probe",
+            started_at,
+            elapsed_s: elapsed.as_secs_f64(),
+        },
+    );
+    let written = write_out(a.out.as_deref(), &summary, io);
+    let verdict = match summary.exit_code {
+        0 => "PASSED",
+        3 => "UNREACHABLE",
+        _ => "FAILED",
+    };
+    io.print(&format!(
+        "{verdict} in {:.0} ms (exit {})\n",
+        elapsed.as_secs_f64() * 1000.0,
+        summary.exit_code
+    ));
+    if let Err(e) = written {
+        return e;
+    }
+    Exit::from_code(summary.exit_code)
+}
+
+async fn mock(a: MockArgs, io: &Io) -> Exit {
+    let server = match MockServer::start(a.config).await {
+        Ok(s) => s,
+        Err(e) => {
+            io.eprint(&format!("error: cannot start the mock: {e}\n"));
+            return Exit::Error;
+        }
+    };
+    io.eprint(&format!(
+        "mock target listening on {} (Ctrl-C to stop)\n",
+        server.base_url()
+    ));
+    io.interrupt.cancelled().await;
+    server.shutdown().await;
+    Exit::Passed
+}
+
+fn validate(a: ValidateArgs, io: &Io) -> Exit {
+    let mut failed = false;
+    for path in &a.scenarios {
+        match load_plan(path, &Overrides::default(), io) {
+            Ok(plan) => io.print(&format!(
+                "{}: ok ({} steps: {} setup, {} per iteration)\n",
+                path.display(),
+                plan.steps.len(),
+                plan.setup_len,
+                plan.steps.len() - plan.setup_len
+            )),
+            Err(_) => failed = true,
+        }
+    }
+    if failed {
+        Exit::Usage
+    } else {
+        Exit::Passed
+    }
+}

@@ -1,0 +1,118 @@
+//! Command-line types (clap derive) only; every flag can also come from an environment variable.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::duration::parse_duration;
+use crate::mock::MockConfig;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "load-tester",
+    version,
+    about = "Golden-path load tester and probe for agent-chat backends",
+    long_about = "Golden-path load tester and probe for agent-chat backends.\n\n\
+        Virtual users log in, open the WebSocket, send a message and verify the agent events \
+        (agent_started, agent_thinking, tool_executing, tool_completed, agent_completed) arrive \
+        in order and in time, with HDR latency histograms for every step and every event.\n\n\
+        Quick start (no server needed):\n  load-tester run scenarios/golden-path.toml --mock\n\n\
+        Exit codes: 0 all flows passed, 1 a flow or check failed, 2 usage or scenario error, \
+        3 the tool could not run (e.g. target unreachable)."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run a scenario with many virtual users and report latencies, errors and a verdict.
+    Run(RunArgs),
+    /// One user, one pass: every step's verdict and time, and a clear exit code (smoke checks).
+    Probe(ProbeArgs),
+    /// Serve the built-in mock target (login, WebSocket, agent events, injectable faults).
+    Mock(MockArgs),
+    /// Check scenario files and print every error with its place (file:line:col, step, field).
+    Validate(ValidateArgs),
+}
+
+/// Where to point the scenario; these win over the scenario's `[target]`.
+#[derive(Args, Debug, Clone, Default)]
+pub struct TargetArgs {
+    /// Backend base URL (http or https). The WebSocket URL is derived from it (http→ws, https→wss).
+    #[arg(long = "target", env = "TARGET_URL", value_name = "URL")]
+    pub base_url: Option<String>,
+    /// Auth service base URL [default: the scenario's, else the target URL].
+    #[arg(long, env = "AUTH_URL", value_name = "URL")]
+    pub auth_url: Option<String>,
+    /// WebSocket base URL, when it cannot be derived from the target (e.g. another host).
+    #[arg(long, env = "WS_URL", value_name = "URL")]
+    pub ws_url: Option<String>,
+    /// Start the built-in mock in-process on a free port and point the scenario at it.
+    #[arg(long)]
+    pub mock: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// Scenario file (TOML), e.g. scenarios/golden-path.toml.
+    #[arg(env = "SCENARIO")]
+    pub scenario: PathBuf,
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Concurrent virtual users [default: the scenario's].
+    #[arg(short = 'u', long, env = "MAX_USERS")]
+    pub users: Option<u32>,
+    /// Users started per second while ramping up (Locust's spawn rate).
+    #[arg(short = 'r', long, env = "SPAWN_RATE")]
+    pub spawn_rate: Option<f64>,
+    /// How long to run: seconds ("3600") or units ("15m", "1h30m", "500ms").
+    #[arg(short = 'd', long, env = "RUN_TIME", value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+    /// Iterations per user (instead of, or as well as, a duration).
+    #[arg(short = 'i', long, env = "ITERATIONS")]
+    pub iterations: Option<u64>,
+    /// Time in-flight iterations get to finish when the run ends or is interrupted.
+    #[arg(long, env = "GRACEFUL_STOP", value_parser = parse_duration)]
+    pub graceful_stop: Option<Duration>,
+    /// Write JSON results here (schema/results.schema.json).
+    #[arg(short = 'o', long, env = "RESULTS_FILE", value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Worker threads generating load [default: one per CPU].
+    #[arg(long, env = "WORKERS")]
+    pub workers: Option<usize>,
+    /// Print only the final summary.
+    #[arg(short, long, env = "QUIET")]
+    pub quiet: bool,
+    #[command(flatten, next_help_heading = "Mock target (with --mock)")]
+    pub mock: MockConfig,
+}
+
+#[derive(Args, Debug)]
+pub struct ProbeArgs {
+    /// Scenario file (TOML), e.g. scenarios/smoke.toml.
+    #[arg(env = "SCENARIO")]
+    pub scenario: PathBuf,
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Write JSON results here (same schema as `run`).
+    #[arg(short = 'o', long, env = "RESULTS_FILE", value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    #[command(flatten, next_help_heading = "Mock target (with --mock)")]
+    pub mock: MockConfig,
+}
+
+#[derive(Args, Debug)]
+pub struct MockArgs {
+    #[command(flatten)]
+    pub config: MockConfig,
+}
+
+#[derive(Args, Debug)]
+pub struct ValidateArgs {
+    /// Scenario files to check.
+    #[arg(required = true)]
+    pub scenarios: Vec<PathBuf>,
+}

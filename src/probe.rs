@@ -1,0 +1,86 @@
+//! The one-user verdict mode: one pass through the scenario, each step's verdict and time printed.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use crate::metrics::errors::ErrorKind;
+use crate::metrics::summary::PlanNames;
+use crate::plan::{Plan, Step};
+use crate::runner::observer::Observer;
+
+/// What happened to one step.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    Passed(Duration),
+    Failed(ErrorKind),
+    Skipped,
+}
+
+/// One line of the probe's report.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub step: String,
+    pub outcome: Outcome,
+    /// Expected events and their time since the send, in arrival order.
+    pub events: Vec<(String, Duration)>,
+}
+
+/// Collects the trace while the user runs.
+#[derive(Default)]
+pub struct Trace {
+    pub entries: Vec<Entry>,
+    pending_events: Vec<(String, Duration)>,
+}
+
+impl Observer for Trace {
+    fn step(&mut self, step: &Step, result: &Result<Duration, ErrorKind>) {
+        self.entries.push(Entry {
+            step: step.name.clone(),
+            outcome: match result {
+                Ok(d) => Outcome::Passed(*d),
+                Err(k) => Outcome::Failed(*k),
+            },
+            events: std::mem::take(&mut self.pending_events),
+        });
+    }
+    fn event(&mut self, _step: &Step, name: &str, since_send: Duration) {
+        self.pending_events.push((name.to_string(), since_send));
+    }
+    fn skipped(&mut self, step: &Step) {
+        self.entries.push(Entry {
+            step: step.name.clone(),
+            outcome: Outcome::Skipped,
+            events: Vec::new(),
+        });
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// Renders the trace: one line per step (`PASS`/`FAIL`/`SKIP`), events indented under their step.
+pub fn render(plan: &Plan, trace: &Trace, unknown_events: &[String]) -> String {
+    let names = PlanNames {
+        plan,
+        unknown: unknown_events,
+    };
+    let mut out = String::new();
+    for e in &trace.entries {
+        match &e.outcome {
+            Outcome::Passed(d) => {
+                let _ = writeln!(out, "  PASS  {:<24} {:>10.2} ms", e.step, ms(*d));
+            }
+            Outcome::Failed(k) => {
+                let _ = writeln!(out, "  FAIL  {:<24} {}", e.step, k.describe(&names));
+            }
+            Outcome::Skipped => {
+                let _ = writeln!(out, "  SKIP  {:<24} (an earlier step failed)", e.step);
+            }
+        }
+        for (name, at) in &e.events {
+            let _ = writeln!(out, "          {:<22} {:>10.2} ms", name, ms(*at));
+        }
+    }
+    out
+}

@@ -1,0 +1,85 @@
+//! The terminal summary: a table of steps and events with percentiles, flows, top errors, verdict.
+
+use std::io::{self, Write};
+
+use super::Sink;
+use crate::metrics::summary::{Latency, Summary, Verdict};
+
+pub struct Text;
+
+const TOP_ERRORS: usize = 10;
+
+impl Sink for Text {
+    fn write(&self, s: &Summary, w: &mut dyn Write) -> io::Result<()> {
+        writeln!(
+            w,
+            "\n{} — {} users, {:.1}s, target {}",
+            s.scenario, s.load.users, s.elapsed_s, s.target.base_url
+        )?;
+        writeln!(
+            w,
+            "  {:<26} {:>8} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+            "step / event (ms)", "count", "errors", "rate/s", "p50", "p90", "p95", "p99", "max"
+        )?;
+        for step in &s.steps {
+            let label = if step.phase == "setup" {
+                format!("{} (setup)", step.name)
+            } else {
+                step.name.clone()
+            };
+            row(w, &label, step.count, Some(step.failed), step.rate_per_s, &step.latency)?;
+            for e in &step.events {
+                row(w, &format!("  {}", e.name), e.count, None, e.rate_per_s, &e.latency)?;
+            }
+            if let Some(g) = &step.gaps {
+                if g.count > 0 {
+                    row(w, "  (gap between events)", g.count, None, 0.0, g)?;
+                }
+            }
+        }
+        let rate = s.iteration.count as f64 / s.elapsed_s.max(1e-9);
+        row(w, "iteration (passed)", s.iteration.count, None, rate, &s.iteration)?;
+        writeln!(
+            w,
+            "\nflows: {} passed, {} failed, {} interrupted ({:.1}/s)",
+            s.flows.passed,
+            s.flows.failed,
+            s.flows.interrupted,
+            s.flows.passed as f64 / s.elapsed_s.max(1e-9)
+        )?;
+        if !s.errors.is_empty() {
+            writeln!(w, "errors:")?;
+            for e in s.errors.iter().take(TOP_ERRORS) {
+                writeln!(w, "  {:>8}  {}: {}", e.count, e.step, e.detail)?;
+            }
+            if s.errors.len() > TOP_ERRORS {
+                writeln!(w, "  ... and {} more kinds", s.errors.len() - TOP_ERRORS)?;
+            }
+        }
+        let verdict = match s.verdict {
+            Verdict::Passed => "PASSED",
+            Verdict::Failed => "FAILED",
+            Verdict::Unreachable => "UNREACHABLE (nothing reached the target)",
+        };
+        writeln!(w, "verdict: {verdict} (exit {})", s.exit_code)
+    }
+}
+
+fn row(
+    w: &mut dyn Write,
+    label: &str,
+    count: u64,
+    errors: Option<u64>,
+    rate: f64,
+    l: &Latency,
+) -> io::Result<()> {
+    let errors = errors.map_or_else(String::new, |e| e.to_string());
+    if l.count == 0 {
+        return writeln!(w, "  {label:<26} {count:>8} {errors:>7} {rate:>9.1} {:>9}", "-");
+    }
+    writeln!(
+        w,
+        "  {label:<26} {count:>8} {errors:>7} {rate:>9.1} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>9.2}",
+        l.p50_ms, l.p90_ms, l.p95_ms, l.p99_ms, l.max_ms
+    )
+}
