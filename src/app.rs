@@ -115,13 +115,18 @@ async fn run(a: RunArgs, io: &Io) -> Exit {
             plan.load.users,
             plan.load.spawn_rate,
             match (plan.load.duration, plan.load.iterations) {
-                (Some(d), Some(n)) => format!("{} or {n} iterations each", crate::duration::human(d)),
+                (Some(d), Some(n)) =>
+                    format!("{} or {n} iterations each", crate::duration::human(d)),
                 (Some(d), None) => crate::duration::human(d),
                 (None, Some(n)) => format!("{n} iteration(s) each"),
                 (None, None) => "until stopped".into(),
             },
             plan.target.base_url,
-            if mock.is_some() { " (built-in mock)" } else { "" }
+            if mock.is_some() {
+                " (built-in mock)"
+            } else {
+                ""
+            }
         ));
     }
     let started_at = crate::scenario::template::now_iso8601();
@@ -169,7 +174,10 @@ async fn probe(a: ProbeArgs, io: &Io) -> Exit {
         Ok(p) => Arc::new(p),
         Err(e) => return e,
     };
-    io.print(&format!("probe {} against {}\n", plan.name, plan.target.base_url));
+    io.print(&format!(
+        "probe {} against {}\n",
+        plan.name, plan.target.base_url
+    ));
     let started_at = crate::scenario::template::now_iso8601();
     let (rec, trace, elapsed) = runner::run_one(plan.clone(), crate::probe::Trace::default()).await;
     if let Some(m) = mock {

@@ -9,10 +9,17 @@ fn main() {
         Err(e) => {
             let _ = e.print();
             // clap: help/version are successes; anything else is a usage error (2).
-            std::process::exit(if e.use_stderr() { Exit::Usage.code() } else { 0 });
+            std::process::exit(if e.use_stderr() {
+                Exit::Usage.code()
+            } else {
+                0
+            });
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -34,10 +41,11 @@ fn spawn_signal_handler(io: &Io) {
     let (interrupt, abort) = (io.interrupt.clone(), io.abort.clone());
     tokio::spawn(async move {
         #[cfg(unix)]
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => Some(s),
-            Err(_) => None,
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => Some(s),
+                Err(_) => None,
+            };
         let mut count = 0;
         loop {
             #[cfg(unix)]

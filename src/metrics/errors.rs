@@ -42,9 +42,15 @@ pub enum ErrorKind {
     /// A step needs an open WebSocket and there is none (an earlier connect failed or closed).
     NoSocket,
     /// An expected event never came; `got` arrived in its place (or nothing: the stream ended).
-    EventMissing { missing: EventId, got: Option<EventRef> },
+    EventMissing {
+        missing: EventId,
+        got: Option<EventRef>,
+    },
     /// An event arrived that the expectation does not allow at this point.
-    UnexpectedEvent { got: EventRef, after: Option<EventId> },
+    UnexpectedEvent {
+        got: EventRef,
+        after: Option<EventId>,
+    },
     /// A listed fail-on event (e.g. `agent_error`) arrived.
     ErrorEvent(EventRef),
     /// No event at all within `first_event_within`.

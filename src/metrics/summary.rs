@@ -146,7 +146,13 @@ impl Latency {
     pub fn from_histogram(h: &Histogram<u64>) -> Latency {
         let ms = |us: u64| us as f64 / 1000.0;
         let empty = h.is_empty();
-        let q = |q: f64| if empty { 0.0 } else { ms(h.value_at_quantile(q)) };
+        let q = |q: f64| {
+            if empty {
+                0.0
+            } else {
+                ms(h.value_at_quantile(q))
+            }
+        };
         Latency {
             count: h.len(),
             min_ms: if empty { 0.0 } else { ms(h.min()) },

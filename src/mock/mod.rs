@@ -8,9 +8,17 @@ pub struct MockServer;
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct MockStats;
 impl MockServer {
-    pub async fn start(_cfg: MockConfig) -> std::io::Result<MockServer> { todo!() }
-    pub fn addr(&self) -> std::net::SocketAddr { todo!() }
-    pub fn base_url(&self) -> String { todo!() }
-    pub fn stats(&self) -> MockStats { todo!() }
+    pub async fn start(_cfg: MockConfig) -> std::io::Result<MockServer> {
+        todo!()
+    }
+    pub fn addr(&self) -> std::net::SocketAddr {
+        todo!()
+    }
+    pub fn base_url(&self) -> String {
+        todo!()
+    }
+    pub fn stats(&self) -> MockStats {
+        todo!()
+    }
     pub async fn shutdown(self) {}
 }

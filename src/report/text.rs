@@ -27,9 +27,23 @@ impl Sink for Text {
             } else {
                 step.name.clone()
             };
-            row(w, &label, step.count, Some(step.failed), step.rate_per_s, &step.latency)?;
+            row(
+                w,
+                &label,
+                step.count,
+                Some(step.failed),
+                step.rate_per_s,
+                &step.latency,
+            )?;
             for e in &step.events {
-                row(w, &format!("  {}", e.name), e.count, None, e.rate_per_s, &e.latency)?;
+                row(
+                    w,
+                    &format!("  {}", e.name),
+                    e.count,
+                    None,
+                    e.rate_per_s,
+                    &e.latency,
+                )?;
             }
             if let Some(g) = &step.gaps {
                 if g.count > 0 {
@@ -38,7 +52,14 @@ impl Sink for Text {
             }
         }
         let rate = s.iteration.count as f64 / s.elapsed_s.max(1e-9);
-        row(w, "iteration (passed)", s.iteration.count, None, rate, &s.iteration)?;
+        row(
+            w,
+            "iteration (passed)",
+            s.iteration.count,
+            None,
+            rate,
+            &s.iteration,
+        )?;
         writeln!(
             w,
             "\nflows: {} passed, {} failed, {} interrupted ({:.1}/s)",
@@ -75,7 +96,11 @@ fn row(
 ) -> io::Result<()> {
     let errors = errors.map_or_else(String::new, |e| e.to_string());
     if l.count == 0 {
-        return writeln!(w, "  {label:<26} {count:>8} {errors:>7} {rate:>9.1} {:>9}", "-");
+        return writeln!(
+            w,
+            "  {label:<26} {count:>8} {errors:>7} {rate:>9.1} {:>9}",
+            "-"
+        );
     }
     writeln!(
         w,

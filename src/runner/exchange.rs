@@ -185,7 +185,10 @@ impl<O: Observer> Vu<O> {
         let Some(socket) = self.ws.as_ref() else {
             return Ok(());
         };
-        let Some(StepKind::WsConnect(c)) = plan.steps.get(socket.connect_step as usize).map(|s| &s.kind)
+        let Some(StepKind::WsConnect(c)) = plan
+            .steps
+            .get(socket.connect_step as usize)
+            .map(|s| &s.kind)
         else {
             return Ok(());
         };

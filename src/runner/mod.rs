@@ -90,7 +90,14 @@ pub async fn run(plan: Arc<Plan>, opts: RunOptions) -> Outcome {
     let mut recorder = if opts.workers == 0 {
         let local = tokio::task::LocalSet::new();
         local
-            .run_until(worker(plan.clone(), 0, 1, opts.vu_offset, start, stop.clone()))
+            .run_until(worker(
+                plan.clone(),
+                0,
+                1,
+                opts.vu_offset,
+                start,
+                stop.clone(),
+            ))
             .await
     } else {
         run_threads(&plan, &opts, start, &stop).await
@@ -115,7 +122,10 @@ async fn run_threads(plan: &Arc<Plan>, opts: &RunOptions, start: Instant, stop: 
         let spawned = std::thread::Builder::new()
             .name(format!("worker-{index}"))
             .spawn(move || {
-                let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                let rt = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
                     Ok(rt) => rt,
                     Err(_) => return,
                 };

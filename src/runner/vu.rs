@@ -201,7 +201,11 @@ impl<O: Observer> Vu<O> {
         self.ws = None;
         let mut url = self.render(&c.url)?;
         for (i, (key, value)) in c.query.iter().enumerate() {
-            let sep = if i == 0 && !url.contains('?') { '?' } else { '&' };
+            let sep = if i == 0 && !url.contains('?') {
+                '?'
+            } else {
+                '&'
+            };
             url.push(sep);
             push_query_encoded(&mut url, key);
             url.push('=');

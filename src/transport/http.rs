@@ -94,8 +94,7 @@ impl HttpClient {
                 }
                 Err(e) => {
                     self.conns.retain(|(o, _)| *o != origin);
-                    if !(reused && attempt == 0 && (e.is_canceled() || e.is_incomplete_message()))
-                    {
+                    if !(reused && attempt == 0 && (e.is_canceled() || e.is_incomplete_message())) {
                         return Err(ErrorKind::Io);
                     }
                 }
@@ -104,7 +103,10 @@ impl HttpClient {
         Err(ErrorKind::Io)
     }
 
-    async fn sender(&mut self, origin: &Origin) -> Result<&mut SendRequest<Full<Bytes>>, ErrorKind> {
+    async fn sender(
+        &mut self,
+        origin: &Origin,
+    ) -> Result<&mut SendRequest<Full<Bytes>>, ErrorKind> {
         if let Some(i) = self.conns.iter().position(|(o, _)| o == origin) {
             let ready = self.conns[i].1.ready().await.is_ok();
             if ready {

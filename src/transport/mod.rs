@@ -71,7 +71,9 @@ pub fn tls_config() -> Arc<rustls::ClientConfig> {
 pub fn push_query_encoded(out: &mut String, value: &str) {
     for b in value.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => out.push(b as char),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                out.push(b as char)
+            }
             _ => {
                 out.push('%');
                 out.push(char::from(b"0123456789ABCDEF"[(b >> 4) as usize]));

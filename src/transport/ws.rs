@@ -113,9 +113,7 @@ pub async fn close(stream: &mut Stream, code: u16, timeout: Duration) -> Result<
     if stream.close(Some(frame)).await.is_err() {
         return Ok(()); // already closed by the peer: nothing left to do
     }
-    let drain = async {
-        while let Some(Ok(_)) = stream.next().await {}
-    };
+    let drain = async { while let Some(Ok(_)) = stream.next().await {} };
     tokio::time::timeout(timeout, drain)
         .await
         .map_err(|_| ErrorKind::Timeout)
@@ -178,24 +176,41 @@ mod tests {
     #[test]
     fn reads_type_from_each_envelope() {
         let w = wrappers();
-        assert_eq!(event_type(r#"{"type":"agent_started","x":1}"#, &w).as_deref(), Some("agent_started"));
+        assert_eq!(
+            event_type(r#"{"type":"agent_started","x":1}"#, &w).as_deref(),
+            Some("agent_started")
+        );
         assert_eq!(
             event_type(r#"{"data":{"a":[1,2]},"type":"tool_completed"}"#, &w).as_deref(),
             Some("tool_completed")
         );
         assert_eq!(
-            event_type(r#"{"type":"system_message","data":{"event":"agent_thinking","x":{}}}"#, &w).as_deref(),
+            event_type(
+                r#"{"type":"system_message","data":{"event":"agent_thinking","x":{}}}"#,
+                &w
+            )
+            .as_deref(),
             Some("agent_thinking")
         );
         assert_eq!(
-            event_type(r#"{"type":"system_message","data":{"type":"agent_completed"}}"#, &w).as_deref(),
+            event_type(
+                r#"{"type":"system_message","data":{"type":"agent_completed"}}"#,
+                &w
+            )
+            .as_deref(),
             Some("agent_completed")
         );
-        assert_eq!(event_type(r#"{"type":"system_message","data":"text"}"#, &w).as_deref(), Some("system_message"));
+        assert_eq!(
+            event_type(r#"{"type":"system_message","data":"text"}"#, &w).as_deref(),
+            Some("system_message")
+        );
         assert_eq!(event_type("<html>oops", &w), None);
         assert_eq!(event_type(r#"{"no":"type"}"#, &w), None);
         assert_eq!(event_type(r#"[1,2]"#, &w), None);
-        assert_eq!(event_type(r#"{"type":"a\"b"}"#, &w).as_deref(), Some("a\"b"));
+        assert_eq!(
+            event_type(r#"{"type":"a\"b"}"#, &w).as_deref(),
+            Some("a\"b")
+        );
     }
 
     #[test]

@@ -1,0 +1,9 @@
+//! The one integration-test binary: the CLI run in-process against the built-in mock on port 0.
+
+mod cli;
+mod faults;
+mod golden;
+mod schema;
+mod timing;
+mod util;
+mod variants;

@@ -1,0 +1,122 @@
+//! Test helpers: run the CLI in-process with captured output, write scenario files, read results.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use clap::Parser;
+use load_tester::cli::Cli;
+use load_tester::exit::Exit;
+use load_tester::io::{Buffer, Io};
+use load_tester::metrics::summary::Summary;
+use tokio_util::sync::CancellationToken;
+
+pub struct Output {
+    pub exit: Exit,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs `load-tester ARGS...` in-process; env look-ups see only `env`.
+pub async fn run_cli(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let argv: Vec<&str> = std::iter::once("load-tester").chain(args.iter().copied()).collect();
+    let cli = match Cli::try_parse_from(argv) {
+        Ok(c) => c,
+        Err(e) => {
+            return Output {
+                exit: Exit::Usage,
+                stdout: String::new(),
+                stderr: e.to_string(),
+            }
+        }
+    };
+    let (out, err) = (Buffer::default(), Buffer::default());
+    let vars: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let io = Io {
+        out: Arc::new(std::sync::Mutex::new(out.clone())),
+        err: Arc::new(std::sync::Mutex::new(err.clone())),
+        env: Arc::new(move |k| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())),
+        interrupt: CancellationToken::new(),
+        abort: CancellationToken::new(),
+        tty: false,
+    };
+    let exit = load_tester::run(cli, &io).await;
+    Output {
+        exit,
+        stdout: out.text(),
+        stderr: err.text(),
+    }
+}
+
+/// A temporary directory for scenario and result files.
+pub fn tempdir() -> tempfile::TempDir {
+    tempfile::tempdir().expect("create a temporary directory")
+}
+
+/// Writes a scenario file into `dir` and returns its path.
+pub fn scenario(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("write scenario");
+    path
+}
+
+/// A shipped scenario file.
+pub fn shipped(name: &str) -> String {
+    format!("{}/scenarios/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn read_results(path: &Path) -> Summary {
+    let text = std::fs::read_to_string(path).expect("results written");
+    serde_json::from_str(&text).expect("results parse as a Summary")
+}
+
+pub fn read_json(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).expect("results written")).expect("json")
+}
+
+/// The five golden events.
+pub const GOLDEN: [&str; 5] = [
+    "agent_started",
+    "agent_thinking",
+    "tool_executing",
+    "tool_completed",
+    "agent_completed",
+];
+
+/// A fast golden-path scenario for fault tests: no handshake wait, short deadlines.
+pub fn fast_golden(extra_chat: &str) -> String {
+    format!(
+        r#"
+name = "fast-golden"
+[load]
+users = 1
+iterations = 1
+[vars]
+thread_id = ""
+[[setup]]
+name = "login"
+http.method = "POST"
+http.url = "{{{{auth_url}}}}/auth/login"
+http.json = {{ email = "t-{{{{vu}}}}@example.test", password = "pw" }}
+http.status = 200
+http.extract = {{ token = "/access_token" }}
+[[steps]]
+name = "connect"
+ws.connect = "{{{{ws_url}}}}/ws"
+ws.subprotocols = ["jwt.{{{{token}}}}"]
+ws.respond = [{{ on = "ping", send = {{ type = "pong" }} }}]
+[[steps]]
+name = "chat"
+ws.send = {{ type = "user_message", payload = {{ content = "hi" }} }}
+ws.expect = "agent_started agent_thinking+ (tool_executing tool_completed)* agent_completed"
+ws.ignore = ["connection_established", "heartbeat*", "pong"]
+ws.within = "5s"
+{extra_chat}
+[[steps]]
+name = "close"
+ws.close = true
+"#
+    )
+}
