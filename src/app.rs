@@ -33,7 +33,7 @@ async fn maybe_mock(
         return Ok(None);
     }
     let mut cfg = cfg.clone();
-    cfg.listen = "127.0.0.1:0".into();
+    cfg.listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
     match MockServer::start(cfg).await {
         Ok(server) => {
             let url = server.base_url();

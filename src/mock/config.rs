@@ -1,0 +1,256 @@
+//! Mock target configuration: the `mock` flags (each also read from an env var) as typed values.
+//!
+//! Design choice: every knob is a type (`Duration`, enums, `Fault`), parsed once by clap or built in
+//! code from `Default`; secrets are wrapped in `Secret` so `Debug` and `--help` never show them.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::str::FromStr;
+use std::time::Duration;
+
+use super::faults::Fault;
+
+/// Flags of the built-in mock target (`load-tester mock ...`).
+#[derive(clap::Args, Debug, Clone)]
+pub struct MockConfig {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, env = "MOCK_LISTEN", default_value = "127.0.0.1:8000")]
+    pub listen: SocketAddr,
+
+    /// HS256 secret used to sign and verify JWTs; a random 32-byte secret when absent.
+    #[arg(long, env = "JWT_SECRET_KEY", hide_env_values = true)]
+    pub jwt_secret: Option<Secret>,
+
+    /// Key expected in `X-E2E-Bypass-Key` by `POST /auth/e2e/test-auth` (route answers 503 without it).
+    #[arg(long, env = "E2E_OAUTH_SIMULATION_KEY", hide_env_values = true)]
+    pub e2e_key: Option<Secret>,
+
+    /// Server environment: dev login only in development/test, e2e auth refused in production.
+    #[arg(long, env = "MOCK_ENVIRONMENT", default_value = "development")]
+    pub environment: String,
+
+    /// WebSocket handshake generation: `none` (Gen A welcome only) or `phased` (Gen B).
+    #[arg(long, env = "MOCK_HANDSHAKE", value_enum, default_value_t = Handshake::None)]
+    pub handshake: Handshake,
+
+    /// Layout of agent event frames.
+    #[arg(long, env = "MOCK_ENVELOPE", value_enum, default_value_t = Envelope::Data)]
+    pub envelope: Envelope,
+
+    /// `agent_thinking` events per flow (at least 1).
+    #[arg(long, env = "MOCK_THINKING", default_value_t = 2,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub thinking: u32,
+
+    /// `tool_executing`/`tool_completed` pairs per flow.
+    #[arg(long, env = "MOCK_TOOLS", default_value_t = 1)]
+    pub tools: u32,
+
+    /// Sleep before each agent event, e.g. `20ms`, `1.5s`, `2m`, `3` (seconds).
+    #[arg(long, env = "MOCK_DELAY", default_value = "0", value_parser = parse_duration)]
+    pub delay: Duration,
+
+    /// Uniform random extra delay in `[0, jitter)` added to each event delay.
+    #[arg(long, env = "MOCK_JITTER", default_value = "0", value_parser = parse_duration)]
+    pub jitter: Duration,
+
+    /// Fault to inject: drop:EVENT, reorder, agent-error, close:CODE, stall[:DURATION], non-json, login-401.
+    #[arg(long, env = "MOCK_FAULT")]
+    pub fault: Option<Fault>,
+
+    /// Fraction of flows (or logins for login-401) that get the fault, 0..=1; exact, not random.
+    #[arg(long, env = "MOCK_FAULT_RATE", default_value = "1.0", value_parser = parse_rate)]
+    pub fault_rate: f64,
+
+    /// Concurrent WebSockets allowed per user (JWT `sub`); 0 = unlimited.
+    #[arg(long, env = "MOCK_MAX_CONNECTIONS_PER_USER", default_value_t = 0)]
+    pub max_connections_per_user: u32,
+}
+
+impl Default for MockConfig {
+    fn default() -> Self {
+        MockConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8000)),
+            jwt_secret: None,
+            e2e_key: None,
+            environment: "development".into(),
+            handshake: Handshake::None,
+            envelope: Envelope::Data,
+            thinking: 2,
+            tools: 1,
+            delay: Duration::ZERO,
+            jitter: Duration::ZERO,
+            fault: None,
+            fault_rate: 1.0,
+            max_connections_per_user: 0,
+        }
+    }
+}
+
+impl MockConfig {
+    /// Checks what clap checks, for configs built in code. Returns a human-readable reason.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.thinking == 0 {
+            return Err("thinking must be at least 1".into());
+        }
+        if !(0.0..=1.0).contains(&self.fault_rate) {
+            return Err(format!("fault rate {} is not in 0..=1", self.fault_rate));
+        }
+        Ok(())
+    }
+
+    /// Dev login is only served in these environments (protocol.md §2.1).
+    pub(crate) fn dev_login_allowed(&self) -> bool {
+        let env = self.environment.to_ascii_lowercase();
+        env == "development" || env == "test"
+    }
+
+    pub(crate) fn is_production(&self) -> bool {
+        self.environment.eq_ignore_ascii_case("production")
+    }
+}
+
+/// WebSocket handshake generation (protocol.md §3.3).
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Handshake {
+    /// Gen A: one `connection_established` frame, then messages are accepted at once.
+    #[default]
+    None,
+    /// Gen B: `handshake_response`, client `handshake_acknowledged`, then `handshake_complete`.
+    Phased,
+}
+
+/// Layout of agent event frames (protocol.md §5).
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Envelope {
+    /// E1: all fields at top level plus `"critical": true`.
+    Flat,
+    /// E2: `{type, run_id, thread_id, user_id, agent_name, timestamp, data:{...}}`.
+    #[default]
+    Data,
+    /// Frontend form: `{type, payload:{...}}`.
+    Payload,
+    /// E3: `{"type":"system_message","data":{"event":<type>,"type":<type>,...}}`.
+    SystemMessage,
+}
+
+/// A secret string: usable, but never shown by `Debug` or `Display`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl FromStr for Secret {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Secret(s.to_string()))
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(s: &str) -> Self {
+        Secret(s.to_string())
+    }
+}
+
+impl From<String> for Secret {
+    fn from(s: String) -> Self {
+        Secret(s)
+    }
+}
+
+/// Parses `"20ms"`, `"1.5s"`, `"2m"`, `"1h"`, `"500us"` or plain seconds `"3"` / `"0.25"`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let t = s.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let value: f64 = num
+        .parse()
+        .map_err(|_| format!("invalid duration {s:?}: expected e.g. 20ms, 1.5s, 2m or 3"))?;
+    let scale = match unit.trim() {
+        "" | "s" | "sec" | "secs" => 1.0,
+        "ms" => 1e-3,
+        "us" | "µs" => 1e-6,
+        "ns" => 1e-9,
+        "m" | "min" | "mins" => 60.0,
+        "h" => 3600.0,
+        other => return Err(format!("invalid duration {s:?}: unknown unit {other:?}")),
+    };
+    Duration::try_from_secs_f64(value * scale).map_err(|e| format!("invalid duration {s:?}: {e}"))
+}
+
+/// Parses a fraction in `0..=1`.
+pub fn parse_rate(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(r) if (0.0..=1.0).contains(&r) => Ok(r),
+        _ => Err(format!("invalid rate {s:?}: expected a number in 0..=1")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_in_all_forms() {
+        assert_eq!(parse_duration("20ms"), Ok(Duration::from_millis(20)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("3"), Ok(Duration::from_secs(3)));
+        assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
+        assert!(parse_duration("").is_err());
+        assert!(parse_duration("5 parsecs").is_err());
+        assert!(parse_duration("-1s").is_err());
+        assert!(parse_duration("1e400").is_err());
+    }
+
+    #[test]
+    fn rates_and_defaults() {
+        assert_eq!(parse_rate("0.5"), Ok(0.5));
+        assert!(parse_rate("1.5").is_err());
+        assert!(parse_rate("nan").is_err());
+        assert!(MockConfig::default().validate().is_ok());
+        let bad = MockConfig {
+            thinking: 0,
+            ..MockConfig::default()
+        };
+        assert!(bad.validate().is_err());
+    }
+
+    #[test]
+    fn clap_defaults_match_default_impl() {
+        use clap::Parser;
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            mock: MockConfig,
+        }
+        let cli = Cli::try_parse_from(["x"]).expect("defaults parse");
+        let d = MockConfig::default();
+        assert_eq!(cli.mock.listen, d.listen);
+        assert_eq!(cli.mock.thinking, d.thinking);
+        assert_eq!(cli.mock.tools, d.tools);
+        assert_eq!(cli.mock.delay, d.delay);
+        assert_eq!(cli.mock.fault_rate, d.fault_rate);
+        assert_eq!(cli.mock.envelope, d.envelope);
+        assert_eq!(cli.mock.handshake, d.handshake);
+        assert!(format!("{:?}", Secret::from("hunter2"))
+            .find("hunter2")
+            .is_none());
+        let cli = Cli::try_parse_from(["x", "--fault", "close:1011", "--fault-rate", "0.5"])
+            .expect("fault parses");
+        assert_eq!(cli.mock.fault, Some(Fault::Close(1011)));
+    }
+}
