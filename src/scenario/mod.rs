@@ -4,8 +4,10 @@
 //! `template` and `expect` are the two small languages a scenario contains.
 
 pub mod compile;
+pub mod duration;
 pub mod expect;
 pub mod model;
+pub mod source;
 pub mod template;
 
 use std::fmt;
@@ -59,7 +61,11 @@ pub fn load(
 ) -> Result<Plan, Vec<Diagnostic>> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         vec![Diagnostic {
-            place: Place { file: path.to_path_buf(), line: 0, col: 0 },
+            place: Place {
+                file: path.to_path_buf(),
+                line: 0,
+                col: 0,
+            },
             step: None,
             field: None,
             message: format!("cannot read scenario: {e}"),
