@@ -4,8 +4,10 @@
 //! `template` and `expect` are the two small languages a scenario contains.
 
 pub mod compile;
+pub mod duration;
 pub mod expect;
 pub mod model;
+pub mod source;
 pub mod template;
 
 use std::fmt;

@@ -1,0 +1,156 @@
+//! Collecting diagnostics: each check pushes its message with the place of the field it names.
+//!
+//! Checks never stop at the first problem; `compile` returns the whole list, sorted by place.
+
+use serde::de::{DeserializeOwned, IntoDeserializer};
+use toml_edit::{DocumentMut, Value};
+
+use crate::plan::Place;
+use crate::scenario::source::{FieldPath, Node, Source};
+use crate::scenario::Diagnostic;
+
+/// Where the fields being checked live: the document root or one step's table.
+pub struct Loc<'a> {
+    pub node: Node<'a>,
+    /// The step's name (or `steps #3` when it has none); `None` at the document root.
+    pub step: Option<String>,
+    /// The place of the step (its `name` value), or of the document start.
+    pub place: Place,
+}
+
+/// The diagnostics found so far.
+pub struct Diags<'a> {
+    pub src: Source<'a>,
+    pub out: Vec<Diagnostic>,
+}
+
+impl<'a> Diags<'a> {
+    pub fn new(src: Source<'a>) -> Self {
+        Diags {
+            src,
+            out: Vec::new(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.out.len()
+    }
+
+    fn push(&mut self, place: Place, loc: &Loc, field: Option<String>, message: String) {
+        self.out.push(Diagnostic {
+            place,
+            step: loc.step.clone(),
+            field,
+            message,
+        });
+    }
+
+    /// A problem with the step (or document) as a whole.
+    pub fn whole(&mut self, loc: &Loc, message: impl Into<String>) {
+        self.push(loc.place.clone(), loc, None, message.into());
+    }
+
+    /// A problem with the value at `path`.
+    pub fn field(&mut self, loc: &Loc, path: &FieldPath, message: impl Into<String>) {
+        let place = self.place_of(loc.node.span_of(path), loc);
+        self.push(place, loc, Some(path.to_string()), message.into());
+    }
+
+    /// A problem with the last key of `path` (a header name, a variable name).
+    pub fn key(&mut self, loc: &Loc, path: &FieldPath, message: impl Into<String>) {
+        let place = self.place_of(loc.node.key_span_of(path), loc);
+        self.push(place, loc, Some(path.to_string()), message.into());
+    }
+
+    /// A problem at byte `offset` inside the string `text` written at `path`.
+    pub fn in_string(
+        &mut self,
+        loc: &Loc,
+        path: &FieldPath,
+        text: &str,
+        offset: usize,
+        message: impl Into<String>,
+    ) {
+        let place = match loc.node.span_of(path) {
+            Some(span) => self.src.place_in_string(span, text, offset),
+            None => loc.place.clone(),
+        };
+        self.push(place, loc, Some(path.to_string()), message.into());
+    }
+
+    /// A value given outside the file (command line or env var) is wrong.
+    pub fn outside(&mut self, field: &str, message: impl Into<String>) {
+        self.out.push(Diagnostic {
+            place: self.src.nowhere(),
+            step: None,
+            field: Some(field.to_owned()),
+            message: message.into(),
+        });
+    }
+
+    /// A shape or type error found by serde while reading `loc`'s node.
+    pub fn serde(&mut self, loc: &Loc, error: &toml_edit::de::Error) {
+        let (place, field) = match error.span() {
+            Some(span) => {
+                let path = loc.node.path_at(&span);
+                let field = (!path.0.is_empty()).then(|| path.to_string());
+                (self.src.place(span.start), field)
+            }
+            None => (loc.place.clone(), None),
+        };
+        self.push(place, loc, field, humanize(error.message()));
+    }
+
+    fn place_of(&self, span: Option<std::ops::Range<usize>>, loc: &Loc) -> Place {
+        match span {
+            Some(span) => self.src.place(span.start),
+            None => loc.place.clone(),
+        }
+    }
+}
+
+/// Reads a node of the tree into a serde type, keeping spans for errors.
+pub fn de<T: DeserializeOwned>(node: Node) -> Result<T, toml_edit::de::Error> {
+    match node {
+        Node::Table(t) => toml_edit::de::from_document(DocumentMut::from(t.clone())),
+        Node::Value(v) => T::deserialize(v.clone().into_deserializer()),
+        Node::Tables(a) => T::deserialize(Value::Array(a.clone().into_array()).into_deserializer()),
+    }
+}
+
+/// serde's "unknown field `x`, expected one of `a`, `b`" in this file's words.
+pub fn humanize(message: &str) -> String {
+    let message = message.lines().next().unwrap_or(message);
+    let Some(rest) = message.strip_prefix("unknown field ") else {
+        return message.to_owned();
+    };
+    let names: Vec<&str> = rest.split('`').skip(1).step_by(2).collect();
+    match names.split_first() {
+        Some((key, [])) => format!("unknown key `{key}`; this table takes no keys"),
+        Some((key, allowed)) => {
+            format!("unknown key `{key}`; allowed keys: {}", allowed.join(", "))
+        }
+        None => message.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::humanize;
+
+    #[test]
+    fn unknown_fields_read_well() {
+        assert_eq!(
+            humanize("unknown field `urlx`, expected `method` or `url`"),
+            "unknown key `urlx`; allowed keys: method, url"
+        );
+        assert_eq!(
+            humanize("unknown field `x`, expected one of `a`, `b`, `c`"),
+            "unknown key `x`; allowed keys: a, b, c"
+        );
+        assert_eq!(
+            humanize("invalid type: integer `5`, expected a string"),
+            "invalid type: integer `5`, expected a string"
+        );
+    }
+}

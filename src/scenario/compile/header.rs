@@ -1,0 +1,262 @@
+//! The document's top level: which sections exist, `[target]` and `[load]` resolved with overrides.
+//!
+//! Each section is deserialized on its own, so an error in `[load]` does not hide one in a step;
+//! overrides (flags, env) win field by field over the file.
+
+use std::time::Duration;
+
+use toml_edit::Value;
+
+use super::diag::{de, Diags, Loc};
+use crate::plan::{LoadProfile, Target};
+use crate::scenario::model::{self, DurationSrc, Entries};
+use crate::scenario::source::{FieldPath, Node, Seg};
+use crate::scenario::{duration, Overrides};
+
+const TOP_KEYS: &str = "name, description, target, load, vars, setup, steps";
+
+/// The top level, read.
+#[derive(Default)]
+pub struct Top<'a> {
+    pub name: Option<String>,
+    pub target: model::Target,
+    pub load: model::Load,
+    pub setup: Vec<Node<'a>>,
+    pub steps: Vec<Node<'a>>,
+}
+
+/// Splits the document into its sections; unknown keys and bad section shapes are reported.
+pub fn read<'a>(d: &mut Diags, root: &Loc<'a>) -> Top<'a> {
+    let mut top = Top::default();
+    for (seg, node, _) in root.node.children() {
+        let Seg::Key(key) = &seg else { continue };
+        let path = FieldPath::of(&[key]);
+        match key.as_str() {
+            "name" => match node {
+                Node::Value(Value::String(s)) => top.name = Some(s.value().clone()),
+                _ => d.field(root, &path, "name must be a string"),
+            },
+            "description" => {
+                if !matches!(node, Node::Value(Value::String(_))) {
+                    d.field(root, &path, "description must be a string");
+                }
+            }
+            "target" => top.target = section(d, root, node).unwrap_or_default(),
+            "load" => top.load = section(d, root, node).unwrap_or_default(),
+            // Only checked here; `compile` reads the declarations from the tree.
+            "vars" => {
+                section::<Entries<String>>(d, root, node);
+            }
+            "setup" => top.setup = entries(d, root, &path, node),
+            "steps" => top.steps = entries(d, root, &path, node),
+            other => d.key(
+                root,
+                &path,
+                format!("unknown top-level key `{other}`; allowed keys: {TOP_KEYS}"),
+            ),
+        }
+    }
+    match &top.name {
+        None => d.whole(
+            root,
+            "the scenario has no `name`: add name = \"...\" at the top",
+        ),
+        Some(n) if n.trim().is_empty() => {
+            d.field(root, &FieldPath::of(&["name"]), "name must not be empty")
+        }
+        Some(_) => {}
+    }
+    if top.steps.is_empty() {
+        d.whole(
+            root,
+            "the scenario has no [[steps]]: add at least one step to run every iteration",
+        );
+    }
+    top
+}
+
+fn section<T: serde::de::DeserializeOwned>(d: &mut Diags, root: &Loc, node: Node) -> Option<T> {
+    de(node).map_err(|e| d.serde(root, &e)).ok()
+}
+
+/// The tables of `[[setup]]` / `[[steps]]` (or an inline array of tables).
+fn entries<'a>(d: &mut Diags, root: &Loc<'a>, path: &FieldPath, node: Node<'a>) -> Vec<Node<'a>> {
+    let mut out = Vec::new();
+    match node {
+        Node::Tables(_) | Node::Value(Value::Array(_)) => {
+            for (seg, child, _) in node.children() {
+                match child {
+                    Node::Table(_) | Node::Value(Value::InlineTable(_)) => out.push(child),
+                    _ => {
+                        let Seg::Index(i) = seg else { continue };
+                        d.field(
+                            root,
+                            &path.index(i),
+                            format!("each entry of {path} must be a table"),
+                        );
+                    }
+                }
+            }
+        }
+        _ => d.field(
+            root,
+            path,
+            format!("{path} must be an array of tables: write each one as [[{path}]]"),
+        ),
+    }
+    out
+}
+
+/// `[target]` with overrides; `ws_url` derives from `base_url` when not given.
+pub fn target(d: &mut Diags, root: &Loc, file: &model::Target, o: &Overrides) -> Target {
+    let p = FieldPath::of(&["target"]);
+    let mut url = |key: &str, over: &Option<String>, given: &Option<String>, schemes: &[&str]| {
+        let ok = |u: &str| {
+            schemes
+                .iter()
+                .any(|s| u.len() > s.len() && u.starts_with(s))
+        };
+        let allowed = schemes.join(" or ");
+        if let Some(u) = given.as_ref().filter(|u| !ok(u)) {
+            d.field(
+                root,
+                &p.key(key),
+                format!("target.{key} must start with {allowed} (got \"{u}\")"),
+            );
+        }
+        if over.as_ref().is_some_and(|u| !ok(u)) {
+            // Overrides may come from env vars: do not echo them.
+            d.outside(
+                &format!("target.{key}"),
+                format!(
+                    "the {key} given on the command line or by env var must start with {allowed}"
+                ),
+            );
+        }
+        // A bad value was reported; leaving it out spares every URL built from it a second error.
+        let pick = |u: &Option<String>| u.clone().filter(|u| ok(u));
+        pick(over)
+            .or_else(|| pick(given))
+            .map(|u| u.trim_end_matches('/').to_owned())
+    };
+    let http = &["http://", "https://"];
+    let base_url = url("base_url", &o.base_url, &file.base_url, http)
+        .unwrap_or_else(|| "http://localhost:8000".into());
+    let auth_url =
+        url("auth_url", &o.auth_url, &file.auth_url, http).unwrap_or_else(|| base_url.clone());
+    let ws_url =
+        url("ws_url", &o.ws_url, &file.ws_url, &["ws://", "wss://"]).unwrap_or_else(|| {
+            if let Some(rest) = base_url.strip_prefix("https://") {
+                format!("wss://{rest}")
+            } else {
+                format!(
+                    "ws://{}",
+                    base_url.strip_prefix("http://").unwrap_or(&base_url)
+                )
+            }
+        });
+    Target {
+        base_url,
+        auth_url,
+        ws_url,
+    }
+}
+
+/// `[load]` with overrides and defaults.
+pub fn load(d: &mut Diags, root: &Loc, file: &model::Load, o: &Overrides) -> LoadProfile {
+    let p = FieldPath::of(&["load"]);
+    let users_file = file.users.and_then(|u| match u32::try_from(u) {
+        Ok(n) if n >= 1 => Some(n),
+        _ => {
+            let msg = format!("load.users must be at least 1 (got {u})");
+            d.field(root, &p.key("users"), msg);
+            None
+        }
+    });
+    if o.iterations == Some(0) {
+        d.outside(
+            "load.iterations",
+            "iterations given on the command line or by env var must be at least 1",
+        );
+    }
+    if o.duration.is_some_and(|x| x.is_zero()) {
+        d.outside(
+            "load.duration",
+            "duration given on the command line or by env var must be greater than 0",
+        );
+    }
+    if o.users == Some(0) {
+        d.outside(
+            "load.users",
+            "users given on the command line or by env var must be at least 1",
+        );
+    }
+    let users = o.users.or(users_file).unwrap_or(1);
+
+    let rate_ok = |r: f64| r.is_finite() && r > 0.0;
+    if let Some(r) = file.spawn_rate.filter(|r| !rate_ok(*r)) {
+        let msg = format!("load.spawn_rate must be greater than 0 users per second (got {r})");
+        d.field(root, &p.key("spawn_rate"), msg);
+    }
+    if o.spawn_rate.is_some_and(|r| !rate_ok(r)) {
+        d.outside(
+            "load.spawn_rate",
+            "spawn rate given on the command line or by env var must be greater than 0",
+        );
+    }
+    let spawn_rate = o
+        .spawn_rate
+        .or(file.spawn_rate.filter(|r| rate_ok(*r)))
+        .unwrap_or(f64::from(users));
+
+    let duration_file = file.duration.as_ref().and_then(|src| {
+        let dur = duration(d, root, &p.key("duration"), src)?;
+        if dur.is_zero() {
+            d.field(
+                root,
+                &p.key("duration"),
+                "load.duration must be greater than 0",
+            );
+        }
+        Some(dur)
+    });
+    let iterations_file = file.iterations.and_then(|n| match u64::try_from(n) {
+        Ok(n) if n >= 1 => Some(n),
+        _ => {
+            let msg = format!("load.iterations must be at least 1 (got {n})");
+            d.field(root, &p.key("iterations"), msg);
+            None
+        }
+    });
+    let graceful_file = file
+        .graceful_stop
+        .as_ref()
+        .and_then(|src| duration(d, root, &p.key("graceful_stop"), src));
+
+    let duration = o.duration.or(duration_file);
+    let mut iterations = o.iterations.or(iterations_file);
+    if duration.is_none() && iterations.is_none() {
+        iterations = Some(1);
+    }
+    LoadProfile {
+        users,
+        spawn_rate,
+        duration,
+        iterations,
+        graceful_stop: o
+            .graceful_stop
+            .or(graceful_file)
+            .unwrap_or(Duration::from_secs(5)),
+    }
+}
+
+/// A duration field: a string such as `"1.5s"` or whole seconds.
+pub fn duration(d: &mut Diags, loc: &Loc, path: &FieldPath, src: &DurationSrc) -> Option<Duration> {
+    let result = match src {
+        DurationSrc::Seconds(n) => u64::try_from(*n)
+            .map(Duration::from_secs)
+            .map_err(|_| format!("a duration cannot be negative (got {n})")),
+        DurationSrc::Text(t) => duration::parse_duration(t),
+    };
+    result.map_err(|msg| d.field(loc, path, msg)).ok()
+}
