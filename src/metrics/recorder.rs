@@ -20,6 +20,16 @@ pub fn new_histogram() -> Histogram<u64> {
     Histogram::new(3).expect("3 significant figures is a valid HDR configuration")
 }
 
+/// Records a value; the histogram auto-resizes. (`saturating_record` would clamp to the current,
+/// not-yet-grown range instead of resizing, which silently turns every value into ~1 µs.)
+pub fn record(h: &mut Histogram<u64>, us: u64) {
+    // Only fails past `u64` range limits that `micros` already saturates below.
+    let _ = h.record(us.min(MAX_MICROS));
+}
+
+/// One day, far past any step deadline: the top of every histogram.
+const MAX_MICROS: u64 = 86_400_000_000;
+
 /// Saturating microseconds of a duration (at least 1, HDR's lowest discernible value).
 pub fn micros(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX).max(1)
@@ -88,7 +98,7 @@ impl Recorder {
     pub fn step_ok(&mut self, step: StepId, took: Duration) {
         if let Some(s) = self.steps.get_mut(step as usize) {
             s.ok += 1;
-            s.latency.saturating_record(micros(took));
+            record(&mut s.latency, micros(took));
         }
     }
 
@@ -100,13 +110,13 @@ impl Recorder {
 
     pub fn event(&mut self, metric: usize, since_send: Duration) {
         if let Some(h) = self.events.get_mut(metric) {
-            h.saturating_record(micros(since_send));
+            record(h, micros(since_send));
         }
     }
 
     pub fn gap(&mut self, step: StepId, gap: Duration) {
         if let Some(Some(h)) = self.steps.get_mut(step as usize).map(|s| s.gaps.as_mut()) {
-            h.saturating_record(micros(gap));
+            record(h, micros(gap));
         }
     }
 
@@ -116,7 +126,7 @@ impl Recorder {
 
     pub fn flow_passed(&mut self, took: Duration) {
         self.flows_passed += 1;
-        self.iteration.saturating_record(micros(took));
+        record(&mut self.iteration, micros(took));
     }
 
     pub fn flow_failed(&mut self) {
@@ -208,5 +218,25 @@ impl AddAssign<&Recorder> for Recorder {
         self.flows_started += other.flows_started;
         self.flows_passed += other.flows_passed;
         self.flows_failed += other.flows_failed;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merging_into_an_empty_histogram_keeps_values() {
+        let mut a = new_histogram();
+        let mut b = new_histogram();
+        b.record(21_524).unwrap();
+        b.record(129_438).unwrap();
+        add_hist(&mut a, &b);
+        let mut c = new_histogram();
+        record(&mut c, 129_438);
+        assert!(c.max() >= 129_000, "record grows the range: max {}", c.max());
+        assert_eq!(a.len(), 2);
+        assert!(a.max() >= 129_000, "max {}", a.max());
+        assert!(a.min() >= 21_000, "min {}", a.min());
     }
 }

@@ -248,7 +248,10 @@ impl Session {
         loop {
             if let Some(f) = self.flow.as_mut() {
                 if let Some(&step) = f.steps.get(f.pos) {
-                    f.wake = wake_for(step, &self.shared.cfg);
+                    // Each step is due relative to the previous one's due time (not to now), so
+                    // timer overshoot does not accumulate: event k lands at k × delay after the message.
+                    let anchor = f.wake.unwrap_or(f.started);
+                    f.wake = wake_for(step, &self.shared.cfg, anchor);
                     return;
                 }
             }
@@ -269,9 +272,10 @@ impl Session {
     }
 }
 
-/// When a step becomes due: events after delay + jitter, stalls after their wait, the rest at once.
-fn wake_for(step: Step, cfg: &MockConfig) -> Option<Instant> {
-    let now = Instant::now();
+/// When a step becomes due, counted from `anchor` (the previous step's due time): events after
+/// delay + jitter, stalls after their wait, the rest at once.
+fn wake_for(step: Step, cfg: &MockConfig, anchor: Instant) -> Option<Instant> {
+    let now = anchor;
     match step {
         Step::Emit(..) => {
             let jitter = if cfg.jitter.is_zero() {

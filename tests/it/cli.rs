@@ -22,10 +22,24 @@ async fn validate_reports_every_error_with_its_place_and_exits_2() {
     );
     let o = run_cli(&["validate", path.to_str().unwrap()], &[]).await;
     assert_eq!(o.exit, Exit::Usage);
-    let errors: Vec<&str> = o.stderr.lines().filter(|l| l.starts_with("error: ")).collect();
+    let errors: Vec<&str> = o
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("error: "))
+        .collect();
     assert_eq!(errors.len(), 2, "{}", o.stderr);
-    assert!(errors[0].contains("broken.toml:4:") && errors[0].contains("step 'a'"), "{}", errors[0]);
-    assert!(errors[1].contains("broken.toml:7:") && errors[1].contains("step 'b'") && errors[1].contains("FETCH"), "{}", errors[1]);
+    assert!(
+        errors[0].contains("broken.toml:4:") && errors[0].contains("step 'a'"),
+        "{}",
+        errors[0]
+    );
+    assert!(
+        errors[1].contains("broken.toml:7:")
+            && errors[1].contains("step 'b'")
+            && errors[1].contains("FETCH"),
+        "{}",
+        errors[1]
+    );
     assert!(o.stderr.contains("2 errors in"), "{}", o.stderr);
 }
 
@@ -57,12 +71,28 @@ async fn bad_flag_values_are_usage_errors() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unreachable_target_exits_3() {
     // A port that was just free: nothing listens there.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let target = format!("http://127.0.0.1:{port}");
     let dir = tempdir();
     let out = dir.path().join("r.json");
     let o = run_cli(
-        &["run", &shipped("golden-path.toml"), "--target", &target, "--users", "2", "--iterations", "1", "--quiet", "--out", out.to_str().unwrap()],
+        &[
+            "run",
+            &shipped("golden-path.toml"),
+            "--target",
+            &target,
+            "--users",
+            "2",
+            "--iterations",
+            "1",
+            "--quiet",
+            "--out",
+            out.to_str().unwrap(),
+        ],
         &[],
     )
     .await;
@@ -79,7 +109,19 @@ async fn help_teaches_the_flags_and_their_env_vars() {
     let mut cmd = load_tester::cli::Cli::command();
     let run = cmd.find_subcommand_mut("run").unwrap();
     let help = run.render_long_help().to_string();
-    for needle in ["TARGET_URL", "MAX_USERS", "SPAWN_RATE", "RUN_TIME", "AUTH_URL", "--mock", "--out", "15m"] {
-        assert!(help.contains(needle), "run --help mentions {needle}:\n{help}");
+    for needle in [
+        "TARGET_URL",
+        "MAX_USERS",
+        "SPAWN_RATE",
+        "RUN_TIME",
+        "AUTH_URL",
+        "--mock",
+        "--out",
+        "15m",
+    ] {
+        assert!(
+            help.contains(needle),
+            "run --help mentions {needle}:\n{help}"
+        );
     }
 }

@@ -5,7 +5,12 @@ use load_tester::exit::Exit;
 use load_tester::metrics::summary::Summary;
 
 /// Runs the fast golden scenario with `users` users × `iters` iterations and extra mock flags.
-async fn run_with(extra_chat: &str, users: &str, iters: &str, mock: &[&str]) -> (Exit, Summary, String) {
+async fn run_with(
+    extra_chat: &str,
+    users: &str,
+    iters: &str,
+    mock: &[&str],
+) -> (Exit, Summary, String) {
     let dir = tempdir();
     let path = scenario(dir.path(), "s.toml", &fast_golden(extra_chat));
     let out = dir.path().join("r.json");
@@ -37,13 +42,25 @@ fn only_error(r: &Summary) -> (String, String, String, u64) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dropped_event_is_missing_by_name_in_the_faulted_share() {
-    let (exit, r, stdout) = run_with("", "10", "10", &["--fault", "drop:tool_completed", "--fault-rate", "0.1"]).await;
+    let (exit, r, stdout) = run_with(
+        "",
+        "10",
+        "10",
+        &["--fault", "drop:tool_completed", "--fault-rate", "0.1"],
+    )
+    .await;
     assert_eq!(exit, Exit::Failed);
     assert_eq!(r.flows.passed + r.flows.failed, 100);
     assert_eq!(r.flows.failed, 10, "exactly every 10th flow is faulted");
     let (step, kind, detail, count) = only_error(&r);
-    assert_eq!((step.as_str(), kind.as_str(), count), ("chat", "event_missing", 10));
-    assert_eq!(detail, "event missing: tool_completed (agent_completed came instead)");
+    assert_eq!(
+        (step.as_str(), kind.as_str(), count),
+        ("chat", "event_missing", 10)
+    );
+    assert_eq!(
+        detail,
+        "event missing: tool_completed (agent_completed came instead)"
+    );
     assert!(stdout.contains("event missing: tool_completed"), "{stdout}");
 }
 
@@ -52,13 +69,22 @@ async fn reorder_is_an_unexpected_event() {
     let (exit, r, _) = run_with("", "2", "2", &["--fault", "reorder"]).await;
     assert_eq!(exit, Exit::Failed);
     let (step, kind, detail, count) = only_error(&r);
-    assert_eq!((step.as_str(), kind.as_str(), count), ("chat", "unexpected_event", 4));
+    assert_eq!(
+        (step.as_str(), kind.as_str(), count),
+        ("chat", "unexpected_event", 4)
+    );
     assert_eq!(detail, "unexpected event: agent_thinking (first)");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn agent_error_is_an_error_event() {
-    let (exit, r, _) = run_with("", "2", "2", &["--fault", "agent-error", "--fault-rate", "0.5"]).await;
+    let (exit, r, _) = run_with(
+        "",
+        "2",
+        "2",
+        &["--fault", "agent-error", "--fault-rate", "0.5"],
+    )
+    .await;
     assert_eq!(exit, Exit::Failed);
     assert_eq!((r.flows.passed, r.flows.failed), (2, 2));
     let (_, kind, detail, count) = only_error(&r);
@@ -77,7 +103,13 @@ async fn close_mid_stream_reports_the_close_code() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stall_is_a_gap_timeout() {
-    let (exit, r, _) = run_with("ws.max_gap = \"300ms\"", "2", "1", &["--fault", "stall:30s"]).await;
+    let (exit, r, _) = run_with(
+        "ws.max_gap = \"300ms\"",
+        "2",
+        "1",
+        &["--fault", "stall:30s"],
+    )
+    .await;
     assert_eq!(exit, Exit::Failed);
     let (_, kind, _, count) = only_error(&r);
     assert_eq!((kind.as_str(), count), ("gap_timeout", 2));
@@ -93,7 +125,13 @@ async fn stall_before_the_first_event_deadline_is_a_total_timeout_when_no_gap_is
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn first_event_timeout_when_the_first_event_is_late() {
-    let (exit, r, _) = run_with("ws.first_event_within = \"100ms\"", "1", "1", &["--delay", "1s"]).await;
+    let (exit, r, _) = run_with(
+        "ws.first_event_within = \"100ms\"",
+        "1",
+        "1",
+        &["--delay", "1s"],
+    )
+    .await;
     assert_eq!(exit, Exit::Failed);
     let (_, kind, _, count) = only_error(&r);
     assert_eq!((kind.as_str(), count), ("first_event_timeout", 1));
@@ -105,15 +143,27 @@ async fn non_json_frame_is_an_unreadable_unexpected_event() {
     assert_eq!(exit, Exit::Failed);
     let (_, kind, detail, count) = only_error(&r);
     assert_eq!((kind.as_str(), count), ("unexpected_event", 2));
-    assert_eq!(detail, "unexpected event: (unreadable frame) after agent_started");
+    assert_eq!(
+        detail,
+        "unexpected event: (unreadable frame) after agent_started"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn login_401_fails_the_setup_step() {
-    let (exit, r, _) = run_with("", "4", "1", &["--fault", "login-401", "--fault-rate", "0.5"]).await;
+    let (exit, r, _) = run_with(
+        "",
+        "4",
+        "1",
+        &["--fault", "login-401", "--fault-rate", "0.5"],
+    )
+    .await;
     assert_eq!(exit, Exit::Failed);
     let (step, kind, detail, count) = only_error(&r);
-    assert_eq!((step.as_str(), kind.as_str(), count), ("login", "http_status", 2));
+    assert_eq!(
+        (step.as_str(), kind.as_str(), count),
+        ("login", "http_status", 2)
+    );
     assert_eq!(detail, "HTTP status 401");
     assert_eq!((r.flows.passed, r.flows.failed), (2, 2));
 }
@@ -150,8 +200,18 @@ ws.expect = "agent_started agent_thinking+ (tool_executing tool_completed)* agen
     let out = dir.path().join("r.json");
     let o = run_cli(
         &[
-            "run", path.to_str().unwrap(), "--mock", "--quiet", "--workers", "1",
-            "--max-connections-per-user", "1", "--delay", "500ms", "--out", out.to_str().unwrap(),
+            "run",
+            path.to_str().unwrap(),
+            "--mock",
+            "--quiet",
+            "--workers",
+            "1",
+            "--max-connections-per-user",
+            "1",
+            "--delay",
+            "500ms",
+            "--out",
+            out.to_str().unwrap(),
         ],
         &[],
     )
@@ -160,7 +220,10 @@ ws.expect = "agent_started agent_thinking+ (tool_executing tool_completed)* agen
     let r = read_results(&out);
     assert_eq!((r.flows.passed, r.flows.failed), (1, 2));
     let (step, kind, detail, count) = only_error(&r);
-    assert_eq!((step.as_str(), kind.as_str(), count), ("welcome", "error_event", 2));
+    assert_eq!(
+        (step.as_str(), kind.as_str(), count),
+        ("welcome", "error_event", 2)
+    );
     assert_eq!(detail, "error event: error_message");
 }
 
@@ -179,7 +242,18 @@ ws.expect = "connection_established"
 "#;
     let path = scenario(dir.path(), "s.toml", text);
     let out = dir.path().join("r.json");
-    let o = run_cli(&["run", path.to_str().unwrap(), "--mock", "--quiet", "--out", out.to_str().unwrap()], &[]).await;
+    let o = run_cli(
+        &[
+            "run",
+            path.to_str().unwrap(),
+            "--mock",
+            "--quiet",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &[],
+    )
+    .await;
     assert_eq!(o.exit, Exit::Failed, "{}", o.stdout);
     let r = read_results(&out);
     let (step, kind, detail, _) = only_error(&r);

@@ -25,7 +25,13 @@ async fn golden_path_passes_and_counts_the_five_events() {
         &[],
     )
     .await;
-    assert_eq!(o.exit, Exit::Passed, "stdout:\n{}\nstderr:\n{}", o.stdout, o.stderr);
+    assert_eq!(
+        o.exit,
+        Exit::Passed,
+        "stdout:\n{}\nstderr:\n{}",
+        o.stdout,
+        o.stderr
+    );
     let r = read_results(&out);
     assert_eq!(r.flows.passed, 60);
     assert_eq!(r.flows.failed, 0);
@@ -33,7 +39,9 @@ async fn golden_path_passes_and_counts_the_five_events() {
     let chat = r.step("chat").expect("chat step");
     assert_eq!(chat.ok, 60);
     for e in GOLDEN {
-        let ev = chat.event(e).unwrap_or_else(|| panic!("event {e} in results"));
+        let ev = chat
+            .event(e)
+            .unwrap_or_else(|| panic!("event {e} in results"));
         assert_eq!(ev.count, 60, "{e}");
         assert!(ev.latency.p50_ms > 0.0, "{e}");
         assert!(o.stdout.contains(e), "summary lists {e}:\n{}", o.stdout);
@@ -43,16 +51,30 @@ async fn golden_path_passes_and_counts_the_five_events() {
     assert!(p50("agent_started") <= p50("agent_completed"));
     assert_eq!(r.step("login").unwrap().ok, 20, "login once per user");
     assert_eq!(r.step("connect").unwrap().ok, 60);
-    assert!(o.stdout.contains("verdict: PASSED (exit 0)"), "{}", o.stdout);
+    assert!(
+        o.stdout.contains("verdict: PASSED (exit 0)"),
+        "{}",
+        o.stdout
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn smoke_probe_prints_each_step_verdict() {
     let o = run_cli(&["probe", &shipped("smoke.toml"), "--mock"], &[]).await;
     assert_eq!(o.exit, Exit::Passed, "{}\n{}", o.stdout, o.stderr);
-    for step in ["auth-health", "backend-health", "login", "connect", "handshake", "chat", "close"] {
+    for step in [
+        "auth-health",
+        "backend-health",
+        "login",
+        "connect",
+        "handshake",
+        "chat",
+        "close",
+    ] {
         assert!(
-            o.stdout.lines().any(|l| l.contains("PASS") && l.contains(step)),
+            o.stdout
+                .lines()
+                .any(|l| l.contains("PASS") && l.contains(step)),
             "PASS line for {step}:\n{}",
             o.stdout
         );
@@ -66,25 +88,54 @@ async fn smoke_probe_prints_each_step_verdict() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn probe_failure_names_the_step_and_skips_the_rest() {
     let o = run_cli(
-        &["probe", &shipped("smoke.toml"), "--mock", "--fault", "agent-error"],
+        &[
+            "probe",
+            &shipped("smoke.toml"),
+            "--mock",
+            "--fault",
+            "agent-error",
+        ],
         &[],
     )
     .await;
     assert_eq!(o.exit, Exit::Failed, "{}\n{}", o.stdout, o.stderr);
     let fail: Vec<&str> = o.stdout.lines().filter(|l| l.contains("FAIL ")).collect();
     assert_eq!(fail.len(), 1, "{}", o.stdout);
-    assert!(fail[0].contains("chat") && fail[0].contains("error event: agent_error"), "{}", fail[0]);
-    assert!(o.stdout.lines().any(|l| l.contains("SKIP") && l.contains("close")), "{}", o.stdout);
+    assert!(
+        fail[0].contains("chat") && fail[0].contains("error event: agent_error"),
+        "{}",
+        fail[0]
+    );
+    assert!(
+        o.stdout
+            .lines()
+            .any(|l| l.contains("SKIP") && l.contains("close")),
+        "{}",
+        o.stdout
+    );
     assert!(o.stdout.contains("FAILED in"), "{}", o.stdout);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http_health_baseline_passes() {
     let o = run_cli(
-        &["run", &shipped("http-health.toml"), "--mock", "--users", "4", "--iterations", "25", "--quiet"],
+        &[
+            "run",
+            &shipped("http-health.toml"),
+            "--mock",
+            "--users",
+            "4",
+            "--iterations",
+            "25",
+            "--quiet",
+        ],
         &[],
     )
     .await;
     assert_eq!(o.exit, Exit::Passed, "{}\n{}", o.stdout, o.stderr);
-    assert!(o.stdout.contains("flows: 100 passed, 0 failed"), "{}", o.stdout);
+    assert!(
+        o.stdout.contains("flows: 100 passed, 0 failed"),
+        "{}",
+        o.stdout
+    );
 }

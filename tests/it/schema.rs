@@ -3,8 +3,11 @@
 use crate::util::*;
 
 fn schema() -> jsonschema::JSONSchema {
-    let text = std::fs::read_to_string(format!("{}/schema/results.schema.json", env!("CARGO_MANIFEST_DIR")))
-        .expect("schema file");
+    let text = std::fs::read_to_string(format!(
+        "{}/schema/results.schema.json",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .expect("schema file");
     let json: serde_json::Value = serde_json::from_str(&text).expect("schema is JSON");
     jsonschema::JSONSchema::compile(&json).expect("schema compiles")
 }
@@ -12,7 +15,9 @@ fn schema() -> jsonschema::JSONSchema {
 fn assert_valid(value: &serde_json::Value) {
     let schema = schema();
     if let Err(errors) = schema.validate(value) {
-        let msgs: Vec<String> = errors.map(|e| format!("{} at {}", e, e.instance_path)).collect();
+        let msgs: Vec<String> = errors
+            .map(|e| format!("{} at {}", e, e.instance_path))
+            .collect();
         panic!("results do not match the schema:\n{}", msgs.join("\n"));
     };
 }
@@ -23,8 +28,22 @@ async fn results_with_failures_validate_against_the_schema() {
     let path = scenario(dir.path(), "s.toml", &fast_golden(""));
     let out = dir.path().join("r.json");
     run_cli(
-        &["run", path.to_str().unwrap(), "--mock", "--users", "4", "--iterations", "2", "--quiet",
-          "--fault", "drop:tool_completed", "--fault-rate", "0.5", "--out", out.to_str().unwrap()],
+        &[
+            "run",
+            path.to_str().unwrap(),
+            "--mock",
+            "--users",
+            "4",
+            "--iterations",
+            "2",
+            "--quiet",
+            "--fault",
+            "drop:tool_completed",
+            "--fault-rate",
+            "0.5",
+            "--out",
+            out.to_str().unwrap(),
+        ],
         &[],
     )
     .await;

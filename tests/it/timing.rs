@@ -12,8 +12,22 @@ async fn event_latencies_follow_the_mock_delay() {
     let out = dir.path().join("r.json");
     let o = run_cli(
         &[
-            "run", path.to_str().unwrap(), "--mock", "--users", "5", "--iterations", "4", "--quiet",
-            "--delay", "20ms", "--thinking", "2", "--tools", "1", "--out", out.to_str().unwrap(),
+            "run",
+            path.to_str().unwrap(),
+            "--mock",
+            "--users",
+            "5",
+            "--iterations",
+            "4",
+            "--quiet",
+            "--delay",
+            "20ms",
+            "--thinking",
+            "2",
+            "--tools",
+            "1",
+            "--out",
+            out.to_str().unwrap(),
         ],
         &[],
     )
@@ -27,10 +41,26 @@ async fn event_latencies_follow_the_mock_delay() {
         p50("agent_started"), p50("agent_thinking"), p50("tool_executing"), p50("tool_completed"), p50("agent_completed")
     );
     // Generous bands: the test asserts the shape, the note records the measured figures.
-    assert!((19.0..35.0).contains(&p50("agent_started")), "{}", p50("agent_started"));
-    assert!((39.0..60.0).contains(&p50("agent_thinking")), "{}", p50("agent_thinking"));
-    assert!((119.0..150.0).contains(&p50("agent_completed")), "{}", p50("agent_completed"));
+    assert!(
+        (19.0..35.0).contains(&p50("agent_started")),
+        "{}",
+        p50("agent_started")
+    );
+    assert!(
+        (39.0..60.0).contains(&p50("agent_thinking")),
+        "{}",
+        p50("agent_thinking")
+    );
+    assert!(
+        (119.0..150.0).contains(&p50("agent_completed")),
+        "{}",
+        p50("agent_completed")
+    );
     let gaps = chat.gaps.as_ref().unwrap();
-    assert!((19.0..35.0).contains(&gaps.p50_ms), "gap p50 {}", gaps.p50_ms);
+    assert!(
+        (19.0..35.0).contains(&gaps.p50_ms),
+        "gap p50 {}",
+        gaps.p50_ms
+    );
     assert_eq!(gaps.count, 20 * 5, "five gaps between six events, 20 flows");
 }

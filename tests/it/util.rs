@@ -18,7 +18,9 @@ pub struct Output {
 
 /// Runs `load-tester ARGS...` in-process; env look-ups see only `env`.
 pub async fn run_cli(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let argv: Vec<&str> = std::iter::once("load-tester").chain(args.iter().copied()).collect();
+    let argv: Vec<&str> = std::iter::once("load-tester")
+        .chain(args.iter().copied())
+        .collect();
     let cli = match Cli::try_parse_from(argv) {
         Ok(c) => c,
         Err(e) => {

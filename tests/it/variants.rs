@@ -21,7 +21,13 @@ async fn golden_with(mock: &[&str]) {
     ];
     args.extend_from_slice(mock);
     let o = run_cli(&args, &[]).await;
-    assert_eq!(o.exit, Exit::Passed, "{mock:?}:\n{}\n{}", o.stdout, o.stderr);
+    assert_eq!(
+        o.exit,
+        Exit::Passed,
+        "{mock:?}:\n{}\n{}",
+        o.stdout,
+        o.stderr
+    );
     let r = read_results(&out);
     assert_eq!((r.flows.passed, r.flows.failed), (6, 0), "{mock:?}");
     let chat = r.step("chat").unwrap();
@@ -64,7 +70,17 @@ async fn phased_handshake_generation() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn phased_handshake_with_system_message_wrapper_and_many_tools() {
-    golden_with(&["--handshake", "phased", "--envelope", "system-message", "--tools", "3", "--thinking", "4"]).await;
+    golden_with(&[
+        "--handshake",
+        "phased",
+        "--envelope",
+        "system-message",
+        "--tools",
+        "3",
+        "--thinking",
+        "4",
+    ])
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -73,7 +89,20 @@ async fn no_tools_is_still_a_golden_path() {
     let out = dir.path().join("r.json");
     let golden = shipped("golden-path.toml");
     let o = run_cli(
-        &["run", &golden, "--mock", "--users", "2", "--iterations", "2", "--quiet", "--tools", "0", "--out", out.to_str().unwrap()],
+        &[
+            "run",
+            &golden,
+            "--mock",
+            "--users",
+            "2",
+            "--iterations",
+            "2",
+            "--quiet",
+            "--tools",
+            "0",
+            "--out",
+            out.to_str().unwrap(),
+        ],
         &[],
     )
     .await;
