@@ -1,48 +1,78 @@
-//! Human durations: "500ms", "1.5s", "15m", "1h30m", or bare seconds ("3600").
+//! Human durations, for scenarios, flags and env vars alike: `500ms`, `1.5s`, `15m`, `1h30m`, or bare seconds.
+//!
+//! Parsed exactly in integer nanoseconds (no float rounding), so `0.1s` is 100 ms on the dot.
 
 use std::time::Duration;
 
-/// Parses a duration. Units: `ms`, `s`, `m`, `h` (combinable: `1h30m`); a bare number is seconds.
+const NANOS_PER_SEC: u128 = 1_000_000_000;
+
+/// Parses `"500ms"`, `"1.5s"`, `"15m"`, `"1h30m"`, or a string of digits (whole seconds).
+/// Units: `ms`, `s`, `m`, `h`; a value may chain several (`1h30m`, `1m30.5s`).
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let t = text.trim();
     let bad = || {
-        format!("invalid duration '{text}': use a number of seconds or units like 500ms, 1.5s, 15m, 1h30m")
+        format!(
+            "bad duration \"{text}\": use a number with a unit (ms, s, m, h), e.g. \"500ms\", \
+             \"1.5s\", \"1h30m\", or a whole number of seconds"
+        )
     };
-    if t.is_empty() {
+    if text.is_empty() {
         return Err(bad());
     }
-    if let Ok(secs) = t.parse::<f64>() {
-        return secs_to_duration(secs).ok_or_else(bad);
+    if text.bytes().all(|b| b.is_ascii_digit()) {
+        let secs: u64 = text.parse().map_err(|_| bad())?;
+        return Ok(Duration::from_secs(secs));
     }
-    let mut total = 0.0f64;
-    let mut rest = t;
+    let mut rest = text;
+    let mut total: u128 = 0;
     while !rest.is_empty() {
-        let num_len = rest
+        let digits = rest
             .find(|c: char| !(c.is_ascii_digit() || c == '.'))
             .ok_or_else(bad)?;
-        if num_len == 0 {
-            return Err(bad());
-        }
-        let value: f64 = rest[..num_len].parse().map_err(|_| bad())?;
-        rest = &rest[num_len..];
-        let unit_len = rest
+        let (number, tail) = rest.split_at(digits);
+        let unit_len = tail
             .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let scale = match &rest[..unit_len] {
-            "ms" => 0.001,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
+            .unwrap_or(tail.len());
+        let (unit, tail) = tail.split_at(unit_len);
+        let unit_nanos: u128 = match unit {
+            "ms" => 1_000_000,
+            "s" => NANOS_PER_SEC,
+            "m" => 60 * NANOS_PER_SEC,
+            "h" => 3_600 * NANOS_PER_SEC,
             _ => return Err(bad()),
         };
-        total += value * scale;
-        rest = &rest[unit_len..];
+        total = total
+            .checked_add(number_nanos(number, unit_nanos).ok_or_else(bad)?)
+            .ok_or_else(bad)?;
+        rest = tail;
     }
-    secs_to_duration(total).ok_or_else(bad)
+    let secs = u64::try_from(total / NANOS_PER_SEC).map_err(|_| bad())?;
+    // The remainder is below 10^9, so it fits a u32.
+    let nanos = (total % NANOS_PER_SEC) as u32;
+    Ok(Duration::new(secs, nanos))
 }
 
-fn secs_to_duration(secs: f64) -> Option<Duration> {
-    (secs.is_finite() && secs >= 0.0 && secs < 1e12).then(|| Duration::from_secs_f64(secs))
+/// `number` (digits, optionally one `.` with digits after it) times `unit_nanos`, truncated.
+fn number_nanos(number: &str, unit_nanos: u128) -> Option<u128> {
+    let (int, frac) = match number.split_once('.') {
+        Some((i, f)) => (i, f),
+        None => (number, ""),
+    };
+    if int.is_empty() || (number.contains('.') && frac.is_empty()) || frac.contains('.') {
+        return None;
+    }
+    if int.len() > 20 {
+        return None;
+    }
+    let whole: u128 = int.parse().ok()?;
+    let mut value = whole.checked_mul(unit_nanos)?;
+    // Digits past the 18th cannot change a nanosecond count for these units.
+    let frac = &frac[..frac.len().min(18)];
+    if !frac.is_empty() {
+        let scale = 10u128.pow(frac.len() as u32);
+        let f: u128 = frac.parse().ok()?;
+        value = value.checked_add(f.checked_mul(unit_nanos)? / scale)?;
+    }
+    Some(value)
 }
 
 /// Formats a duration for people: `1.5s`, `250ms`, `15m`.
@@ -61,18 +91,55 @@ pub fn human(d: Duration) -> String {
 mod tests {
     use super::*;
 
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
     #[test]
-    fn parses_units_and_bare_seconds() {
-        assert_eq!(parse_duration("3600"), Ok(Duration::from_secs(3600)));
+    fn parses_units_and_compounds() {
+        assert_eq!(parse_duration("500ms"), Ok(ms(500)));
+        assert_eq!(parse_duration("1.5s"), Ok(ms(1500)));
+        assert_eq!(parse_duration("0.1s"), Ok(ms(100)));
         assert_eq!(parse_duration("15m"), Ok(Duration::from_secs(900)));
         assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
-        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
-        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
-        assert_eq!(parse_duration(" 2s "), Ok(Duration::from_secs(2)));
-        for bad in ["", "abc", "5x", "-1", "1h-", "s", "1..2s"] {
-            assert!(parse_duration(bad).is_err(), "{bad}");
+        assert_eq!(parse_duration("1m30.5s"), Ok(ms(90_500)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert_eq!(parse_duration("0s"), Ok(Duration::ZERO));
+        assert_eq!(parse_duration("2.25ms"), Ok(Duration::from_micros(2250)));
+    }
+
+    #[test]
+    fn bare_digits_are_seconds() {
+        assert_eq!(parse_duration("30"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
+    }
+
+    #[test]
+    fn rejects_malformed() {
+        for bad in [
+            "",
+            "s",
+            "1x",
+            "1.s",
+            ".5s",
+            "1..5s",
+            "-1s",
+            "1 s",
+            " 1s",
+            "1s ",
+            "1.5",
+            "1hh",
+            "ms",
+            "1sec",
+            "1d",
+            "99999999999999999999999h",
+        ] {
+            let err = parse_duration(bad).expect_err(bad);
+            assert!(err.contains("bad duration"), "{bad}: {err}");
         }
-        assert!(parse_duration("5x").unwrap_err().contains("'5x'"));
+        assert!(parse_duration("1.5")
+            .unwrap_err()
+            .contains("e.g. \"500ms\""));
     }
 
     #[test]

@@ -8,6 +8,9 @@ use std::sync::{Arc, Mutex};
 
 use tokio_util::sync::CancellationToken;
 
+/// Looks an environment variable up.
+pub type EnvFn = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
 /// A shared, cloneable writer (stdout, stderr, or a test buffer).
 pub type Out = Arc<Mutex<dyn Write + Send>>;
 
@@ -15,7 +18,7 @@ pub struct Io {
     pub out: Out,
     pub err: Out,
     /// Reads an environment variable (for `{{env.NAME}}`).
-    pub env: Arc<dyn Fn(&str) -> Option<String> + Send + Sync>,
+    pub env: EnvFn,
     /// Cancelled on the first Ctrl-C / SIGTERM.
     pub interrupt: CancellationToken,
     /// Cancelled on the second signal.

@@ -42,10 +42,7 @@ fn spawn_signal_handler(io: &Io) {
     tokio::spawn(async move {
         #[cfg(unix)]
         let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => Some(s),
-                Err(_) => None,
-            };
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
         let mut count = 0;
         loop {
             #[cfg(unix)]

@@ -234,7 +234,11 @@ mod tests {
         add_hist(&mut a, &b);
         let mut c = new_histogram();
         record(&mut c, 129_438);
-        assert!(c.max() >= 129_000, "record grows the range: max {}", c.max());
+        assert!(
+            c.max() >= 129_000,
+            "record grows the range: max {}",
+            c.max()
+        );
         assert_eq!(a.len(), 2);
         assert!(a.max() >= 129_000, "max {}", a.max());
         assert!(a.min() >= 21_000, "min {}", a.min());

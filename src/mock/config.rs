@@ -9,6 +9,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use super::faults::Fault;
+use crate::duration::parse_duration;
 
 /// Flags of the built-in mock target (`load-tester mock ...`).
 #[derive(clap::Args, Debug, Clone)]
@@ -169,28 +170,6 @@ impl From<String> for Secret {
     }
 }
 
-/// Parses `"20ms"`, `"1.5s"`, `"2m"`, `"1h"`, `"500us"` or plain seconds `"3"` / `"0.25"`.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let t = s.trim();
-    let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let value: f64 = num
-        .parse()
-        .map_err(|_| format!("invalid duration {s:?}: expected e.g. 20ms, 1.5s, 2m or 3"))?;
-    let scale = match unit.trim() {
-        "" | "s" | "sec" | "secs" => 1.0,
-        "ms" => 1e-3,
-        "us" | "µs" => 1e-6,
-        "ns" => 1e-9,
-        "m" | "min" | "mins" => 60.0,
-        "h" => 3600.0,
-        other => return Err(format!("invalid duration {s:?}: unknown unit {other:?}")),
-    };
-    Duration::try_from_secs_f64(value * scale).map_err(|e| format!("invalid duration {s:?}: {e}"))
-}
-
 /// Parses a fraction in `0..=1`.
 pub fn parse_rate(s: &str) -> Result<f64, String> {
     match s.trim().parse::<f64>() {
@@ -202,19 +181,6 @@ pub fn parse_rate(s: &str) -> Result<f64, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations_parse_in_all_forms() {
-        assert_eq!(parse_duration("20ms"), Ok(Duration::from_millis(20)));
-        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
-        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
-        assert_eq!(parse_duration("3"), Ok(Duration::from_secs(3)));
-        assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
-        assert!(parse_duration("").is_err());
-        assert!(parse_duration("5 parsecs").is_err());
-        assert!(parse_duration("-1s").is_err());
-        assert!(parse_duration("1e400").is_err());
-    }
 
     #[test]
     fn rates_and_defaults() {

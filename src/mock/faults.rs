@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
-use super::config::parse_duration;
 use super::flow::Event;
+use crate::duration::parse_duration;
 
 /// A fault applied to a selected flow (or, for `Login401`, to a selected login).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -33,7 +33,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::{JoinHandle, JoinSet};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
-pub use config::{parse_duration, Envelope, Handshake, MockConfig, Secret};
+pub use config::{Envelope, Handshake, MockConfig, Secret};
 pub use faults::Fault;
 pub use flow::Event;
 

@@ -4,7 +4,6 @@
 //! `template` and `expect` are the two small languages a scenario contains.
 
 pub mod compile;
-pub mod duration;
 pub mod expect;
 pub mod model;
 pub mod source;

@@ -63,7 +63,7 @@ async fn missing_scenario_file_is_a_usage_error() {
 async fn bad_flag_values_are_usage_errors() {
     let o = run_cli(&["run", "x.toml", "--duration", "soon"], &[]).await;
     assert_eq!(o.exit, Exit::Usage);
-    assert!(o.stderr.contains("invalid duration 'soon'"), "{}", o.stderr);
+    assert!(o.stderr.contains("bad duration \"soon\""), "{}", o.stderr);
     let o = run_cli(&["run", "x.toml", "--users", "-3"], &[]).await;
     assert_eq!(o.exit, Exit::Usage);
 }

@@ -8,10 +8,11 @@ use std::time::Duration;
 use toml_edit::Value;
 
 use super::diag::{de, Diags, Loc};
+use crate::duration;
 use crate::plan::{LoadProfile, Target};
 use crate::scenario::model::{self, DurationSrc, Entries};
 use crate::scenario::source::{FieldPath, Node, Seg};
-use crate::scenario::{duration, Overrides};
+use crate::scenario::Overrides;
 
 const TOP_KEYS: &str = "name, description, target, load, vars, setup, steps";
 
