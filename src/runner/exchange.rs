@@ -87,7 +87,8 @@ impl<O: Observer> Vu<O> {
             let text = match frame {
                 None => {
                     return match why {
-                        Deadline::Settle => Ok(matched_after),
+                        // The step cost what the user waited, settle included.
+                        Deadline::Settle => Ok(now - t0),
                         _ if diverged => Err(expr.diagnose(&self.seq, None)),
                         Deadline::First => Err(ErrorKind::FirstEventTimeout),
                         Deadline::Gap => Err(ErrorKind::GapTimeout),
