@@ -49,6 +49,19 @@ async fn maybe_mock(
     }
 }
 
+/// Starts the mock if asked, then compiles the scenario against the resulting target.
+async fn prepare(
+    scenario: &Path,
+    target: &TargetArgs,
+    mock_cfg: &MockConfig,
+    mut overrides: Overrides,
+    io: &Io,
+) -> Result<(Option<MockServer>, Arc<Plan>), Exit> {
+    let mock = maybe_mock(target, mock_cfg, &mut overrides, io).await?;
+    let plan = load_plan(scenario, &overrides, io)?;
+    Ok((mock, Arc::new(plan)))
+}
+
 fn target_overrides(t: &TargetArgs) -> Overrides {
     Overrides {
         base_url: t.base_url.clone(),
@@ -100,12 +113,8 @@ async fn run(a: RunArgs, io: &Io) -> Exit {
     overrides.duration = a.duration;
     overrides.iterations = a.iterations;
     overrides.graceful_stop = a.graceful_stop;
-    let mock = match maybe_mock(&a.target, &a.mock, &mut overrides, io).await {
-        Ok(m) => m,
-        Err(e) => return e,
-    };
-    let plan = match load_plan(&a.scenario, &overrides, io) {
-        Ok(p) => Arc::new(p),
+    let (mock, plan) = match prepare(&a.scenario, &a.target, &a.mock, overrides, io).await {
+        Ok(x) => x,
         Err(e) => return e,
     };
     if !a.quiet {
@@ -166,12 +175,8 @@ async fn probe(a: ProbeArgs, io: &Io) -> Exit {
     let mut overrides = target_overrides(&a.target);
     overrides.users = Some(1);
     overrides.iterations = Some(1);
-    let mock = match maybe_mock(&a.target, &a.mock, &mut overrides, io).await {
-        Ok(m) => m,
-        Err(e) => return e,
-    };
-    let plan = match load_plan(&a.scenario, &overrides, io) {
-        Ok(p) => Arc::new(p),
+    let (mock, plan) = match prepare(&a.scenario, &a.target, &a.mock, overrides, io).await {
+        Ok(x) => x,
         Err(e) => return e,
     };
     io.print(&format!(
