@@ -93,7 +93,7 @@ impl<O: Observer> Vu<O> {
                         Deadline::First => Err(ErrorKind::FirstEventTimeout),
                         Deadline::Gap => Err(ErrorKind::GapTimeout),
                         Deadline::Total => Err(ErrorKind::TotalTimeout),
-                    }
+                    };
                 }
                 Some(Frame::Closed(code)) => {
                     self.ws = None;
