@@ -2,8 +2,9 @@
 
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
-use crate::cli::{Command, MockArgs, ProbeArgs, RunArgs, TargetArgs, ValidateArgs};
+use crate::cli::{Command, MergeArgs, MockArgs, ProbeArgs, RunArgs, TargetArgs, ValidateArgs};
 use crate::exit::Exit;
 use crate::io::Io;
 use crate::metrics::summary::{RunInfo, Summary};
@@ -19,6 +20,7 @@ pub async fn dispatch(command: Command, io: &Io) -> Exit {
         Command::Probe(a) => probe(a, io).await,
         Command::Mock(a) => mock(a, io).await,
         Command::Validate(a) => validate(a, io),
+        Command::Merge(a) => merge(a, io),
     }
 }
 
@@ -117,11 +119,49 @@ async fn run(a: RunArgs, io: &Io) -> Exit {
         Ok(x) => x,
         Err(e) => return e,
     };
+    let env = io.env.clone();
+    let shard_wait = a.wait_for_target.unwrap_or(Duration::from_secs(60));
+    let shard = match crate::shard::resolve(a.shard, &move |k| env(k), shard_wait).await {
+        Ok(s) => s,
+        Err(e) => {
+            io.eprint(&format!("error: {e}\n"));
+            return Exit::Usage;
+        }
+    };
+    if shard.users(plan.load.users) == 0 {
+        io.eprint(&format!(
+            "error: shard {shard} has no users: {} users cannot be split over {} generators\n",
+            plan.load.users, shard.count
+        ));
+        return Exit::Usage;
+    }
+    if let Some(limit) = a.wait_for_target {
+        let mut urls = vec![format!("{}/health", plan.target.base_url)];
+        if plan.target.auth_url != plan.target.base_url {
+            urls.push(format!("{}/health", plan.target.auth_url));
+        }
+        if !a.quiet {
+            io.eprint(&format!(
+                "waiting for {} (up to {})\n",
+                urls.join(" and "),
+                crate::duration::human(limit)
+            ));
+        }
+        if let Err(e) = crate::wait::until_healthy(&urls, limit, &io.interrupt).await {
+            io.eprint(&format!("error: target not up: {e}\n"));
+            return Exit::Error;
+        }
+    }
     if !a.quiet {
         io.eprint(&format!(
-            "running {}: {} users, spawn rate {}/s, {} against {}{}\n",
+            "running {}{}: {} users, spawn rate {}/s, {} against {}{}\n",
             plan.name,
-            plan.load.users,
+            if shard.is_whole() {
+                String::new()
+            } else {
+                format!(" (shard {shard})")
+            },
+            shard.users(plan.load.users),
             plan.load.spawn_rate,
             match (plan.load.duration, plan.load.iterations) {
                 (Some(d), Some(n)) =>
@@ -140,6 +180,7 @@ async fn run(a: RunArgs, io: &Io) -> Exit {
     }
     let started_at = crate::scenario::template::now_iso8601();
     let mut opts = RunOptions {
+        shard,
         interrupt: io.interrupt.clone(),
         abort: io.abort.clone(),
         ..RunOptions::default()
@@ -156,6 +197,7 @@ async fn run(a: RunArgs, io: &Io) -> Exit {
         &outcome.recorder,
         RunInfo {
             mode: "run",
+            shard,
             started_at,
             elapsed_s: outcome.elapsed.as_secs_f64(),
         },
@@ -163,12 +205,66 @@ async fn run(a: RunArgs, io: &Io) -> Exit {
     if outcome.interrupted {
         io.eprint("interrupted: results cover what ran until the stop\n");
     }
-    let written = write_out(a.out.as_deref(), &summary, io);
-    io.print(&render(&Text, &summary));
+    let text = render(&Text, &summary);
+    let mut written = write_out(a.out.as_deref(), &summary, io);
+    if let Some(dir) = &a.results_dir {
+        written = written.and(write_dir(dir, &shard.suffix(), &summary, &text, io));
+    }
+    io.print(&text);
     if let Err(e) = written {
         return e;
     }
     Exit::from_code(summary.exit_code)
+}
+
+/// Writes `results{suffix}.json` and `summary{suffix}.txt` into `dir`.
+fn write_dir(dir: &Path, suffix: &str, summary: &Summary, text: &str, io: &Io) -> Result<(), Exit> {
+    let fail = |what: &Path, e: std::io::Error| {
+        io.eprint(&format!("error: cannot write {}: {e}\n", what.display()));
+        Exit::Error
+    };
+    std::fs::create_dir_all(dir).map_err(|e| fail(dir, e))?;
+    let json = dir.join(format!("results{suffix}.json"));
+    write_file(&json, &Json, summary).map_err(|e| fail(&json, e))?;
+    let txt = dir.join(format!("summary{suffix}.txt"));
+    std::fs::write(&txt, text).map_err(|e| fail(&txt, e))
+}
+
+fn merge(a: MergeArgs, io: &Io) -> Exit {
+    let mut parts = Vec::new();
+    for path in &a.inputs {
+        let parsed = std::fs::read_to_string(path)
+            .map_err(|e| e.to_string())
+            .and_then(|t| serde_json::from_str::<Summary>(&t).map_err(|e| e.to_string()));
+        match parsed {
+            Ok(s) => parts.push(s),
+            Err(e) => {
+                io.eprint(&format!(
+                    "error: {}: not a load-tester results file: {e}\n",
+                    path.display()
+                ));
+                return Exit::Usage;
+            }
+        }
+    }
+    let merged = match crate::metrics::merge::merge(&parts) {
+        Ok(m) => m,
+        Err(e) => {
+            io.eprint(&format!("error: cannot merge: {e}\n"));
+            return Exit::Usage;
+        }
+    };
+    let written = write_out(a.out.as_deref(), &merged, io);
+    io.print(&format!(
+        "merged {} result files ({} generators)\n",
+        parts.len(),
+        merged.generators
+    ));
+    io.print(&render(&Text, &merged));
+    if let Err(e) = written {
+        return e;
+    }
+    Exit::from_code(merged.exit_code)
 }
 
 async fn probe(a: ProbeArgs, io: &Io) -> Exit {
@@ -194,6 +290,7 @@ async fn probe(a: ProbeArgs, io: &Io) -> Exit {
         &rec,
         RunInfo {
             mode: "probe",
+            shard: crate::shard::Shard::default(),
             started_at,
             elapsed_s: elapsed.as_secs_f64(),
         },

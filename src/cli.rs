@@ -7,6 +7,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::duration::parse_duration;
 use crate::mock::MockConfig;
+use crate::shard::ShardArg;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -36,6 +37,8 @@ pub enum Command {
     Mock(MockArgs),
     /// Check scenario files and print every error with its place (file:line:col, step, field).
     Validate(ValidateArgs),
+    /// Merge JSON results of several generators (shards) without loss; exit code from the merged verdict.
+    Merge(MergeArgs),
 }
 
 /// Where to point the scenario; these win over the scenario's `[target]`.
@@ -80,6 +83,20 @@ pub struct RunArgs {
     /// Write JSON results here (schema/results.schema.json).
     #[arg(short = 'o', long, env = "RESULTS_FILE", value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// Write `results.json` and `summary.txt` into this directory (`results-shard-2-of-3.json`
+    /// ... when sharded); created if missing.
+    #[arg(long, env = "RESULTS_DIR", value_name = "DIR")]
+    pub results_dir: Option<PathBuf>,
+    /// Before starting, wait up to this long for the target's and the auth service's `/health`
+    /// to answer 2xx; exit 3 if they never do. E.g. "120s".
+    #[arg(long, env = "WAIT_FOR_TARGET", value_parser = parse_duration, value_name = "DURATION")]
+    pub wait_for_target: Option<Duration>,
+    /// Run only this generator's share of the users: "I/N" (1-based, e.g. 2/3), or "auto" to take
+    /// the position among the addresses of SHARD_SERVICE (docker-compose --scale; needs
+    /// SHARD_COUNT). Without this flag, JOB_COMPLETION_INDEX + SHARD_COUNT (Kubernetes Indexed
+    /// Job) set the shard. User numbers stay global, so they never collide across shards.
+    #[arg(long, env = "SHARD", value_name = "I/N|auto")]
+    pub shard: Option<ShardArg>,
     /// Worker threads generating load [default: one per CPU].
     #[arg(long, env = "WORKERS")]
     pub workers: Option<usize>,
@@ -108,6 +125,16 @@ pub struct ProbeArgs {
 pub struct MockArgs {
     #[command(flatten)]
     pub config: MockConfig,
+}
+
+#[derive(Args, Debug)]
+pub struct MergeArgs {
+    /// Result files written by `run --out` (or `--results-dir`) on each generator.
+    #[arg(required = true)]
+    pub inputs: Vec<PathBuf>,
+    /// Write the merged JSON results here.
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]

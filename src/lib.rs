@@ -15,7 +15,9 @@ pub mod probe;
 pub mod report;
 pub mod runner;
 pub mod scenario;
+pub mod shard;
 pub mod transport;
+pub mod wait;
 
 /// Runs one command to completion.
 pub async fn run(cli: cli::Cli, io: &io::Io) -> exit::Exit {

@@ -64,15 +64,6 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
-    /// Connection-level failures: the target was never reached. A run where every failure is of
-    /// this sort and nothing succeeded could not run at all (exit 3).
-    pub fn is_unreachable(&self) -> bool {
-        matches!(
-            self,
-            ErrorKind::ConnectionRefused | ErrorKind::Dns | ErrorKind::Tls
-        )
-    }
-
     /// A stable machine-readable key, e.g. `event_missing`, used in the JSON results.
     pub fn code(&self) -> &'static str {
         match self {

@@ -1,5 +1,6 @@
 //! Measurement: per-worker recorders, typed error kinds, and the merged summary.
 
 pub mod errors;
+pub mod merge;
 pub mod recorder;
 pub mod summary;

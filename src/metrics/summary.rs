@@ -29,7 +29,12 @@ pub struct Summary {
     /// Wall-clock seconds from start to the end of the run.
     pub elapsed_s: f64,
     pub target: TargetInfo,
+    /// The load this generator (or, merged, all generators together) ran.
     pub load: LoadInfo,
+    /// This generator's share of the users, e.g. `2/3`; `null` when not sharded or merged.
+    pub shard: Option<String>,
+    /// How many generators' results this summary holds (1 unless merged).
+    pub generators: u32,
     pub flows: Flows,
     /// `passed`, `failed` or `unreachable`.
     pub verdict: Verdict,
@@ -192,6 +197,7 @@ pub fn decode_histogram(text: &str) -> Result<Histogram<u64>, String> {
 /// Facts about the run that the recorder does not hold.
 pub struct RunInfo {
     pub mode: &'static str,
+    pub shard: crate::shard::Shard,
     pub started_at: String,
     pub elapsed_s: f64,
 }
@@ -295,7 +301,7 @@ impl Summary {
             failed: rec.flows_failed,
             interrupted: rec.flows_interrupted(),
         };
-        let verdict = verdict(rec, &flows);
+        let verdict = Verdict::judge(&flows, &steps, &all_errors);
         Summary {
             version: RESULTS_VERSION,
             tool: "load-tester".into(),
@@ -310,11 +316,13 @@ impl Summary {
                 ws_url: plan.target.ws_url.clone(),
             },
             load: LoadInfo {
-                users: plan.load.users,
+                users: info.shard.users(plan.load.users),
                 spawn_rate: plan.load.spawn_rate,
                 duration_s: plan.load.duration.map(|d| d.as_secs_f64()),
                 iterations: plan.load.iterations,
             },
+            shard: (!info.shard.is_whole()).then(|| info.shard.to_string()),
+            generators: 1,
             flows,
             verdict,
             exit_code: verdict.exit_code(),
@@ -354,21 +362,18 @@ fn sort_errors(errors: &mut [ErrorCount]) {
     });
 }
 
-/// Passed: at least one flow, none failed, no step error. Unreachable: nothing succeeded and every
-/// error is a connection-level one (refused, DNS, TLS).
-fn verdict(rec: &Recorder, flows: &Flows) -> Verdict {
-    let errors = rec.total_errors();
-    let any_ok = rec.steps.iter().any(|s| s.ok > 0);
-    let all_unreachable = rec
-        .steps
-        .iter()
-        .flat_map(|s| s.errors.keys())
-        .all(ErrorKind::is_unreachable);
-    if errors > 0 && !any_ok && all_unreachable {
-        Verdict::Unreachable
-    } else if flows.failed == 0 && errors == 0 && flows.passed > 0 {
-        Verdict::Passed
-    } else {
-        Verdict::Failed
+impl Verdict {
+    /// Passed: at least one flow passed, none failed, no step error. Unreachable: nothing
+    /// succeeded and every error is a connection-level one (refused, DNS, TLS).
+    pub fn judge(flows: &Flows, steps: &[StepSummary], errors: &[ErrorCount]) -> Verdict {
+        let any_ok = steps.iter().any(|s| s.ok > 0);
+        let unreachable_kind = |k: &str| matches!(k, "connection_refused" | "dns" | "tls");
+        if !errors.is_empty() && !any_ok && errors.iter().all(|e| unreachable_kind(&e.kind)) {
+            Verdict::Unreachable
+        } else if flows.failed == 0 && errors.is_empty() && flows.passed > 0 {
+            Verdict::Passed
+        } else {
+            Verdict::Failed
+        }
     }
 }

@@ -21,6 +21,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::metrics::recorder::Recorder;
 use crate::plan::Plan;
+use crate::shard::Shard;
 use observer::Observer;
 use vu::Vu;
 
@@ -50,8 +51,8 @@ impl Stop {
 pub struct RunOptions {
     /// Worker threads (each a current-thread runtime). 0: all users on the caller's runtime.
     pub workers: usize,
-    /// Added to every user number (for sharded runs: user numbers never collide).
-    pub vu_offset: u64,
+    /// This generator's share of the users (user numbers stay global, so they never collide).
+    pub shard: Shard,
     /// Cancelled by the first Ctrl-C / SIGTERM.
     pub interrupt: CancellationToken,
     /// Cancelled by a second signal: skip the graceful period.
@@ -62,7 +63,7 @@ impl Default for RunOptions {
     fn default() -> Self {
         RunOptions {
             workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
-            vu_offset: 0,
+            shard: Shard::default(),
             interrupt: CancellationToken::new(),
             abort: CancellationToken::new(),
         }
@@ -90,14 +91,7 @@ pub async fn run(plan: Arc<Plan>, opts: RunOptions) -> Outcome {
     let mut recorder = if opts.workers == 0 {
         let local = tokio::task::LocalSet::new();
         local
-            .run_until(worker(
-                plan.clone(),
-                0,
-                1,
-                opts.vu_offset,
-                start,
-                stop.clone(),
-            ))
+            .run_until(worker(plan.clone(), 0, 1, opts.shard, start, stop.clone()))
             .await
     } else {
         run_threads(&plan, &opts, start, &stop).await
@@ -115,10 +109,11 @@ pub async fn run(plan: Arc<Plan>, opts: RunOptions) -> Outcome {
 
 async fn run_threads(plan: &Arc<Plan>, opts: &RunOptions, start: Instant, stop: &Stop) -> Recorder {
     let mut receivers = Vec::new();
-    let workers = opts.workers.min(plan.load.users.max(1) as usize).max(1);
+    let users = opts.shard.users(plan.load.users);
+    let workers = opts.workers.min(users.max(1) as usize).max(1);
     for index in 0..workers {
         let (tx, rx) = tokio::sync::oneshot::channel();
-        let (plan, stop, offset) = (plan.clone(), stop.clone(), opts.vu_offset);
+        let (plan, stop, shard) = (plan.clone(), stop.clone(), opts.shard);
         let spawned = std::thread::Builder::new()
             .name(format!("worker-{index}"))
             .spawn(move || {
@@ -130,7 +125,7 @@ async fn run_threads(plan: &Arc<Plan>, opts: &RunOptions, start: Instant, stop: 
                     Err(_) => return,
                 };
                 let local = tokio::task::LocalSet::new();
-                let rec = local.block_on(&rt, worker(plan, index, workers, offset, start, stop));
+                let rec = local.block_on(&rt, worker(plan, index, workers, shard, start, stop));
                 let _ = tx.send(rec);
             });
         if spawned.is_ok() {
@@ -171,14 +166,14 @@ async fn worker(
     plan: Arc<Plan>,
     index: usize,
     count: usize,
-    vu_offset: u64,
+    shard: Shard,
     start: Instant,
     stop: Stop,
 ) -> Recorder {
     let rec = Rc::new(RefCell::new(Recorder::new(&plan)));
     let mut users = JoinSet::new();
     let mut hard = false;
-    for n in pacing::worker_users(index, count, plan.load.users) {
+    for n in pacing::worker_users(index, count, shard, plan.load.users) {
         let at = start + pacing::spawn_offset(n, plan.load.spawn_rate);
         tokio::select! {
             _ = tokio::time::sleep_until(at) => {}
@@ -187,7 +182,7 @@ async fn worker(
         if stop.should_stop(0) {
             break;
         }
-        let vu = Vu::new(plan.clone(), rec.clone(), vu_offset + n, ());
+        let vu = Vu::new(plan.clone(), rec.clone(), n, ());
         users.spawn_local(vu.run(stop.clone()));
         // Reap finished users as we go so the set stays small on long ramps.
         while users.try_join_next().is_some() {}

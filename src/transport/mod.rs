@@ -3,6 +3,7 @@
 //! Connections are opened here (not inside hyper or tungstenite) so that every failure maps to an
 //! `ErrorKind` — refused, DNS, TLS, timeout — instead of an opaque error string.
 
+pub mod dns;
 pub mod http;
 pub mod ws;
 
@@ -23,19 +24,12 @@ pub fn io_kind(e: &io::Error) -> ErrorKind {
     }
 }
 
-/// Resolves `host:port` and opens a TCP connection (trying each address in turn).
+/// Resolves `host` and opens a TCP connection to `port` (trying each address in turn).
 pub async fn tcp_connect(host: &str, port: u16) -> Result<TcpStream, ErrorKind> {
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    let addrs: Vec<SocketAddr> = match host.parse::<std::net::IpAddr>() {
-        Ok(ip) => vec![SocketAddr::new(ip, port)],
-        Err(_) => tokio::net::lookup_host((host, port))
-            .await
-            .map_err(|_| ErrorKind::Dns)?
-            .collect(),
-    };
+    let addrs = dns::resolve(host).await.ok_or(ErrorKind::Dns)?;
     let mut last = ErrorKind::Dns;
-    for addr in addrs {
-        match TcpStream::connect(addr).await {
+    for ip in addrs {
+        match TcpStream::connect(SocketAddr::new(ip, port)).await {
             Ok(s) => {
                 let _ = s.set_nodelay(true);
                 return Ok(s);

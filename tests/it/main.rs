@@ -4,6 +4,7 @@ mod cli;
 mod faults;
 mod golden;
 mod schema;
+mod shards;
 mod timing;
 mod util;
 mod variants;

@@ -1,0 +1,300 @@
+//! Merges results from several generators without loss: histograms added, counts summed,
+//! percentiles recomputed from the merged histograms, the verdict judged again.
+
+use hdrhistogram::Histogram;
+
+use super::recorder::new_histogram;
+use super::summary::{
+    ErrorCount, EventSummary, Flows, Latency, LoadInfo, StepSummary, Summary, Verdict,
+    RESULTS_VERSION,
+};
+
+/// Merges result summaries of one scenario (e.g. the shards of one test).
+pub fn merge(parts: &[Summary]) -> Result<Summary, String> {
+    let first = parts.first().ok_or("nothing to merge")?;
+    for (i, p) in parts.iter().enumerate() {
+        if p.version != RESULTS_VERSION {
+            return Err(format!(
+                "input {}: results version {} (this tool reads version {RESULTS_VERSION})",
+                i + 1,
+                p.version
+            ));
+        }
+        if p.scenario != first.scenario {
+            return Err(format!(
+                "input {}: scenario '{}' differs from '{}': only results of one scenario merge",
+                i + 1,
+                p.scenario,
+                first.scenario
+            ));
+        }
+        let names = |s: &Summary| s.steps.iter().map(|x| x.name.clone()).collect::<Vec<_>>();
+        if names(p) != names(first) {
+            return Err(format!(
+                "input {}: its steps differ from the first input's",
+                i + 1
+            ));
+        }
+    }
+    let steps = first
+        .steps
+        .iter()
+        .enumerate()
+        .map(|(i, _)| merge_step(parts.iter().map(|p| &p.steps[i])))
+        .collect::<Result<Vec<_>, String>>()?;
+    let flows = Flows {
+        started: parts.iter().map(|p| p.flows.started).sum(),
+        passed: parts.iter().map(|p| p.flows.passed).sum(),
+        failed: parts.iter().map(|p| p.flows.failed).sum(),
+        interrupted: parts.iter().map(|p| p.flows.interrupted).sum(),
+    };
+    let mut errors = merge_errors(parts.iter().flat_map(|p| p.errors.iter()));
+    sort(&mut errors);
+    let elapsed_s = parts.iter().map(|p| p.elapsed_s).fold(0.0, f64::max);
+    let steps = rates(steps, elapsed_s);
+    let verdict = Verdict::judge(&flows, &steps, &errors);
+    Ok(Summary {
+        version: RESULTS_VERSION,
+        tool: first.tool.clone(),
+        tool_version: env!("CARGO_PKG_VERSION").into(),
+        scenario: first.scenario.clone(),
+        mode: first.mode.clone(),
+        started_at: parts
+            .iter()
+            .map(|p| p.started_at.clone())
+            .min()
+            .unwrap_or_default(),
+        elapsed_s,
+        target: first.target.clone(),
+        load: LoadInfo {
+            users: parts.iter().map(|p| p.load.users).sum(),
+            spawn_rate: parts.iter().map(|p| p.load.spawn_rate).fold(0.0, f64::max),
+            duration_s: first.load.duration_s,
+            iterations: first.load.iterations,
+        },
+        shard: None,
+        generators: parts.iter().map(|p| p.generators).sum(),
+        flows,
+        verdict,
+        exit_code: verdict.exit_code(),
+        steps,
+        iteration: add_latencies(parts.iter().map(|p| &p.iteration))?,
+        errors,
+    })
+}
+
+fn merge_step<'a>(
+    steps: impl Iterator<Item = &'a StepSummary> + Clone,
+) -> Result<StepSummary, String> {
+    let first = steps.clone().next().ok_or("no step")?;
+    let gaps = match first.gaps {
+        Some(_) => Some(add_latencies(
+            steps.clone().filter_map(|s| s.gaps.as_ref()),
+        )?),
+        None => None,
+    };
+    let events = first
+        .events
+        .iter()
+        .map(|e| {
+            let same = steps.clone().filter_map(|s| s.event(&e.name));
+            Ok(EventSummary {
+                name: e.name.clone(),
+                count: same.clone().map(|x| x.count).sum(),
+                rate_per_s: 0.0,
+                latency: add_latencies(same.map(|x| &x.latency))?,
+            })
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    let mut errors = merge_errors(steps.clone().flat_map(|s| s.errors.iter()));
+    sort(&mut errors);
+    let ok: u64 = steps.clone().map(|s| s.ok).sum();
+    let failed: u64 = steps.clone().map(|s| s.failed).sum();
+    Ok(StepSummary {
+        name: first.name.clone(),
+        kind: first.kind.clone(),
+        phase: first.phase.clone(),
+        count: ok + failed,
+        ok,
+        failed,
+        rate_per_s: 0.0,
+        latency: add_latencies(steps.map(|s| &s.latency))?,
+        errors,
+        gaps,
+        events,
+    })
+}
+
+/// Adds the histograms of several latency blocks and derives the block again.
+pub fn add_latencies<'a>(blocks: impl Iterator<Item = &'a Latency>) -> Result<Latency, String> {
+    let mut total: Histogram<u64> = new_histogram();
+    for b in blocks {
+        let h = b.histogram()?;
+        total
+            .add(&h)
+            .map_err(|e| format!("histograms do not add: {e:?}"))?;
+    }
+    Ok(Latency::from_histogram(&total))
+}
+
+fn merge_errors<'a>(all: impl Iterator<Item = &'a ErrorCount>) -> Vec<ErrorCount> {
+    let mut out: Vec<ErrorCount> = Vec::new();
+    for e in all {
+        match out
+            .iter_mut()
+            .find(|x| x.step == e.step && x.kind == e.kind && x.detail == e.detail)
+        {
+            Some(x) => x.count += e.count,
+            None => out.push(e.clone()),
+        }
+    }
+    out
+}
+
+fn sort(errors: &mut [ErrorCount]) {
+    errors.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.step.cmp(&b.step)));
+}
+
+fn rates(mut steps: Vec<StepSummary>, elapsed_s: f64) -> Vec<StepSummary> {
+    let secs = elapsed_s.max(1e-9);
+    for s in &mut steps {
+        s.rate_per_s = s.count as f64 / secs;
+        for e in &mut s.events {
+            e.rate_per_s = e.count as f64 / secs;
+        }
+    }
+    steps
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::recorder::{record, Recorder};
+    use crate::metrics::summary::RunInfo;
+    use crate::scenario::{self, Overrides};
+    use crate::shard::Shard;
+    use rand::{Rng, SeedableRng};
+
+    fn plan() -> crate::plan::Plan {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/golden-path.toml");
+        scenario::load(&path, &Overrides::default(), &|_| None).expect("golden path compiles")
+    }
+
+    /// Fills a recorder with `n` random samples per histogram, as a shard would.
+    fn recorder(plan: &crate::plan::Plan, seed: u64, n: usize) -> Recorder {
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(seed);
+        let mut rec = Recorder::new(plan);
+        for _ in 0..n {
+            for step in 0..rec.steps.len() {
+                // Log-uniform over 10 µs .. 10 s, so every bucket magnitude is exercised.
+                let us = 10f64.powf(rng.gen_range(1.0..7.0)) as u64;
+                record(&mut rec.steps[step].latency, us);
+                rec.steps[step].ok += 1;
+            }
+            for h in &mut rec.events {
+                record(h, rng.gen_range(100..5_000_000));
+            }
+            rec.flows_started += 1;
+            rec.flows_passed += 1;
+            record(&mut rec.iteration, rng.gen_range(1_000..60_000_000));
+        }
+        rec
+    }
+
+    #[test]
+    fn merged_p99_equals_the_p99_of_one_histogram_fed_all_samples() {
+        let plan = plan();
+        let parts: Vec<Recorder> = (0..3)
+            .map(|i| recorder(&plan, 7 + i, 1000 + 337 * i as usize))
+            .collect();
+        let summaries: Vec<Summary> = parts
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let info = RunInfo {
+                    mode: "run",
+                    shard: Shard {
+                        index: i as u32,
+                        count: 3,
+                    },
+                    started_at: format!("2026-11-25T10:00:0{i}.000Z"),
+                    elapsed_s: 10.0 + i as f64,
+                };
+                Summary::build(&plan, r, info)
+            })
+            .collect();
+        let merged = merge(&summaries).unwrap();
+        let mut all = Recorder::new(&plan);
+        for r in &parts {
+            all += r;
+        }
+        let whole = Summary::build(
+            &plan,
+            &all,
+            RunInfo {
+                mode: "run",
+                shard: Shard::default(),
+                started_at: String::new(),
+                elapsed_s: 12.0,
+            },
+        );
+        assert_eq!(merged.flows, whole.flows);
+        assert_eq!(merged.flows.passed, 1000 + 1337 + 1674);
+        assert_eq!(merged.generators, 3);
+        assert_eq!(merged.started_at, "2026-11-25T10:00:00.000Z");
+        for (m, w) in merged.steps.iter().zip(&whole.steps) {
+            assert_eq!(m.latency.p99_ms, w.latency.p99_ms, "step {}", m.name);
+            assert_eq!(m.latency, w.latency, "step {}", m.name);
+            assert_eq!(
+                m.latency.histogram().unwrap(),
+                w.latency.histogram().unwrap()
+            );
+            for (me, we) in m.events.iter().zip(&w.events) {
+                assert_eq!(
+                    me.latency.p99_ms, we.latency.p99_ms,
+                    "{}.{}",
+                    m.name, me.name
+                );
+                assert_eq!(me.count, we.count);
+            }
+        }
+        assert_eq!(merged.iteration, whole.iteration);
+        // And against a plain histogram fed every sample directly.
+        let mut direct = new_histogram();
+        for r in &parts {
+            for v in r.iteration.iter_recorded() {
+                direct
+                    .record_n(v.value_iterated_to(), v.count_at_value())
+                    .unwrap();
+            }
+        }
+        assert_eq!(
+            merged.iteration.p99_ms,
+            direct.value_at_quantile(0.99) as f64 / 1000.0
+        );
+        assert_eq!(merged.verdict, Verdict::Passed);
+    }
+
+    #[test]
+    fn merge_refuses_different_scenarios_and_versions() {
+        let plan = plan();
+        let rec = recorder(&plan, 1, 10);
+        let info = || RunInfo {
+            mode: "run",
+            shard: Shard::default(),
+            started_at: String::new(),
+            elapsed_s: 1.0,
+        };
+        let a = Summary::build(&plan, &rec, info());
+        let mut b = a.clone();
+        b.scenario = "other".into();
+        assert!(merge(&[a.clone(), b])
+            .unwrap_err()
+            .contains("scenario 'other'"));
+        let mut c = a.clone();
+        c.version = 9;
+        assert!(merge(&[a, c]).unwrap_err().contains("version 9"));
+        assert!(merge(&[]).is_err());
+    }
+}

@@ -1,0 +1,198 @@
+//! Several generators: shards split users without collisions, merge adds up, readiness waits.
+
+use crate::util::*;
+use load_tester::exit::Exit;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_shards_merge_to_the_whole_run() {
+    let dir = tempdir();
+    let golden = shipped("golden-path.toml");
+    let results = dir.path().join("results");
+    let rdir = results.to_str().unwrap();
+    for shard in ["1/3", "2/3", "3/3"] {
+        let o = run_cli(
+            &[
+                "run",
+                &golden,
+                "--mock",
+                "--users",
+                "10",
+                "--iterations",
+                "2",
+                "--quiet",
+                "--shard",
+                shard,
+                "--results-dir",
+                rdir,
+            ],
+            &[],
+        )
+        .await;
+        assert_eq!(o.exit, Exit::Passed, "{shard}: {}", o.stderr);
+    }
+    let files: Vec<String> = (1..=3)
+        .map(|i| {
+            results
+                .join(format!("results-shard-{i}-of-3.json"))
+                .to_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    let shards: Vec<_> = files
+        .iter()
+        .map(|f| read_results(std::path::Path::new(f)))
+        .collect();
+    let users: Vec<u32> = shards.iter().map(|s| s.load.users).collect();
+    assert_eq!(users, [4, 3, 3], "users 0..10 dealt u % 3");
+    assert_eq!(shards[1].shard.as_deref(), Some("2/3"));
+    assert!(results.join("summary-shard-2-of-3.txt").exists());
+    let merged_path = dir.path().join("merged.json");
+    let mut args = vec!["merge"];
+    args.extend(files.iter().map(String::as_str));
+    args.extend(["--out", merged_path.to_str().unwrap()]);
+    let o = run_cli(&args, &[]).await;
+    assert_eq!(o.exit, Exit::Passed, "{}", o.stderr);
+    let merged = read_results(&merged_path);
+    let sum: u64 = shards.iter().map(|s| s.flows.passed).sum();
+    assert_eq!(merged.flows.passed, sum);
+    assert_eq!(merged.flows.passed, 20, "10 users × 2 iterations");
+    assert_eq!((merged.load.users, merged.generators), (10, 3));
+    assert_eq!(
+        merged.step("login").unwrap().ok,
+        10,
+        "each user logged in once, in one shard"
+    );
+    assert!(o.stdout.contains("merged 3 result files"), "{}", o.stdout);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn merge_exit_code_follows_the_merged_verdict() {
+    let dir = tempdir();
+    let path = scenario(dir.path(), "s.toml", &fast_golden(""));
+    let (a, b) = (dir.path().join("a.json"), dir.path().join("b.json"));
+    let ok = run_cli(
+        &[
+            "run",
+            path.to_str().unwrap(),
+            "--mock",
+            "-q",
+            "--users",
+            "2",
+            "--out",
+            a.to_str().unwrap(),
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(ok.exit, Exit::Passed);
+    let bad = run_cli(
+        &[
+            "run",
+            path.to_str().unwrap(),
+            "--mock",
+            "-q",
+            "--users",
+            "2",
+            "--fault",
+            "agent-error",
+            "--out",
+            b.to_str().unwrap(),
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(bad.exit, Exit::Failed);
+    let o = run_cli(&["merge", a.to_str().unwrap(), b.to_str().unwrap()], &[]).await;
+    assert_eq!(o.exit, Exit::Failed);
+    assert!(
+        o.stdout.contains("flows: 2 passed, 2 failed"),
+        "{}",
+        o.stdout
+    );
+    let o = run_cli(&["merge", a.to_str().unwrap(), "/nonexistent.json"], &[]).await;
+    assert_eq!(o.exit, Exit::Usage);
+    assert!(o.stderr.contains("/nonexistent.json"), "{}", o.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waiting_for_a_target_that_never_comes_up_exits_3() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let target = format!("http://127.0.0.1:{port}");
+    let o = run_cli(
+        &[
+            "run",
+            &shipped("golden-path.toml"),
+            "--target",
+            &target,
+            "--auth-url",
+            &target,
+            "--wait-for-target",
+            "1s",
+            "-q",
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(o.exit, Exit::Error);
+    assert!(
+        o.stderr.contains(&format!(
+            "{target}/health did not answer 2xx within 1s (last: connection refused)"
+        )),
+        "{}",
+        o.stderr
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waiting_for_a_live_target_then_running() {
+    let dir = tempdir();
+    let o = run_cli(
+        &[
+            "run",
+            &shipped("golden-path.toml"),
+            "--mock",
+            "--users",
+            "2",
+            "--iterations",
+            "1",
+            "--wait-for-target",
+            "10s",
+            "--results-dir",
+            dir.path().to_str().unwrap(),
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(o.exit, Exit::Passed, "{}", o.stderr);
+    assert!(o.stderr.contains("/health (up to 10s)"), "{}", o.stderr);
+    let summary = std::fs::read_to_string(dir.path().join("summary.txt")).unwrap();
+    assert_eq!(summary, o.stdout, "summary.txt is what was printed");
+    assert_eq!(
+        read_results(&dir.path().join("results.json")).flows.passed,
+        2
+    );
+}
+
+#[tokio::test]
+async fn a_shard_without_users_is_a_usage_error() {
+    let o = run_cli(
+        &[
+            "run",
+            &shipped("golden-path.toml"),
+            "--mock",
+            "--users",
+            "2",
+            "--shard",
+            "3/3",
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(o.exit, Exit::Usage);
+    assert!(o.stderr.contains("shard 3/3 has no users"), "{}", o.stderr);
+}
