@@ -10,7 +10,9 @@ use crate::io::Io;
 use crate::metrics::summary::{RunInfo, Summary};
 use crate::mock::{MockConfig, MockServer};
 use crate::plan::Plan;
-use crate::report::{json::Json, text::Text, write_file, Sink};
+use crate::report::hdr_log::HdrLog;
+use crate::report::series::IntervalStats;
+use crate::report::{json::Json, progress, text::Text, write_file, Sink};
 use crate::runner::{self, RunOptions};
 use crate::scenario::{self, Overrides};
 
@@ -115,6 +117,14 @@ async fn run(a: RunArgs, io: &Io) -> Exit {
     overrides.duration = a.duration;
     overrides.iterations = a.iterations;
     overrides.graceful_stop = a.graceful_stop;
+    overrides.arrival_rate = a.arrival_rate;
+    overrides.arrivals = a.arrivals.map(|x| match x {
+        crate::cli::ArrivalsArg::Even => crate::plan::Arrivals::Even,
+        crate::cli::ArrivalsArg::Poisson => crate::plan::Arrivals::Poisson { seed: a.seed },
+    });
+    if !a.stages.is_empty() {
+        overrides.stages = Some(a.stages.clone());
+    }
     let (mock, plan) = match prepare(&a.scenario, &a.target, &a.mock, overrides, io).await {
         Ok(x) => x,
         Err(e) => return e,
@@ -188,7 +198,44 @@ async fn run(a: RunArgs, io: &Io) -> Exit {
     if let Some(w) = a.workers {
         opts.workers = w.max(1);
     }
-    let outcome = runner::run(plan.clone(), opts).await;
+    if let Err(e) = crate::limits::fit(&plan, shard, a.target.mock) {
+        io.eprint(&format!("error: {e}\n"));
+        return Exit::Usage;
+    }
+    let series = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let hdr = match &a.hdr_log {
+        None => None,
+        Some(path) => match HdrLog::create(path, &plan, std::time::SystemTime::now()) {
+            Ok(h) => Some(h),
+            Err(e) => {
+                io.eprint(&format!("error: cannot write {}: {e}\n", path.display()));
+                return Exit::Error;
+            }
+        },
+    };
+    let mode = if a.quiet {
+        progress::Mode::Off
+    } else if io.tty {
+        progress::Progress::bar()
+    } else {
+        progress::Mode::Lines {
+            out: io.err.clone(),
+            every: a.progress_interval,
+        }
+    };
+    let sinks = LiveSinks {
+        plan: plan.clone(),
+        series: series.clone(),
+        hdr,
+        progress: progress::Progress::new(plan.clone(), opts.live.clone(), mode),
+        interval: opts.interval,
+        err: io.err.clone(),
+    };
+    let outcome = runner::run(plan.clone(), opts, Box::new(sinks)).await;
+    let timeseries = series
+        .lock()
+        .map(|mut s| std::mem::take(&mut *s))
+        .unwrap_or_default();
     if let Some(m) = mock {
         m.shutdown().await;
     }
@@ -200,6 +247,7 @@ async fn run(a: RunArgs, io: &Io) -> Exit {
             shard,
             started_at,
             elapsed_s: outcome.elapsed.as_secs_f64(),
+            timeseries,
         },
     );
     if outcome.interrupted {
@@ -215,6 +263,40 @@ async fn run(a: RunArgs, io: &Io) -> Exit {
         return e;
     }
     Exit::from_code(summary.exit_code)
+}
+
+/// The live sinks of a run: time series for the results, the HDR interval log, progress.
+struct LiveSinks {
+    plan: Arc<Plan>,
+    series: Arc<std::sync::Mutex<Vec<IntervalStats>>>,
+    hdr: Option<HdrLog>,
+    progress: progress::Progress,
+    interval: Duration,
+    err: crate::io::Out,
+}
+
+impl runner::IntervalSink for LiveSinks {
+    fn interval(&mut self, index: u64, end: Duration, rec: &crate::metrics::recorder::Recorder) {
+        if let Ok(mut s) = self.series.lock() {
+            s.push(IntervalStats::of(&self.plan, end.as_secs_f64(), rec));
+        }
+        if let Some(h) = self.hdr.as_mut() {
+            let start = self.interval * index as u32;
+            if let Err(e) = h.interval(start, end.saturating_sub(start), rec) {
+                if let Ok(mut w) = self.err.lock() {
+                    let _ = writeln!(w, "error: HDR log write failed, no more intervals: {e}");
+                }
+                self.hdr = None;
+            }
+        }
+        self.progress.interval(end, rec);
+    }
+}
+
+impl Drop for LiveSinks {
+    fn drop(&mut self) {
+        self.progress.finish();
+    }
 }
 
 /// Writes `results{suffix}.json` and `summary{suffix}.txt` into `dir`.
@@ -293,6 +375,7 @@ async fn probe(a: ProbeArgs, io: &Io) -> Exit {
             shard: crate::shard::Shard::default(),
             started_at,
             elapsed_s: elapsed.as_secs_f64(),
+            timeseries: Vec::new(),
         },
     );
     let written = write_out(a.out.as_deref(), &summary, io);

@@ -7,6 +7,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::duration::parse_duration;
 use crate::mock::MockConfig;
+use crate::plan::Stage;
 use crate::shard::ShardArg;
 
 #[derive(Parser, Debug)]
@@ -77,6 +78,21 @@ pub struct RunArgs {
     /// Iterations per user (instead of, or as well as, a duration).
     #[arg(short = 'i', long, env = "ITERATIONS")]
     pub iterations: Option<u64>,
+    /// Open model: start this many flows per second, however long they take (the pool is
+    /// --users). Without it, users iterate back to back (closed model).
+    #[arg(long, env = "ARRIVAL_RATE", value_name = "FLOWS_PER_S")]
+    pub arrival_rate: Option<f64>,
+    /// Open model: arrivals evenly spaced, or a Poisson process (random, seeded by --seed).
+    #[arg(long, env = "ARRIVALS", value_enum)]
+    pub arrivals: Option<ArrivalsArg>,
+    /// Seed of the Poisson arrivals (same seed, same schedule).
+    #[arg(long, env = "SEED", default_value_t = 1)]
+    pub seed: u64,
+    /// A stage of a ramp: DURATION:TARGET, repeatable, e.g. --stage 30s:100 --stage 1m:100
+    /// --stage 30s:0. Targets are users (closed model) or flows per second (with --arrival-rate,
+    /// which is then the starting rate). Replaces the scenario's stages.
+    #[arg(long = "stage", env = "STAGES", value_delimiter = ',', value_parser = parse_stage, value_name = "DURATION:TARGET")]
+    pub stages: Vec<Stage>,
     /// Time in-flight iterations get to finish when the run ends or is interrupted.
     #[arg(long, env = "GRACEFUL_STOP", value_parser = parse_duration)]
     pub graceful_stop: Option<Duration>,
@@ -100,7 +116,14 @@ pub struct RunArgs {
     /// Worker threads generating load [default: one per CPU].
     #[arg(long, env = "WORKERS")]
     pub workers: Option<usize>,
-    /// Print only the final summary.
+    /// Append an HdrHistogram interval log here (one tagged histogram per step and event per
+    /// second, flushed each second; values in microseconds).
+    #[arg(long, env = "HDR_LOG", value_name = "FILE")]
+    pub hdr_log: Option<PathBuf>,
+    /// When stderr is not a terminal, print a `progress ...` line this often.
+    #[arg(long, env = "PROGRESS_INTERVAL", value_parser = parse_duration, default_value = "10s")]
+    pub progress_interval: Duration,
+    /// Print only the final summary (no progress).
     #[arg(short, long, env = "QUIET")]
     pub quiet: bool,
     #[command(flatten, next_help_heading = "Mock target (with --mock)")]
@@ -125,6 +148,24 @@ pub struct ProbeArgs {
 pub struct MockArgs {
     #[command(flatten)]
     pub config: MockConfig,
+}
+
+/// `--arrivals`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ArrivalsArg {
+    Even,
+    Poisson,
+}
+
+fn parse_stage(text: &str) -> Result<Stage, String> {
+    let bad = || format!("invalid stage '{text}': use DURATION:TARGET, e.g. 30s:100");
+    let (d, t) = text.split_once(':').ok_or_else(bad)?;
+    let duration = parse_duration(d.trim())?;
+    let target: f64 = t.trim().parse().map_err(|_| bad())?;
+    if duration.is_zero() || !(target.is_finite() && target >= 0.0) {
+        return Err(bad());
+    }
+    Ok(Stage { duration, target })
 }
 
 #[derive(Args, Debug)]

@@ -8,6 +8,7 @@ pub mod cli;
 pub mod duration;
 pub mod exit;
 pub mod io;
+pub mod limits;
 pub mod metrics;
 pub mod mock;
 pub mod plan;

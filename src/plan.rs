@@ -96,9 +96,12 @@ pub struct Target {
     pub ws_url: String,
 }
 
-/// The load profile: closed model (Locust-style users + spawn rate).
+/// The load profile: closed model (users iterate; Locust's users + spawn rate, or k6-style
+/// stages of users) or open model (flows start at an arrival rate from a pool of users).
 #[derive(Debug, Clone, PartialEq)]
 pub struct LoadProfile {
+    /// Closed model: concurrent users (the peak, with stages). Open model: the pool, i.e. the most
+    /// flows in flight at once.
     pub users: u32,
     /// Users started per second.
     pub spawn_rate: f64,
@@ -108,6 +111,44 @@ pub struct LoadProfile {
     pub iterations: Option<u64>,
     /// Time given to in-flight iterations when the run ends or is interrupted.
     pub graceful_stop: Duration,
+    pub model: Model,
+}
+
+impl LoadProfile {
+    pub fn is_open(&self) -> bool {
+        matches!(self.model, Model::Open { .. })
+    }
+}
+
+/// How load is generated.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Model {
+    /// Users iterate back to back. Without stages: `users` started at `spawn_rate`. With stages: the
+    /// number of active users ramps linearly from 0 through each stage's target.
+    Closed { stages: Vec<Stage> },
+    /// Flows start on a schedule, independent of how long flows take: `rate` flows per second,
+    /// ramping through `stages` when given.
+    Open {
+        rate: f64,
+        stages: Vec<Stage>,
+        arrivals: Arrivals,
+    },
+}
+
+/// One stage of a ramp: reach `target` (users, or flows per second) linearly over `duration`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Stage {
+    pub duration: Duration,
+    pub target: f64,
+}
+
+/// How open-model arrivals are spaced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Arrivals {
+    /// Evenly spaced.
+    Even,
+    /// A Poisson process (exponential gaps), reproducible from the seed.
+    Poisson { seed: u64 },
 }
 
 #[derive(Debug)]

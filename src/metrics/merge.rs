@@ -5,9 +5,10 @@ use hdrhistogram::Histogram;
 
 use super::recorder::new_histogram;
 use super::summary::{
-    ErrorCount, EventSummary, Flows, Latency, LoadInfo, StepSummary, Summary, Verdict,
+    ErrorCount, EventSummary, Flows, Generator, Latency, LoadInfo, StepSummary, Summary, Verdict,
     RESULTS_VERSION,
 };
+use crate::report::series::IntervalStats;
 
 /// Merges result summaries of one scenario (e.g. the shards of one test).
 pub fn merge(parts: &[Summary]) -> Result<Summary, String> {
@@ -47,6 +48,7 @@ pub fn merge(parts: &[Summary]) -> Result<Summary, String> {
         passed: parts.iter().map(|p| p.flows.passed).sum(),
         failed: parts.iter().map(|p| p.flows.failed).sum(),
         interrupted: parts.iter().map(|p| p.flows.interrupted).sum(),
+        dropped: parts.iter().map(|p| p.flows.dropped).sum(),
     };
     let mut errors = merge_errors(parts.iter().flat_map(|p| p.errors.iter()));
     sort(&mut errors);
@@ -68,9 +70,7 @@ pub fn merge(parts: &[Summary]) -> Result<Summary, String> {
         target: first.target.clone(),
         load: LoadInfo {
             users: parts.iter().map(|p| p.load.users).sum(),
-            spawn_rate: parts.iter().map(|p| p.load.spawn_rate).fold(0.0, f64::max),
-            duration_s: first.load.duration_s,
-            iterations: first.load.iterations,
+            ..first.load.clone()
         },
         shard: None,
         generators: parts.iter().map(|p| p.generators).sum(),
@@ -79,7 +79,21 @@ pub fn merge(parts: &[Summary]) -> Result<Summary, String> {
         exit_code: verdict.exit_code(),
         steps,
         iteration: add_latencies(parts.iter().map(|p| &p.iteration))?,
+        iteration_corrected: add_optional(parts.iter().map(|p| p.iteration_corrected.as_ref()))?,
         errors,
+        generator: Generator {
+            lag_p99_ms: parts
+                .iter()
+                .map(|p| p.generator.lag_p99_ms)
+                .fold(0.0, f64::max),
+            lag_max_ms: parts
+                .iter()
+                .map(|p| p.generator.lag_max_ms)
+                .fold(0.0, f64::max),
+            threshold_ms: first.generator.threshold_ms,
+            saturated: parts.iter().any(|p| p.generator.saturated),
+        },
+        timeseries: merge_series(parts),
     })
 }
 
@@ -102,7 +116,8 @@ fn merge_step<'a>(
                 name: e.name.clone(),
                 count: same.clone().map(|x| x.count).sum(),
                 rate_per_s: 0.0,
-                latency: add_latencies(same.map(|x| &x.latency))?,
+                latency: add_latencies(same.clone().map(|x| &x.latency))?,
+                latency_corrected: add_optional(same.map(|x| x.latency_corrected.as_ref()))?,
             })
         })
         .collect::<Result<Vec<_>, String>>()?;
@@ -118,7 +133,8 @@ fn merge_step<'a>(
         ok,
         failed,
         rate_per_s: 0.0,
-        latency: add_latencies(steps.map(|s| &s.latency))?,
+        latency: add_latencies(steps.clone().map(|s| &s.latency))?,
+        latency_corrected: add_optional(steps.map(|s| s.latency_corrected.as_ref()))?,
         errors,
         gaps,
         events,
@@ -135,6 +151,43 @@ pub fn add_latencies<'a>(blocks: impl Iterator<Item = &'a Latency>) -> Result<La
             .map_err(|e| format!("histograms do not add: {e:?}"))?;
     }
     Ok(Latency::from_histogram(&total))
+}
+
+/// Adds optional blocks: `None` when no input has one.
+fn add_optional<'a>(
+    blocks: impl Iterator<Item = Option<&'a Latency>> + Clone,
+) -> Result<Option<Latency>, String> {
+    if blocks.clone().all(|b| b.is_none()) {
+        return Ok(None);
+    }
+    add_latencies(blocks.flatten()).map(Some)
+}
+
+/// Intervals line up by position: counts add; percentiles cannot be merged without their
+/// histograms (`--hdr-log` has them), so a merged interval shows the highest generator's.
+fn merge_series(parts: &[Summary]) -> Vec<IntervalStats> {
+    let mut out: Vec<IntervalStats> = Vec::new();
+    for p in parts {
+        for (i, iv) in p.timeseries.iter().enumerate() {
+            match out.get_mut(i) {
+                None => out.push(iv.clone()),
+                Some(m) => {
+                    m.t_s = m.t_s.max(iv.t_s);
+                    m.flows_passed += iv.flows_passed;
+                    m.flows_failed += iv.flows_failed;
+                    m.dropped += iv.dropped;
+                    for (ms, s) in m.steps.iter_mut().zip(&iv.steps) {
+                        ms.ok += s.ok;
+                        ms.errors += s.errors;
+                        ms.p50_ms = ms.p50_ms.max(s.p50_ms);
+                        ms.p95_ms = ms.p95_ms.max(s.p95_ms);
+                        ms.p99_ms = ms.p99_ms.max(s.p99_ms);
+                    }
+                }
+            }
+        }
+    }
+    out
 }
 
 fn merge_errors<'a>(all: impl Iterator<Item = &'a ErrorCount>) -> Vec<ErrorCount> {
@@ -220,6 +273,7 @@ mod tests {
                     },
                     started_at: format!("2026-11-25T10:00:0{i}.000Z"),
                     elapsed_s: 10.0 + i as f64,
+                    timeseries: Vec::new(),
                 };
                 Summary::build(&plan, r, info)
             })
@@ -237,6 +291,7 @@ mod tests {
                 shard: Shard::default(),
                 started_at: String::new(),
                 elapsed_s: 12.0,
+                timeseries: Vec::new(),
             },
         );
         assert_eq!(merged.flows, whole.flows);
@@ -285,6 +340,7 @@ mod tests {
             shard: Shard::default(),
             started_at: String::new(),
             elapsed_s: 1.0,
+            timeseries: Vec::new(),
         };
         let a = Summary::build(&plan, &rec, info());
         let mut b = a.clone();

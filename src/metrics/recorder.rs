@@ -65,6 +65,20 @@ pub struct Recorder {
     pub flows_failed: u64,
     /// Event type names not in the plan, referenced by `EventRef::Unknown(index)`.
     pub unknown_events: Vec<String>,
+    /// Open model: the same latencies measured from each flow's intended start.
+    pub corrected: Option<Corrected>,
+    /// Open model: arrivals that found no free user and no room to wait.
+    pub dropped: u64,
+    /// The generator's own scheduling lag (how late its timers fire), in microseconds.
+    pub lag: Histogram<u64>,
+}
+
+/// Latencies measured from the flow's intended start (coordinated-omission corrected).
+#[derive(Debug, Clone)]
+pub struct Corrected {
+    pub steps: Vec<Histogram<u64>>,
+    pub events: Vec<Histogram<u64>>,
+    pub iteration: Histogram<u64>,
 }
 
 impl Recorder {
@@ -92,13 +106,26 @@ impl Recorder {
             flows_passed: 0,
             flows_failed: 0,
             unknown_events: Vec::new(),
+            corrected: plan.load.is_open().then(|| Corrected {
+                steps: plan.steps.iter().map(|_| new_histogram()).collect(),
+                events: plan.event_metrics.iter().map(|_| new_histogram()).collect(),
+                iteration: new_histogram(),
+            }),
+            dropped: 0,
+            lag: new_histogram(),
         }
     }
 
-    pub fn step_ok(&mut self, step: StepId, took: Duration) {
+    /// A step succeeded after `took`; `lag` is how late its flow started (open model).
+    pub fn step_ok(&mut self, step: StepId, took: Duration, lag: Option<Duration>) {
         if let Some(s) = self.steps.get_mut(step as usize) {
             s.ok += 1;
             record(&mut s.latency, micros(took));
+        }
+        if let (Some(c), Some(lag)) = (self.corrected.as_mut(), lag) {
+            if let Some(h) = c.steps.get_mut(step as usize) {
+                record(h, micros(took + lag));
+            }
         }
     }
 
@@ -108,9 +135,14 @@ impl Recorder {
         }
     }
 
-    pub fn event(&mut self, metric: usize, since_send: Duration) {
+    pub fn event(&mut self, metric: usize, since_send: Duration, lag: Option<Duration>) {
         if let Some(h) = self.events.get_mut(metric) {
             record(h, micros(since_send));
+        }
+        if let (Some(c), Some(lag)) = (self.corrected.as_mut(), lag) {
+            if let Some(h) = c.events.get_mut(metric) {
+                record(h, micros(since_send + lag));
+            }
         }
     }
 
@@ -124,9 +156,17 @@ impl Recorder {
         self.flows_started += 1;
     }
 
-    pub fn flow_passed(&mut self, took: Duration) {
+    pub fn flow_passed(&mut self, took: Duration, lag: Option<Duration>) {
         self.flows_passed += 1;
         record(&mut self.iteration, micros(took));
+        if let (Some(c), Some(lag)) = (self.corrected.as_mut(), lag) {
+            record(&mut c.iteration, micros(took + lag));
+        }
+    }
+
+    /// How late a timer fired: the generator's own delay.
+    pub fn scheduling_lag(&mut self, late: Duration) {
+        record(&mut self.lag, micros(late));
     }
 
     pub fn flow_failed(&mut self) {
@@ -215,6 +255,17 @@ impl AddAssign<&Recorder> for Recorder {
             add_hist(h, o);
         }
         add_hist(&mut self.iteration, &other.iteration);
+        if let (Some(c), Some(o)) = (self.corrected.as_mut(), other.corrected.as_ref()) {
+            for (h, oh) in c.steps.iter_mut().zip(&o.steps) {
+                add_hist(h, oh);
+            }
+            for (h, oh) in c.events.iter_mut().zip(&o.events) {
+                add_hist(h, oh);
+            }
+            add_hist(&mut c.iteration, &o.iteration);
+        }
+        add_hist(&mut self.lag, &other.lag);
+        self.dropped += other.dropped;
         self.flows_started += other.flows_started;
         self.flows_passed += other.flows_passed;
         self.flows_failed += other.flows_failed;

@@ -42,8 +42,13 @@ pub struct Summary {
     pub steps: Vec<StepSummary>,
     /// Whole iterations that passed.
     pub iteration: Latency,
+    /// Open model: whole iterations measured from their intended start.
+    pub iteration_corrected: Option<Latency>,
     /// All error kinds over all steps, most frequent first.
     pub errors: Vec<ErrorCount>,
+    pub generator: Generator,
+    /// Per interval (1 s): flows and per-step percentiles.
+    pub timeseries: Vec<crate::report::series::IntervalStats>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -55,11 +60,38 @@ pub struct TargetInfo {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct LoadInfo {
+    /// `closed` (users iterate) or `open` (flows arrive at a rate).
+    pub model: String,
+    /// Closed: users. Open: the pool (most flows in flight).
     pub users: u32,
     pub spawn_rate: f64,
+    /// Open model: flows per second (the starting rate, with stages).
+    pub arrival_rate: Option<f64>,
+    /// Open model: `even` or `poisson`.
+    pub arrivals: Option<String>,
+    pub stages: Vec<StageInfo>,
     pub duration_s: Option<f64>,
     pub iterations: Option<u64>,
 }
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct StageInfo {
+    pub duration_s: f64,
+    pub target: f64,
+}
+
+/// The generator's check on itself: how late its own timers fired.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Generator {
+    pub lag_p99_ms: f64,
+    pub lag_max_ms: f64,
+    /// Above this p99 lag the latencies include client-side delay.
+    pub threshold_ms: f64,
+    pub saturated: bool,
+}
+
+/// Above this p99 timer lag, the generator itself is adding delay to what it measures.
+pub const SATURATION_MS: f64 = 10.0;
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Flows {
@@ -68,6 +100,8 @@ pub struct Flows {
     pub failed: u64,
     /// Cut off by the end of the run or a signal: neither passed nor failed.
     pub interrupted: u64,
+    /// Open model: arrivals that found no free user and no room to wait (k6's dropped_iterations).
+    pub dropped: u64,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -106,6 +140,8 @@ pub struct StepSummary {
     pub rate_per_s: f64,
     /// Durations of successful executions.
     pub latency: Latency,
+    /// Open model: the same, plus how late the flow started (measured from its intended start).
+    pub latency_corrected: Option<Latency>,
     pub errors: Vec<ErrorCount>,
     /// Gaps between consecutive expected events (exchange steps with an expectation).
     pub gaps: Option<Latency>,
@@ -119,6 +155,8 @@ pub struct EventSummary {
     pub count: u64,
     pub rate_per_s: f64,
     pub latency: Latency,
+    /// Open model: from the flow's intended start.
+    pub latency_corrected: Option<Latency>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -200,6 +238,7 @@ pub struct RunInfo {
     pub shard: crate::shard::Shard,
     pub started_at: String,
     pub elapsed_s: f64,
+    pub timeseries: Vec<crate::report::series::IntervalStats>,
 }
 
 pub struct PlanNames<'a> {
@@ -262,11 +301,16 @@ impl Summary {
                                 .enumerate()
                                 .filter_map(|(i, ev)| {
                                     let h = rec.events.get(e.metric_base + i)?;
+                                    let corrected = rec
+                                        .corrected
+                                        .as_ref()
+                                        .and_then(|c| c.events.get(e.metric_base + i));
                                     Some(EventSummary {
                                         name: plan.event_name(*ev).to_string(),
                                         count: h.len(),
                                         rate_per_s: h.len() as f64 / secs,
                                         latency: Latency::from_histogram(h),
+                                        latency_corrected: corrected.map(Latency::from_histogram),
                                     })
                                 })
                                 .collect()
@@ -288,6 +332,11 @@ impl Summary {
                     failed,
                     rate_per_s: (r.ok + failed) as f64 / secs,
                     latency: Latency::from_histogram(&r.latency),
+                    latency_corrected: rec
+                        .corrected
+                        .as_ref()
+                        .and_then(|c| c.steps.get(step.id as usize))
+                        .map(Latency::from_histogram),
                     errors,
                     gaps: r.gaps.as_ref().map(Latency::from_histogram),
                     events,
@@ -300,6 +349,7 @@ impl Summary {
             passed: rec.flows_passed,
             failed: rec.flows_failed,
             interrupted: rec.flows_interrupted(),
+            dropped: rec.dropped,
         };
         let verdict = Verdict::judge(&flows, &steps, &all_errors);
         Summary {
@@ -315,12 +365,7 @@ impl Summary {
                 auth_url: plan.target.auth_url.clone(),
                 ws_url: plan.target.ws_url.clone(),
             },
-            load: LoadInfo {
-                users: info.shard.users(plan.load.users),
-                spawn_rate: plan.load.spawn_rate,
-                duration_s: plan.load.duration.map(|d| d.as_secs_f64()),
-                iterations: plan.load.iterations,
-            },
+            load: load_info(plan, info.shard),
             shard: (!info.shard.is_whole()).then(|| info.shard.to_string()),
             generators: 1,
             flows,
@@ -328,13 +373,74 @@ impl Summary {
             exit_code: verdict.exit_code(),
             steps,
             iteration: Latency::from_histogram(&rec.iteration),
+            iteration_corrected: rec
+                .corrected
+                .as_ref()
+                .map(|c| Latency::from_histogram(&c.iteration)),
             errors: all_errors,
+            generator: Generator::of(&rec.lag),
+            timeseries: info.timeseries,
         }
     }
 
     /// Looks a step up by name.
     pub fn step(&self, name: &str) -> Option<&StepSummary> {
         self.steps.iter().find(|s| s.name == name)
+    }
+}
+
+fn load_info(plan: &Plan, shard: crate::shard::Shard) -> LoadInfo {
+    use crate::plan::{Arrivals, Model};
+    let (model, arrival_rate, arrivals, stages) = match &plan.load.model {
+        Model::Closed { stages } => ("closed", None, None, stages.as_slice()),
+        Model::Open {
+            rate,
+            stages,
+            arrivals,
+        } => (
+            "open",
+            Some(*rate),
+            Some(match arrivals {
+                Arrivals::Even => "even".to_string(),
+                Arrivals::Poisson { .. } => "poisson".to_string(),
+            }),
+            stages.as_slice(),
+        ),
+    };
+    LoadInfo {
+        model: model.into(),
+        users: shard.users(plan.load.users),
+        spawn_rate: plan.load.spawn_rate,
+        arrival_rate,
+        arrivals,
+        stages: stages
+            .iter()
+            .map(|s| StageInfo {
+                duration_s: s.duration.as_secs_f64(),
+                target: s.target,
+            })
+            .collect(),
+        duration_s: plan.load.duration.map(|d| d.as_secs_f64()),
+        iterations: plan.load.iterations,
+    }
+}
+
+impl Generator {
+    pub fn of(lag: &Histogram<u64>) -> Generator {
+        let (p99, max) = if lag.is_empty() {
+            (0.0, 0.0)
+        } else {
+            (
+                lag.value_at_quantile(0.99) as f64 / 1000.0,
+                lag.max() as f64 / 1000.0,
+            )
+        };
+        Generator {
+            lag_p99_ms: p99,
+            lag_max_ms: max,
+            threshold_ms: SATURATION_MS,
+            saturated: p99 > SATURATION_MS,
+        }
     }
 }
 

@@ -1,6 +1,9 @@
 //! Report sinks: the only code that writes results. Each renders a `Summary` into any `Write`.
 
+pub mod hdr_log;
 pub mod json;
+pub mod progress;
+pub mod series;
 pub mod text;
 
 use std::io::{self, Write};

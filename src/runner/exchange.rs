@@ -134,7 +134,9 @@ impl<O: Observer> Vu<O> {
                 let bit = 1u128.checked_shl(sym as u32).unwrap_or(0);
                 if bit == 0 || seen & bit == 0 {
                     seen |= bit;
-                    self.rec.borrow_mut().event(e.metric_base + sym, since);
+                    self.rec
+                        .borrow_mut()
+                        .event(e.metric_base + sym, since, self.lag);
                     self.obs.event(step, &name, since);
                 }
                 self.seq.push(id);

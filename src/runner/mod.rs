@@ -1,38 +1,51 @@
 //! Runs a plan: worker threads, each a current-thread runtime owning its users and one recorder.
 //!
-//! Nothing on the hot path is shared between threads: users record into their worker's recorder,
-//! and the recorders are merged once at the end. A controller turns the run's end (duration or a
-//! signal) into a soft stop (no new iterations), then, after the graceful-stop period, a hard stop
-//! (in-flight iterations are cancelled and counted as interrupted, never as failed).
+//! Nothing on the hot path is shared between threads: users record into their worker's recorder.
+//! Once per interval each worker moves its recorder's contents out (one message per worker per
+//! second, never per request); the collector merges the workers' intervals in order for the live
+//! sinks (progress, HDR interval log, time series), and the workers' totals are merged once at
+//! the end. A controller turns the run's end (duration or a signal) into a soft stop (no new
+//! flows), then, after the graceful-stop period, a hard stop (in-flight flows are cancelled and
+//! counted as interrupted, never as failed).
 
+pub mod closed;
 pub mod exchange;
 pub mod observer;
+pub mod open;
 pub mod pacing;
+pub mod schedule;
+pub mod ticker;
 pub mod vu;
 
 use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::rc::Rc;
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::task::JoinSet;
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::metrics::recorder::Recorder;
-use crate::plan::Plan;
+use crate::plan::{Model, Plan};
 use crate::shard::Shard;
 use observer::Observer;
+use schedule::Ramp;
 use vu::Vu;
 
-/// When users stop starting iterations.
+/// When users stop starting flows.
 #[derive(Clone)]
 pub struct Stop {
-    /// No new iteration after this instant.
+    pub start: Instant,
+    /// No new flow after this instant.
     pub deadline: Option<Instant>,
-    /// Iterations per user.
+    /// Iterations per user (closed model).
     pub iterations: Option<u64>,
-    /// Soft stop: finish the current iteration, start no other.
+    /// Closed model with stages: user `u` is active while the ramp is above `u`.
+    pub ramp: Option<Ramp>,
+    /// Soft stop: finish the current flow, start no other.
     pub soft: CancellationToken,
     /// Hard stop: cancel what is in flight now.
     pub hard: CancellationToken,
@@ -46,6 +59,19 @@ impl Stop {
     }
 }
 
+/// Counters read live by the progress display (relaxed atomics, touched once per flow).
+#[derive(Debug, Default)]
+pub struct Live {
+    /// Flows in flight.
+    pub active: AtomicU64,
+}
+
+/// Receives the merged recorder of each interval, in order, while the run goes on.
+pub trait IntervalSink: Send {
+    /// `index` counts intervals from 0; `end` is the time from the start to the interval's end.
+    fn interval(&mut self, index: u64, end: Duration, rec: &Recorder);
+}
+
 /// How a run is spread and stopped.
 #[derive(Clone)]
 pub struct RunOptions {
@@ -57,6 +83,9 @@ pub struct RunOptions {
     pub interrupt: CancellationToken,
     /// Cancelled by a second signal: skip the graceful period.
     pub abort: CancellationToken,
+    /// Length of a time-series interval.
+    pub interval: Duration,
+    pub live: Arc<Live>,
 }
 
 impl Default for RunOptions {
@@ -66,6 +95,8 @@ impl Default for RunOptions {
             shard: Shard::default(),
             interrupt: CancellationToken::new(),
             abort: CancellationToken::new(),
+            interval: Duration::from_secs(1),
+            live: Arc::new(Live::default()),
         }
     }
 }
@@ -78,67 +109,91 @@ pub struct Outcome {
     pub interrupted: bool,
 }
 
-/// Runs the plan to its end (duration, iterations, or interruption) and merges the recorders.
-pub async fn run(plan: Arc<Plan>, opts: RunOptions) -> Outcome {
+/// What a worker needs; cheap to clone into each thread.
+#[derive(Clone)]
+pub(crate) struct WorkerCtx {
+    pub plan: Arc<Plan>,
+    pub index: usize,
+    pub count: usize,
+    pub shard: Shard,
+    pub stop: Stop,
+    pub interval: Duration,
+    pub live: Arc<Live>,
+    pub snapshots: mpsc::UnboundedSender<ticker::Message>,
+}
+
+/// Runs the plan to its end (duration, iterations, or interruption) and merges the recorders;
+/// `sink` sees every interval as it completes.
+pub async fn run(plan: Arc<Plan>, opts: RunOptions, sink: Box<dyn IntervalSink>) -> Outcome {
     let start = Instant::now();
+    let ramp = match &plan.load.model {
+        Model::Closed { stages } if !stages.is_empty() => {
+            Some(Ramp::stages(0.0, stages, plan.load.duration))
+        }
+        _ => None,
+    };
     let stop = Stop {
+        start,
         deadline: plan.load.duration.map(|d| start + d),
         iterations: plan.load.iterations,
+        ramp,
         soft: CancellationToken::new(),
         hard: CancellationToken::new(),
     };
+    let users = opts.shard.users(plan.load.users);
+    let workers = opts.workers.min(users.max(1) as usize).max(1);
+    let (tx, rx) = mpsc::unbounded_channel();
     let controller = tokio::spawn(control(plan.clone(), start, stop.clone(), opts.clone()));
-    let mut recorder = if opts.workers == 0 {
-        let local = tokio::task::LocalSet::new();
-        local
-            .run_until(worker(plan.clone(), 0, 1, opts.shard, start, stop.clone()))
-            .await
-    } else {
-        run_threads(&plan, &opts, start, &stop).await
+    let collector = tokio::spawn(collect(rx, workers, opts.interval, sink));
+    let ctx = |index: usize| WorkerCtx {
+        plan: plan.clone(),
+        index,
+        count: workers,
+        shard: opts.shard,
+        stop: stop.clone(),
+        interval: opts.interval,
+        live: opts.live.clone(),
+        snapshots: tx.clone(),
     };
-    controller.abort();
-    if recorder.steps.is_empty() {
-        recorder = Recorder::new(&plan);
+    let mut recorder = Recorder::new(&plan);
+    if opts.workers == 0 {
+        let local = tokio::task::LocalSet::new();
+        recorder += &local.run_until(worker(ctx(0))).await;
+    } else {
+        let mut receivers = Vec::new();
+        for index in 0..workers {
+            let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+            let c = ctx(index);
+            let spawned = std::thread::Builder::new()
+                .name(format!("worker-{index}"))
+                .spawn(move || {
+                    let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                    else {
+                        return;
+                    };
+                    let local = tokio::task::LocalSet::new();
+                    let _ = done_tx.send(local.block_on(&rt, worker(c)));
+                });
+            if spawned.is_ok() {
+                receivers.push(done_rx);
+            }
+        }
+        for rx in receivers {
+            if let Ok(rec) = rx.await {
+                recorder += &rec;
+            }
+        }
     }
+    drop(tx);
+    controller.abort();
+    let _ = collector.await;
     Outcome {
         recorder,
         elapsed: start.elapsed(),
         interrupted: opts.interrupt.is_cancelled(),
     }
-}
-
-async fn run_threads(plan: &Arc<Plan>, opts: &RunOptions, start: Instant, stop: &Stop) -> Recorder {
-    let mut receivers = Vec::new();
-    let users = opts.shard.users(plan.load.users);
-    let workers = opts.workers.min(users.max(1) as usize).max(1);
-    for index in 0..workers {
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        let (plan, stop, shard) = (plan.clone(), stop.clone(), opts.shard);
-        let spawned = std::thread::Builder::new()
-            .name(format!("worker-{index}"))
-            .spawn(move || {
-                let rt = match tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                {
-                    Ok(rt) => rt,
-                    Err(_) => return,
-                };
-                let local = tokio::task::LocalSet::new();
-                let rec = local.block_on(&rt, worker(plan, index, workers, shard, start, stop));
-                let _ = tx.send(rec);
-            });
-        if spawned.is_ok() {
-            receivers.push(rx);
-        }
-    }
-    let mut merged = Recorder::new(plan);
-    for rx in receivers {
-        if let Ok(rec) = rx.await {
-            merged += &rec;
-        }
-    }
-    merged
 }
 
 /// Turns the end of the run into a soft stop, then a hard stop after the graceful period.
@@ -161,57 +216,98 @@ async fn control(plan: Arc<Plan>, start: Instant, stop: Stop, opts: RunOptions) 
     stop.hard.cancel();
 }
 
-/// One worker: starts its share of users on schedule and returns its recorder when all are done.
-async fn worker(
-    plan: Arc<Plan>,
-    index: usize,
-    count: usize,
-    shard: Shard,
-    start: Instant,
-    stop: Stop,
-) -> Recorder {
-    let rec = Rc::new(RefCell::new(Recorder::new(&plan)));
-    let mut users = JoinSet::new();
-    let mut hard = false;
-    for n in pacing::worker_users(index, count, shard, plan.load.users) {
-        let at = start + pacing::spawn_offset(n, plan.load.spawn_rate);
-        tokio::select! {
-            _ = tokio::time::sleep_until(at) => {}
-            _ = stop.soft.cancelled() => break,
+/// Merges the workers' interval snapshots and hands each completed interval to the sink, in order.
+async fn collect(
+    mut rx: mpsc::UnboundedReceiver<ticker::Message>,
+    workers: usize,
+    interval: Duration,
+    mut sink: Box<dyn IntervalSink>,
+) {
+    let mut pending: BTreeMap<u64, (usize, Recorder)> = BTreeMap::new();
+    // For each worker, the last interval it will send (once it has finished).
+    let mut last: Vec<Option<u64>> = vec![None; workers];
+    let mut next = 0u64;
+    let mut end_of_last = Duration::ZERO;
+    while let Some(msg) = rx.recv().await {
+        match msg {
+            ticker::Message::Interval { index, rec, .. } => {
+                let entry = pending.entry(index).or_insert_with(|| (0, rec.clone()));
+                if entry.0 > 0 {
+                    entry.1 += &rec;
+                }
+                entry.0 += 1;
+            }
+            ticker::Message::Done {
+                worker,
+                last: l,
+                elapsed,
+            } => {
+                if let Some(slot) = last.get_mut(worker) {
+                    *slot = Some(l);
+                }
+                end_of_last = end_of_last.max(elapsed);
+            }
         }
-        if stop.should_stop(0) {
-            break;
+        // Emit every interval that all workers still running at that point have sent.
+        while let Some((parts, _)) = pending.get(&next) {
+            let expected = last.iter().filter(|l| l.is_none_or(|l| l >= next)).count();
+            if *parts < expected {
+                break;
+            }
+            if let Some((_, rec)) = pending.remove(&next) {
+                sink.interval(next, interval * (next as u32 + 1), &rec);
+            }
+            next += 1;
         }
-        let vu = Vu::new(plan.clone(), rec.clone(), n, ());
-        users.spawn_local(vu.run(stop.clone()));
-        // Reap finished users as we go so the set stays small on long ramps.
-        while users.try_join_next().is_some() {}
     }
+    for (index, (_, rec)) in pending {
+        let end = (interval * (index as u32 + 1)).min(end_of_last.max(interval * index as u32));
+        sink.interval(index, end, &rec);
+    }
+}
+
+/// One worker: runs its share of the users (closed or open model) and returns its recorder.
+async fn worker(ctx: WorkerCtx) -> Recorder {
+    let rec = Rc::new(RefCell::new(Recorder::new(&ctx.plan)));
+    let total = Rc::new(RefCell::new(Recorder::new(&ctx.plan)));
+    let ticks = tokio::task::spawn_local(ticker::run(ctx.clone(), rec.clone(), total.clone()));
+    match &ctx.plan.load.model {
+        Model::Open { .. } => open::worker(&ctx, &rec).await,
+        Model::Closed { .. } => closed::worker(&ctx, &rec).await,
+    }
+    ticks.abort();
+    let _ = ticks.await;
+    ticker::flush(&ctx, &rec, &total);
+    let out = total.borrow().clone();
+    out
+}
+
+/// Waits for a worker's flows; on the hard stop, cancels those still in flight.
+pub(crate) async fn join_all<T: 'static>(tasks: &mut tokio::task::JoinSet<T>, stop: &Stop) {
+    let mut hard = false;
     loop {
         tokio::select! {
-            r = users.join_next() => if r.is_none() { break },
+            r = tasks.join_next() => if r.is_none() { break },
             _ = stop.hard.cancelled(), if !hard => {
                 hard = true;
-                users.abort_all();
+                tasks.abort_all();
             }
         }
     }
-    drop(users);
-    Rc::try_unwrap(rec)
-        .map(RefCell::into_inner)
-        .unwrap_or_else(|rc| rc.borrow().clone())
 }
 
 /// Runs one user once (setup, then one iteration) on the caller's runtime with an observer.
 pub async fn run_one<O: Observer + 'static>(plan: Arc<Plan>, obs: O) -> (Recorder, O, Duration) {
     let rec = Rc::new(RefCell::new(Recorder::new(&plan)));
+    let start = Instant::now();
     let stop = Stop {
+        start,
         deadline: None,
         iterations: Some(1),
+        ramp: None,
         soft: CancellationToken::new(),
         hard: CancellationToken::new(),
     };
-    let start = Instant::now();
     let vu = Vu::new(plan.clone(), rec.clone(), 0, obs);
     let local = tokio::task::LocalSet::new();
     let obs = local.run_until(vu.run(stop)).await;

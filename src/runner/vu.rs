@@ -6,6 +6,7 @@
 
 use std::cell::RefCell;
 use std::rc::Rc;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,7 +16,7 @@ use rand::Rng;
 use tokio::time::Instant;
 
 use super::observer::Observer;
-use super::Stop;
+use super::{Live, Stop};
 use crate::metrics::errors::ErrorKind;
 use crate::metrics::recorder::Recorder;
 use crate::plan::{Body, EventId, HttpStep, Plan, Step, StepId, StepKind, Think, WsConnect};
@@ -42,11 +43,16 @@ pub struct Vu<O: Observer> {
     /// Expected events seen in the current exchange (for diagnosis), reused between steps.
     pub seq: Vec<EventId>,
     pub obs: O,
+    /// Open model: how late the current flow started after its intended start.
+    pub lag: Option<Duration>,
+    setup_done: bool,
+    live: Option<Arc<Live>>,
 }
 
 impl<O: Observer> Vu<O> {
     pub fn new(plan: Arc<Plan>, rec: Rc<RefCell<Recorder>>, id: u64, obs: O) -> Self {
         let vars = plan.vars.iter().map(|v| v.default.clone()).collect();
+        let setup_done = plan.setup_len == 0;
         Vu {
             plan,
             rec,
@@ -57,46 +63,99 @@ impl<O: Observer> Vu<O> {
             ws: None,
             seq: Vec::new(),
             obs,
+            lag: None,
+            setup_done,
+            live: None,
         }
     }
 
-    /// Runs setup once (retried while it fails), then iterations until `stop` says so.
-    pub async fn run(mut self, stop: Stop) -> O {
+    /// Counts this user's flows in the live progress counters.
+    pub fn with_live(mut self, live: Arc<Live>) -> Self {
+        self.live = Some(live);
+        self
+    }
+
+    /// One flow: the setup steps if they have not passed yet, then one iteration. `lag` is how
+    /// late the flow starts after its intended start (open model). True when it passed.
+    pub async fn flow(&mut self, lag: Option<Duration>) -> bool {
         let plan = self.plan.clone();
-        let mut setup_done = plan.setup_len == 0;
+        self.lag = lag;
+        self.rec.borrow_mut().flow_started();
+        if let Some(l) = &self.live {
+            l.active.fetch_add(1, Ordering::Relaxed);
+        }
+        let passed = if !self.setup_done && !self.run_steps(plan.setup()).await {
+            false
+        } else {
+            if !self.setup_done
+                && !plan
+                    .iteration()
+                    .iter()
+                    .any(|s| matches!(s.kind, StepKind::Http(_)))
+            {
+                // Setup's HTTP connections (the login) are not needed again: free them.
+                self.http = HttpClient::default();
+            }
+            self.setup_done = true;
+            let started = Instant::now();
+            let ok = self.run_steps(plan.iteration()).await;
+            if ok {
+                self.rec.borrow_mut().flow_passed(started.elapsed(), lag);
+            }
+            self.iteration += 1;
+            ok
+        };
+        if !passed {
+            self.rec.borrow_mut().flow_failed();
+        }
+        if let Some(l) = &self.live {
+            l.active.fetch_sub(1, Ordering::Relaxed);
+        }
+        passed
+    }
+
+    /// Closed model: iterates until `stop` says so (or, with a ramp, while the ramp counts this
+    /// user in), re-running setup after it failed (with a pause, so a failing login is not hammered).
+    pub async fn run(mut self, stop: Stop) -> O {
         let mut done: u64 = 0;
-        while !stop.should_stop(done) {
-            self.rec.borrow_mut().flow_started();
-            if !setup_done {
-                if self.run_steps(plan.setup()).await {
-                    setup_done = true;
-                } else {
-                    self.rec.borrow_mut().flow_failed();
-                    done += 1;
-                    if stop.should_stop(done) {
-                        break;
+        loop {
+            if let Some(ramp) = &stop.ramp {
+                // Wait until the ramp counts this user in; leave for good when it never will.
+                let now = stop.start.elapsed().as_secs_f64();
+                match ramp.next_time_above(self.id as f64, now) {
+                    None => break,
+                    Some(at) if at > now => {
+                        let when = stop.start + Duration::from_secs_f64(at);
+                        tokio::select! {
+                            _ = tokio::time::sleep_until(when) => {}
+                            _ = stop.soft.cancelled() => break,
+                        }
                     }
-                    // Do not hammer a failing login: back off a little, unless stopping.
-                    tokio::select! {
-                        _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-                        _ = stop.soft.cancelled() => {}
-                    }
-                    continue;
+                    Some(_) => {}
                 }
             }
-            let started = Instant::now();
-            if self.run_steps(plan.iteration()).await {
-                self.rec.borrow_mut().flow_passed(started.elapsed());
-            } else {
-                self.rec.borrow_mut().flow_failed();
+            if stop.should_stop(done) {
+                break;
             }
+            let setup_was_done = self.setup_done;
+            let passed = self.flow(None).await;
             done += 1;
-            self.iteration += 1;
+            if !passed && !setup_was_done && !self.setup_done && !stop.should_stop(done) {
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    _ = stop.soft.cancelled() => {}
+                }
+            }
         }
+        self.close().await;
+        self.obs
+    }
+
+    /// Closes the socket, if one is open (bounded).
+    pub async fn close(&mut self) {
         if let Some(mut s) = self.ws.take() {
             let _ = ws::close(&mut s.stream, 1000, Duration::from_secs(1)).await;
         }
-        self.obs
     }
 
     /// Runs steps in order; stops at the first failure. True when all passed.
@@ -105,7 +164,7 @@ impl<O: Observer> Vu<O> {
             let result = self.exec(step).await;
             self.obs.step(step, &result);
             match result {
-                Ok(took) => self.rec.borrow_mut().step_ok(step.id, took),
+                Ok(took) => self.rec.borrow_mut().step_ok(step.id, took, self.lag),
                 Err(kind) => {
                     self.rec.borrow_mut().step_err(step.id, kind);
                     for s in &steps[i + 1..] {

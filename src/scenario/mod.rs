@@ -26,6 +26,11 @@ pub struct Overrides {
     pub duration: Option<Duration>,
     pub iterations: Option<u64>,
     pub graceful_stop: Option<Duration>,
+    /// Open model: flows per second (switches a closed scenario to the open model).
+    pub arrival_rate: Option<f64>,
+    pub arrivals: Option<crate::plan::Arrivals>,
+    /// Replace the scenario's stages.
+    pub stages: Option<Vec<crate::plan::Stage>>,
 }
 
 /// One problem found in a scenario, with its place.

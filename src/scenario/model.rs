@@ -27,7 +27,8 @@ pub struct Target {
 #[derive(Debug, Default, serde::Deserialize)]
 #[serde(
     deny_unknown_fields,
-    expecting = "a table with users, spawn_rate, duration, iterations, graceful_stop"
+    expecting = "a table with users, spawn_rate, duration, iterations, graceful_stop, \
+                 arrival_rate, max_users, arrivals, seed, stages"
 )]
 pub struct Load {
     pub users: Option<i64>,
@@ -35,6 +36,27 @@ pub struct Load {
     pub duration: Option<DurationSrc>,
     pub iterations: Option<i64>,
     pub graceful_stop: Option<DurationSrc>,
+    /// Open model: flows started per second.
+    pub arrival_rate: Option<f64>,
+    /// Open model: the pool of users (most flows in flight).
+    pub max_users: Option<i64>,
+    /// Open model: "even" or "poisson".
+    pub arrivals: Option<String>,
+    /// Seed of the Poisson arrivals.
+    pub seed: Option<i64>,
+    /// Ramp: users (closed model) or flows per second (open model).
+    pub stages: Option<Vec<StageSrc>>,
+}
+
+/// One `{ duration = "30s", target = 100 }` of `load.stages`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a table { duration = \"30s\", target = 100 }"
+)]
+pub struct StageSrc {
+    pub duration: DurationSrc,
+    pub target: f64,
 }
 
 /// One `[[setup]]` or `[[steps]]` entry.

@@ -9,7 +9,7 @@ use toml_edit::Value;
 
 use super::diag::{de, Diags, Loc};
 use crate::duration;
-use crate::plan::{LoadProfile, Target};
+use crate::plan::{Arrivals, LoadProfile, Model, Stage, Target};
 use crate::scenario::model::{self, DurationSrc, Entries};
 use crate::scenario::source::{FieldPath, Node, Seg};
 use crate::scenario::Overrides;
@@ -234,20 +234,142 @@ pub fn load(d: &mut Diags, root: &Loc, file: &model::Load, o: &Overrides) -> Loa
         .as_ref()
         .and_then(|src| duration(d, root, &p.key("graceful_stop"), src));
 
-    let duration = o.duration.or(duration_file);
+    let stages = match &o.stages {
+        Some(s) => s.clone(),
+        None => stages(d, root, &p, file),
+    };
+    let arrival_rate_file = file.arrival_rate.and_then(|r| {
+        if rate_ok(r) {
+            Some(r)
+        } else {
+            let msg =
+                format!("load.arrival_rate must be greater than 0 flows per second (got {r})");
+            d.field(root, &p.key("arrival_rate"), msg);
+            None
+        }
+    });
+    if o.arrival_rate.is_some_and(|r| !rate_ok(r)) {
+        d.outside(
+            "load.arrival_rate",
+            "arrival rate given on the command line or by env var must be greater than 0",
+        );
+    }
+    let arrival_rate = o.arrival_rate.filter(|r| rate_ok(*r)).or(arrival_rate_file);
+    let open = arrival_rate.is_some() || file.arrivals.is_some() || file.max_users.is_some();
+    let arrivals = o.arrivals.unwrap_or_else(|| arrivals(d, root, &p, file));
+    let max_users_file = file.max_users.and_then(|u| match u32::try_from(u) {
+        Ok(n) if n >= 1 => Some(n),
+        _ => {
+            let msg = format!("load.max_users must be at least 1 (got {u})");
+            d.field(root, &p.key("max_users"), msg);
+            None
+        }
+    });
+
+    // With stages, the run lasts as long as they do (or less, with an explicit duration).
+    let stages_total: Duration = stages.iter().map(|s| s.duration).sum();
+    let duration = o
+        .duration
+        .or(duration_file)
+        .or((!stages.is_empty()).then_some(stages_total));
     let mut iterations = o.iterations.or(iterations_file);
     if duration.is_none() && iterations.is_none() {
         iterations = Some(1);
     }
+    let model = if open {
+        if arrival_rate.is_none() && stages.is_empty() {
+            d.field(
+                root,
+                &p,
+                "the open model (max_users / arrivals) needs load.arrival_rate or load.stages",
+            );
+        }
+        if duration.is_none() {
+            d.field(root, &p, "the open model needs load.duration or load.stages: arrivals go on until the run ends");
+        }
+        Model::Open {
+            rate: arrival_rate.unwrap_or(0.0),
+            stages: stages.clone(),
+            arrivals,
+        }
+    } else {
+        Model::Closed {
+            stages: stages.clone(),
+        }
+    };
+    // Open model: the pool is max_users (or users). Closed with stages: the highest target.
+    let users = match &model {
+        Model::Open { .. } => o.users.or(max_users_file).or(users_file).unwrap_or(100),
+        Model::Closed { stages } if !stages.is_empty() && o.users.is_none() => stages
+            .iter()
+            .map(|s| s.target.ceil() as u32)
+            .max()
+            .unwrap_or(1)
+            .max(1),
+        Model::Closed { .. } => users,
+    };
     LoadProfile {
         users,
         spawn_rate,
         duration,
-        iterations,
+        iterations: if open { None } else { iterations },
         graceful_stop: o
             .graceful_stop
             .or(graceful_file)
             .unwrap_or(Duration::from_secs(5)),
+        model,
+    }
+}
+
+fn stages(d: &mut Diags, root: &Loc, p: &FieldPath, file: &model::Load) -> Vec<Stage> {
+    let Some(list) = &file.stages else {
+        return Vec::new();
+    };
+    if list.is_empty() {
+        d.field(
+            root,
+            &p.key("stages"),
+            "load.stages is empty: give at least one { duration, target }",
+        );
+    }
+    list.iter()
+        .enumerate()
+        .filter_map(|(i, st)| {
+            let at = p.key("stages").index(i);
+            let duration = duration(d, root, &at.key("duration"), &st.duration)?;
+            if !(st.target.is_finite() && st.target >= 0.0) {
+                let msg = format!("a stage target must be 0 or more (got {})", st.target);
+                d.field(root, &at.key("target"), msg);
+                return None;
+            }
+            Some(Stage {
+                duration,
+                target: st.target,
+            })
+        })
+        .collect()
+}
+
+fn arrivals(d: &mut Diags, root: &Loc, p: &FieldPath, file: &model::Load) -> Arrivals {
+    let seed = match file.seed {
+        None => 1,
+        Some(s) => u64::try_from(s).unwrap_or_else(|_| {
+            d.field(
+                root,
+                &p.key("seed"),
+                format!("load.seed must be 0 or more (got {s})"),
+            );
+            1
+        }),
+    };
+    match file.arrivals.as_deref() {
+        None | Some("even") => Arrivals::Even,
+        Some("poisson") => Arrivals::Poisson { seed },
+        Some(other) => {
+            let msg = format!("load.arrivals must be \"even\" or \"poisson\" (got \"{other}\")");
+            d.field(root, &p.key("arrivals"), msg);
+            Arrivals::Even
+        }
     }
 }
 

@@ -1,0 +1,58 @@
+//! The time series kept in the results: a few numbers per interval and step, so an hour-long run
+//! holds a few megabytes at most (the full per-interval histograms go to `--hdr-log`).
+
+use serde::{Deserialize, Serialize};
+
+use crate::metrics::recorder::Recorder;
+use crate::plan::Plan;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct IntervalStats {
+    /// Seconds from the start to the end of this interval.
+    pub t_s: f64,
+    pub flows_passed: u64,
+    pub flows_failed: u64,
+    pub dropped: u64,
+    pub steps: Vec<StepPoint>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct StepPoint {
+    pub name: String,
+    pub ok: u64,
+    pub errors: u64,
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    pub p99_ms: f64,
+}
+
+impl IntervalStats {
+    pub fn of(plan: &Plan, t_s: f64, rec: &Recorder) -> IntervalStats {
+        let q = |h: &hdrhistogram::Histogram<u64>, q: f64| {
+            if h.is_empty() {
+                0.0
+            } else {
+                h.value_at_quantile(q) as f64 / 1000.0
+            }
+        };
+        IntervalStats {
+            t_s,
+            flows_passed: rec.flows_passed,
+            flows_failed: rec.flows_failed,
+            dropped: rec.dropped,
+            steps: plan
+                .steps
+                .iter()
+                .zip(&rec.steps)
+                .map(|(s, r)| StepPoint {
+                    name: s.name.clone(),
+                    ok: r.ok,
+                    errors: r.failed(),
+                    p50_ms: q(&r.latency, 0.5),
+                    p95_ms: q(&r.latency, 0.95),
+                    p99_ms: q(&r.latency, 0.99),
+                })
+                .collect(),
+        }
+    }
+}
