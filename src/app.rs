@@ -37,7 +37,7 @@ async fn maybe_mock(
         return Ok(None);
     }
     let mut cfg = cfg.clone();
-    cfg.listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    cfg.listen = vec![std::net::SocketAddr::from(([127, 0, 0, 1], 0))];
     match MockServer::start(cfg).await {
         Ok(server) => {
             let url = server.base_url();
@@ -118,6 +118,7 @@ async fn run(a: RunArgs, io: &Io) -> Exit {
     overrides.iterations = a.iterations;
     overrides.graceful_stop = a.graceful_stop;
     overrides.arrival_rate = a.arrival_rate;
+    overrides.max_lateness = a.max_lateness;
     overrides.arrivals = a.arrivals.map(|x| match x {
         crate::cli::ArrivalsArg::Even => crate::plan::Arrivals::Even,
         crate::cli::ArrivalsArg::Poisson => crate::plan::Arrivals::Poisson { seed: a.seed },
@@ -125,10 +126,13 @@ async fn run(a: RunArgs, io: &Io) -> Exit {
     if !a.stages.is_empty() {
         overrides.stages = Some(a.stages.clone());
     }
-    let (mock, plan) = match prepare(&a.scenario, &a.target, &a.mock, overrides, io).await {
+    let (mock, mut plan) = match prepare(&a.scenario, &a.target, &a.mock, overrides, io).await {
         Ok(x) => x,
         Err(e) => return e,
     };
+    if let (Some(addrs), Some(p)) = (a.local_addrs.clone(), Arc::get_mut(&mut plan)) {
+        p.local_addrs = addrs;
+    }
     let env = io.env.clone();
     let shard_wait = a.wait_for_target.unwrap_or(Duration::from_secs(60));
     let shard = match crate::shard::resolve(a.shard, &move |k| env(k), shard_wait).await {
@@ -164,22 +168,14 @@ async fn run(a: RunArgs, io: &Io) -> Exit {
     }
     if !a.quiet {
         io.eprint(&format!(
-            "running {}{}: {} users, spawn rate {}/s, {} against {}{}\n",
+            "running {}{}: {} against {}{}\n",
             plan.name,
             if shard.is_whole() {
                 String::new()
             } else {
                 format!(" (shard {shard})")
             },
-            shard.users(plan.load.users),
-            plan.load.spawn_rate,
-            match (plan.load.duration, plan.load.iterations) {
-                (Some(d), Some(n)) =>
-                    format!("{} or {n} iterations each", crate::duration::human(d)),
-                (Some(d), None) => crate::duration::human(d),
-                (None, Some(n)) => format!("{n} iteration(s) each"),
-                (None, None) => "until stopped".into(),
-            },
+            describe_load(&plan.load, shard.users(plan.load.users)),
             plan.target.base_url,
             if mock.is_some() {
                 " (built-in mock)"
@@ -263,6 +259,53 @@ async fn run(a: RunArgs, io: &Io) -> Exit {
         return e;
     }
     Exit::from_code(summary.exit_code)
+}
+
+/// One line saying what load runs, e.g. "open model, 100 flows/s (even), pool of 50 users, 30s".
+fn describe_load(load: &crate::plan::LoadProfile, users: u32) -> String {
+    use crate::duration::human;
+    use crate::plan::{Arrivals, Model};
+    let end = match (load.duration, load.iterations) {
+        (Some(d), Some(n)) => format!("{} or {n} iterations each", human(d)),
+        (Some(d), None) => human(d),
+        (None, Some(n)) => format!("{n} iteration(s) each"),
+        (None, None) => "until stopped".into(),
+    };
+    let stages = |stages: &[crate::plan::Stage]| {
+        stages
+            .iter()
+            .map(|s| format!("{}→{}", human(s.duration), s.target))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match &load.model {
+        Model::Open {
+            rate,
+            stages: st,
+            arrivals,
+        } => {
+            let kind = match arrivals {
+                Arrivals::Even => "even".to_string(),
+                Arrivals::Poisson { seed } => format!("poisson, seed {seed}"),
+            };
+            let ramp = if st.is_empty() {
+                String::new()
+            } else {
+                format!(", stages {}", stages(st))
+            };
+            format!("open model, {rate} flows/s ({kind}){ramp}, pool of {users} users, {end}")
+        }
+        Model::Closed { stages: st } if !st.is_empty() => {
+            format!(
+                "closed model, stages {} (up to {users} users), {end}",
+                stages(st)
+            )
+        }
+        Model::Closed { .. } => format!(
+            "closed model, {users} users, spawn rate {}/s, {end}",
+            load.spawn_rate
+        ),
+    }
 }
 
 /// The live sinks of a run: time series for the results, the HDR interval log, progress.

@@ -29,6 +29,7 @@ pub struct Cli {
 }
 
 #[derive(Subcommand, Debug)]
+#[allow(clippy::large_enum_variant)] // parsed once per process
 pub enum Command {
     /// Run a scenario with many virtual users and report latencies, errors and a verdict.
     Run(RunArgs),
@@ -85,6 +86,10 @@ pub struct RunArgs {
     /// Open model: arrivals evenly spaced, or a Poisson process (random, seeded by --seed).
     #[arg(long, env = "ARRIVALS", value_enum)]
     pub arrivals: Option<ArrivalsArg>,
+    /// Open model: an arrival that finds no free user waits for one; once it has waited longer
+    /// than this it is dropped (and counted). 0 drops at once, as k6 does.
+    #[arg(long, env = "MAX_LATENESS", value_parser = parse_duration, value_name = "DURATION")]
+    pub max_lateness: Option<Duration>,
     /// Seed of the Poisson arrivals (same seed, same schedule).
     #[arg(long, env = "SEED", default_value_t = 1)]
     pub seed: u64,
@@ -113,6 +118,11 @@ pub struct RunArgs {
     /// Job) set the shard. User numbers stay global, so they never collide across shards.
     #[arg(long, env = "SHARD", value_name = "I/N|auto")]
     pub shard: Option<ShardArg>,
+    /// Spread outgoing connections over these source addresses (a list and/or CIDR blocks, e.g.
+    /// 127.0.0.2,127.0.0.3 or 127.0.1.0/28): one address holds at most ~28,000 connections to
+    /// one destination (its ephemeral ports).
+    #[arg(long, env = "LOCAL_ADDRS", value_parser = crate::transport::parse_local_addrs, value_name = "ADDRS")]
+    pub local_addrs: Option<Vec<std::net::IpAddr>>,
     /// Worker threads generating load [default: one per CPU].
     #[arg(long, env = "WORKERS")]
     pub workers: Option<usize>,

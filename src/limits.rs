@@ -32,5 +32,26 @@ pub fn fit(plan: &Plan, shard: Shard, in_process_mock: bool) -> Result<(), Strin
              --shard I/N"
         ));
     }
+    let ports = ephemeral_ports();
+    let sources = plan.local_addrs.len().max(1) as u64;
+    let conns = users * (per_user / if in_process_mock { 2 } else { 1 });
+    if conns > ports * sources {
+        return Err(format!(
+            "{users} users open about {conns} connections, but one source address reaches one \
+             destination through {ports} ephemeral ports at most: spread them with \
+             --local-addrs (e.g. 127.0.0.0/28 on loopback), or run several generators"
+        ));
+    }
     Ok(())
+}
+
+/// The size of the kernel's ephemeral port range.
+fn ephemeral_ports() -> u64 {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| {
+            let mut it = s.split_whitespace().filter_map(|x| x.parse::<u64>().ok());
+            Some(it.next_back()? - it.next()? + 1)
+        })
+        .unwrap_or(28_232)
 }

@@ -53,6 +53,9 @@ pub struct Plan {
     pub event_metrics: Vec<EventMetric>,
     /// How event types are read from WebSocket frames.
     pub envelope: Envelope,
+    /// Source addresses for outgoing connections (`--local-addrs`); user `u` uses
+    /// `local_addrs[u % len]`. Empty: the system chooses.
+    pub local_addrs: Vec<std::net::IpAddr>,
 }
 
 impl Plan {
@@ -111,6 +114,8 @@ pub struct LoadProfile {
     pub iterations: Option<u64>,
     /// Time given to in-flight iterations when the run ends or is interrupted.
     pub graceful_stop: Duration,
+    /// Open model: an arrival that waited longer than this for a free user is dropped.
+    pub max_lateness: Duration,
     pub model: Model,
 }
 

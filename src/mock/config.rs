@@ -14,9 +14,15 @@ use crate::duration::parse_duration;
 /// Flags of the built-in mock target (`load-tester mock ...`).
 #[derive(clap::Args, Debug, Clone)]
 pub struct MockConfig {
-    /// Address to listen on (port 0 picks a free port).
-    #[arg(long, env = "MOCK_LISTEN", default_value = "127.0.0.1:8000")]
-    pub listen: SocketAddr,
+    /// Address to listen on (port 0 picks a free port). Repeat it, or separate with commas, to
+    /// listen on several addresses or ports (many connections need many address pairs).
+    #[arg(
+        long,
+        env = "MOCK_LISTEN",
+        value_delimiter = ',',
+        default_value = "127.0.0.1:8000"
+    )]
+    pub listen: Vec<SocketAddr>,
 
     /// HS256 secret used to sign and verify JWTs; a random 32-byte secret when absent.
     #[arg(long, env = "JWT_SECRET_KEY", hide_env_values = true)]
@@ -71,7 +77,7 @@ pub struct MockConfig {
 impl Default for MockConfig {
     fn default() -> Self {
         MockConfig {
-            listen: SocketAddr::from(([127, 0, 0, 1], 8000)),
+            listen: vec![SocketAddr::from(([127, 0, 0, 1], 8000))],
             jwt_secret: None,
             e2e_key: None,
             environment: "development".into(),

@@ -29,9 +29,10 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use rand::RngCore;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio::task::{JoinHandle, JoinSet};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_util::sync::CancellationToken;
 
 pub use config::{Envelope, Handshake, MockConfig, Secret};
 pub use faults::Fault;
@@ -42,10 +43,10 @@ use jwt::Keys;
 
 /// A running mock server. Dropping it also stops it (in the background); `shutdown` waits.
 pub struct MockServer {
-    addr: SocketAddr,
+    addrs: Vec<SocketAddr>,
     shared: Arc<Shared>,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<()>>,
+    stop: CancellationToken,
+    tasks: Vec<JoinHandle<()>>,
 }
 
 /// Snapshot of the mock's counters.
@@ -73,26 +74,50 @@ impl MockServer {
     pub async fn start(cfg: MockConfig) -> std::io::Result<MockServer> {
         cfg.validate()
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
-        let listener = TcpListener::bind(cfg.listen).await?;
-        let addr = listener.local_addr()?;
+        if cfg.listen.is_empty() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "the mock needs at least one --listen address",
+            ));
+        }
+        let mut listeners = Vec::new();
+        for a in &cfg.listen {
+            let l = TcpListener::bind(a)
+                .await
+                .map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen on {a}: {e}")))?;
+            listeners.push(l);
+        }
+        let addrs = listeners
+            .iter()
+            .map(TcpListener::local_addr)
+            .collect::<std::io::Result<Vec<_>>>()?;
         let shared = Arc::new(Shared::new(cfg));
-        let (stop, stopped) = oneshot::channel();
-        let task = tokio::spawn(accept_loop(listener, Arc::clone(&shared), stopped));
+        let stop = CancellationToken::new();
+        let loops: Vec<_> = listeners
+            .into_iter()
+            .map(|l| tokio::spawn(accept_loop(l, Arc::clone(&shared), stop.clone())))
+            .collect();
         Ok(MockServer {
-            addr,
+            addrs,
             shared,
-            stop: Some(stop),
-            task: Some(task),
+            stop,
+            tasks: loops,
         })
     }
 
+    /// The first listening address.
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.addrs[0]
+    }
+
+    /// Every listening address, in `--listen` order.
+    pub fn addrs(&self) -> &[SocketAddr] {
+        &self.addrs
     }
 
     /// `http://IP:PORT` (`127.0.0.1` when listening on an unspecified address).
     pub fn base_url(&self) -> String {
-        let mut addr = self.addr;
+        let mut addr = self.addr();
         if addr.ip().is_unspecified() {
             addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
         }
@@ -105,10 +130,8 @@ impl MockServer {
 
     /// Stops accepting, ends every connection task and waits for them.
     pub async fn shutdown(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.task.take() {
+        self.stop.cancel();
+        for task in self.tasks.drain(..) {
             let _ = task.await;
         }
     }
@@ -116,9 +139,7 @@ impl MockServer {
 
 impl Drop for MockServer {
     fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
+        self.stop.cancel();
     }
 }
 
@@ -212,11 +233,11 @@ impl Counters {
     }
 }
 
-async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut stop: oneshot::Receiver<()>) {
+async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, stop: CancellationToken) {
     let mut conns = JoinSet::new();
     loop {
         tokio::select! {
-            _ = &mut stop => break,
+            _ = stop.cancelled() => break,
             Some(_) = conns.join_next(), if !conns.is_empty() => {}
             accepted = listener.accept() => match accepted {
                 Ok((tcp, _)) => {

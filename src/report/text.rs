@@ -27,23 +27,24 @@ impl Sink for Text {
             } else {
                 step.name.clone()
             };
+            let rate = step.rate_per_s;
             row(
                 w,
                 &label,
                 step.count,
                 Some(step.failed),
-                step.rate_per_s,
+                rate,
                 &step.latency,
             )?;
+            if let Some(c) = &step.latency_corrected {
+                row(w, "  ↳ corrected", c.count, None, 0.0, c)?;
+            }
             for e in &step.events {
-                row(
-                    w,
-                    &format!("  {}", e.name),
-                    e.count,
-                    None,
-                    e.rate_per_s,
-                    &e.latency,
-                )?;
+                let label = format!("  {}", e.name);
+                row(w, &label, e.count, None, e.rate_per_s, &e.latency)?;
+                if let Some(c) = &e.latency_corrected {
+                    row(w, "    ↳ corrected", c.count, None, 0.0, c)?;
+                }
             }
             if let Some(g) = &step.gaps {
                 if g.count > 0 {
@@ -52,22 +53,45 @@ impl Sink for Text {
             }
         }
         let rate = s.iteration.count as f64 / s.elapsed_s.max(1e-9);
-        row(
+        let it = &s.iteration;
+        row(w, "iteration (passed)", it.count, None, rate, it)?;
+        if let Some(c) = &s.iteration_corrected {
+            row(w, "  ↳ corrected", c.count, None, 0.0, c)?;
+            writeln!(
+                w,
+                "  (↳ corrected: measured from each flow's intended start, so time a flow waited \
+                 to start is not hidden: coordinated omission, corrected as wrk2 does)"
+            )?;
+        }
+        write!(
             w,
-            "iteration (passed)",
-            s.iteration.count,
-            None,
-            rate,
-            &s.iteration,
+            "\nflows: {} passed, {} failed, {} interrupted",
+            s.flows.passed, s.flows.failed, s.flows.interrupted
         )?;
+        if s.load.model == "open" {
+            write!(w, ", {} dropped (no free user)", s.flows.dropped)?;
+        }
         writeln!(
             w,
-            "\nflows: {} passed, {} failed, {} interrupted ({:.1}/s)",
-            s.flows.passed,
-            s.flows.failed,
-            s.flows.interrupted,
+            " ({:.1}/s)",
             s.flows.passed as f64 / s.elapsed_s.max(1e-9)
         )?;
+        let g = &s.generator;
+        if g.saturated {
+            writeln!(
+                w,
+                "WARNING: generator saturated: its timers ran late by {:.1} ms at p99 (max {:.1} ms, \
+                 threshold {:.0} ms), so latencies include client-side delay; give it more CPU, \
+                 fewer users, or more generators",
+                g.lag_p99_ms, g.lag_max_ms, g.threshold_ms
+            )?;
+        } else {
+            writeln!(
+                w,
+                "generator: timer lag p99 {:.2} ms, max {:.2} ms (not saturated)",
+                g.lag_p99_ms, g.lag_max_ms
+            )?;
+        }
         if !s.errors.is_empty() {
             writeln!(w, "errors:")?;
             for e in s.errors.iter().take(TOP_ERRORS) {

@@ -144,7 +144,7 @@ pub async fn run(plan: Arc<Plan>, opts: RunOptions, sink: Box<dyn IntervalSink>)
     let workers = opts.workers.min(users.max(1) as usize).max(1);
     let (tx, rx) = mpsc::unbounded_channel();
     let controller = tokio::spawn(control(plan.clone(), start, stop.clone(), opts.clone()));
-    let collector = tokio::spawn(collect(rx, workers, opts.interval, sink));
+    let collector = tokio::spawn(collect(rx, workers, sink));
     let ctx = |index: usize| WorkerCtx {
         plan: plan.clone(),
         index,
@@ -220,48 +220,46 @@ async fn control(plan: Arc<Plan>, start: Instant, stop: Stop, opts: RunOptions) 
 async fn collect(
     mut rx: mpsc::UnboundedReceiver<ticker::Message>,
     workers: usize,
-    interval: Duration,
     mut sink: Box<dyn IntervalSink>,
 ) {
-    let mut pending: BTreeMap<u64, (usize, Recorder)> = BTreeMap::new();
+    // index → (parts received, latest end, merged recorder)
+    let mut pending: BTreeMap<u64, (usize, Duration, Recorder)> = BTreeMap::new();
     // For each worker, the last interval it will send (once it has finished).
     let mut last: Vec<Option<u64>> = vec![None; workers];
     let mut next = 0u64;
-    let mut end_of_last = Duration::ZERO;
     while let Some(msg) = rx.recv().await {
         match msg {
-            ticker::Message::Interval { index, rec, .. } => {
-                let entry = pending.entry(index).or_insert_with(|| (0, rec.clone()));
-                if entry.0 > 0 {
-                    entry.1 += &rec;
+            ticker::Message::Interval {
+                index, end, rec, ..
+            } => match pending.get_mut(&index) {
+                Some(entry) => {
+                    entry.0 += 1;
+                    entry.1 = entry.1.max(end);
+                    entry.2 += &rec;
                 }
-                entry.0 += 1;
-            }
-            ticker::Message::Done {
-                worker,
-                last: l,
-                elapsed,
-            } => {
+                None => {
+                    pending.insert(index, (1, end, *rec));
+                }
+            },
+            ticker::Message::Done { worker, last: l } => {
                 if let Some(slot) = last.get_mut(worker) {
                     *slot = Some(l);
                 }
-                end_of_last = end_of_last.max(elapsed);
             }
         }
         // Emit every interval that all workers still running at that point have sent.
-        while let Some((parts, _)) = pending.get(&next) {
+        while let Some((parts, _, _)) = pending.get(&next) {
             let expected = last.iter().filter(|l| l.is_none_or(|l| l >= next)).count();
             if *parts < expected {
                 break;
             }
-            if let Some((_, rec)) = pending.remove(&next) {
-                sink.interval(next, interval * (next as u32 + 1), &rec);
+            if let Some((_, end, rec)) = pending.remove(&next) {
+                sink.interval(next, end, &rec);
             }
             next += 1;
         }
     }
-    for (index, (_, rec)) in pending {
-        let end = (interval * (index as u32 + 1)).min(end_of_last.max(interval * index as u32));
+    for (index, (_, end, rec)) in pending {
         sink.interval(index, end, &rec);
     }
 }

@@ -50,6 +50,14 @@ impl Ramp {
         self.end
     }
 
+    /// The same ramp with every value multiplied by `factor` (a user's share of a rate).
+    pub fn scaled(&self, factor: f64) -> Ramp {
+        Ramp {
+            points: self.points.iter().map(|(t, v)| (*t, v * factor)).collect(),
+            end: self.end,
+        }
+    }
+
     /// The value at time `t` (seconds).
     pub fn value_at(&self, t: f64) -> f64 {
         if t >= self.end {
@@ -164,6 +172,8 @@ pub struct ArrivalTimes {
     k: u64,
     rng: Option<rand::rngs::SmallRng>,
     x: f64,
+    /// Even arrivals: operational time of the first one.
+    offset: f64,
 }
 
 impl ArrivalTimes {
@@ -177,6 +187,25 @@ impl ArrivalTimes {
             k: 0,
             rng,
             x: 0.0,
+            offset: 0.0,
+        }
+    }
+
+    /// The arrivals of user `user` of `users`: the global arrivals `k` with `k % users == user`
+    /// (even), or an independent Poisson stream at `1/users` of the rate — the users' streams
+    /// together make the whole schedule.
+    pub fn for_user(ramp: &Ramp, arrivals: Arrivals, user: u64, users: u64) -> Self {
+        let users = users.max(1);
+        let ramp = ramp.scaled(1.0 / users as f64);
+        match arrivals {
+            Arrivals::Even => ArrivalTimes {
+                offset: (user % users) as f64 / users as f64,
+                ..ArrivalTimes::new(ramp, Arrivals::Even)
+            },
+            Arrivals::Poisson { seed } => {
+                let seed = seed ^ user.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+                ArrivalTimes::new(ramp, Arrivals::Poisson { seed })
+            }
         }
     }
 }
@@ -187,7 +216,7 @@ impl Iterator for ArrivalTimes {
     fn next(&mut self) -> Option<(u64, f64)> {
         let x = match &mut self.rng {
             // Even: arrival k at operational time k (the first at once).
-            None => self.k as f64,
+            None => self.offset + self.k as f64,
             // Poisson: unit exponential gaps in operational time.
             Some(rng) => {
                 let u: f64 = rng.gen_range(f64::MIN_POSITIVE..1.0);
@@ -286,6 +315,31 @@ mod tests {
         let var = gaps.iter().map(|g| (g - mean).powi(2)).sum::<f64>() / gaps.len() as f64;
         let cv = var.sqrt() / mean;
         assert!((cv - 1.0).abs() < 0.05, "cv {cv}");
+    }
+
+    #[test]
+    fn users_even_schedules_interleave_into_the_global_one() {
+        let ramp = Ramp::stages(0.0, &[stage(10.0, 50.0)], None);
+        let global: Vec<f64> = ArrivalTimes::new(ramp.clone(), Arrivals::Even)
+            .map(|(_, t)| t)
+            .collect();
+        let mut merged: Vec<f64> = (0..7)
+            .flat_map(|u| ArrivalTimes::for_user(&ramp, Arrivals::Even, u, 7).map(|(_, t)| t))
+            .collect();
+        merged.sort_by(f64::total_cmp);
+        assert_eq!(merged.len(), global.len());
+        for (a, b) in merged.iter().zip(&global) {
+            assert!((a - b).abs() < 1e-6, "{a} vs {b}");
+        }
+    }
+
+    #[test]
+    fn users_poisson_streams_sum_to_the_rate() {
+        let ramp = Ramp::constant(200.0, Some(Duration::from_secs(50)));
+        let n: usize = (0..10)
+            .map(|u| ArrivalTimes::for_user(&ramp, Arrivals::Poisson { seed: 3 }, u, 10).count())
+            .sum();
+        assert!((n as f64 - 10_000.0).abs() < 400.0, "{n}");
     }
 
     #[test]

@@ -22,14 +22,12 @@ pub enum Message {
     Interval {
         worker: usize,
         index: u64,
-        rec: Recorder,
+        /// From the start to the end of what this snapshot covers.
+        end: Duration,
+        rec: Box<Recorder>,
     },
     /// The worker has finished; `last` is the last interval it sent.
-    Done {
-        worker: usize,
-        last: u64,
-        elapsed: Duration,
-    },
+    Done { worker: usize, last: u64 },
 }
 
 /// Runs until aborted: probes lag, and at each interval boundary sends the snapshot.
@@ -45,20 +43,27 @@ pub(crate) async fn run(ctx: WorkerCtx, rec: Rc<RefCell<Recorder>>, total: Rc<Re
         rec.borrow_mut()
             .scheduling_lag(now.saturating_duration_since(due));
         if now >= boundary {
-            send(&ctx, &rec, &total, index);
+            send(&ctx, &rec, &total, index, boundary - start);
             index += 1;
             boundary += ctx.interval;
         }
     }
 }
 
-fn send(ctx: &WorkerCtx, rec: &Rc<RefCell<Recorder>>, total: &Rc<RefCell<Recorder>>, index: u64) {
+fn send(
+    ctx: &WorkerCtx,
+    rec: &Rc<RefCell<Recorder>>,
+    total: &Rc<RefCell<Recorder>>,
+    index: u64,
+    end: Duration,
+) {
     let snap = std::mem::replace(&mut *rec.borrow_mut(), Recorder::new(&ctx.plan));
     *total.borrow_mut() += &snap;
     let _ = ctx.snapshots.send(Message::Interval {
         worker: ctx.index,
         index,
-        rec: snap,
+        end,
+        rec: Box::new(snap),
     });
 }
 
@@ -66,10 +71,9 @@ fn send(ctx: &WorkerCtx, rec: &Rc<RefCell<Recorder>>, total: &Rc<RefCell<Recorde
 pub(crate) fn flush(ctx: &WorkerCtx, rec: &Rc<RefCell<Recorder>>, total: &Rc<RefCell<Recorder>>) {
     let elapsed = ctx.stop.start.elapsed();
     let index = (elapsed.as_nanos() / ctx.interval.as_nanos().max(1)) as u64;
-    send(ctx, rec, total, index);
+    send(ctx, rec, total, index, elapsed);
     let _ = ctx.snapshots.send(Message::Done {
         worker: ctx.index,
         last: index,
-        elapsed,
     });
 }

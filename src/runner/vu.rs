@@ -53,7 +53,7 @@ impl<O: Observer> Vu<O> {
     pub fn new(plan: Arc<Plan>, rec: Rc<RefCell<Recorder>>, id: u64, obs: O) -> Self {
         let vars = plan.vars.iter().map(|v| v.default.clone()).collect();
         let setup_done = plan.setup_len == 0;
-        Vu {
+        let mut vu = Vu {
             plan,
             rec,
             id,
@@ -66,7 +66,15 @@ impl<O: Observer> Vu<O> {
             lag: None,
             setup_done,
             live: None,
-        }
+        };
+        vu.http.bind = vu.bind();
+        vu
+    }
+
+    /// This user's source address (`--local-addrs`), if any.
+    fn bind(&self) -> Option<std::net::IpAddr> {
+        let addrs = &self.plan.local_addrs;
+        (!addrs.is_empty()).then(|| addrs[(self.id % addrs.len() as u64) as usize])
     }
 
     /// Counts this user's flows in the live progress counters.
@@ -95,6 +103,7 @@ impl<O: Observer> Vu<O> {
             {
                 // Setup's HTTP connections (the login) are not needed again: free them.
                 self.http = HttpClient::default();
+                self.http.bind = self.bind();
             }
             self.setup_done = true;
             let started = Instant::now();
@@ -282,7 +291,7 @@ impl<O: Observer> Vu<O> {
             let v = HeaderValue::from_str(&offer).map_err(|_| ErrorKind::Io)?;
             headers.insert(http::header::SEC_WEBSOCKET_PROTOCOL, v);
         }
-        let stream = ws::connect(&url, headers, c.timeout).await?;
+        let stream = ws::connect(&url, headers, c.timeout, self.bind()).await?;
         self.ws = Some(Socket {
             stream,
             connect_step: step,

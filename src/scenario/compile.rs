@@ -106,6 +106,7 @@ pub fn compile(
         vars: vars.decls,
         event_metrics: metrics,
         envelope: Envelope::default(),
+        local_addrs: Vec::new(),
     })
 }
 

@@ -31,6 +31,7 @@ pub struct Overrides {
     pub arrivals: Option<crate::plan::Arrivals>,
     /// Replace the scenario's stages.
     pub stages: Option<Vec<crate::plan::Stage>>,
+    pub max_lateness: Option<Duration>,
 }
 
 /// One problem found in a scenario, with its place.

@@ -46,6 +46,8 @@ pub struct Load {
     pub seed: Option<i64>,
     /// Ramp: users (closed model) or flows per second (open model).
     pub stages: Option<Vec<StageSrc>>,
+    /// Open model: longest an arrival may wait for a free user before it is dropped.
+    pub max_lateness: Option<DurationSrc>,
 }
 
 /// One `{ duration = "30s", target = 100 }` of `load.stages`.

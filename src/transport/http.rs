@@ -32,6 +32,8 @@ pub struct Response {
 #[derive(Default)]
 pub struct HttpClient {
     conns: Vec<(Origin, SendRequest<Full<Bytes>>)>,
+    /// Source address for new connections.
+    pub bind: Option<std::net::IpAddr>,
 }
 
 impl HttpClient {
@@ -114,7 +116,7 @@ impl HttpClient {
             }
             self.conns.swap_remove(i);
         }
-        let sender = connect(origin).await?;
+        let sender = connect(origin, self.bind).await?;
         self.conns.push((origin.clone(), sender));
         let last = self.conns.len() - 1;
         Ok(&mut self.conns[last].1)
@@ -132,8 +134,11 @@ fn origin_of(uri: &Uri) -> Result<Origin, ErrorKind> {
     Ok(Origin { tls, host, port })
 }
 
-async fn connect(origin: &Origin) -> Result<SendRequest<Full<Bytes>>, ErrorKind> {
-    let tcp = tcp_connect(&origin.host, origin.port).await?;
+async fn connect(
+    origin: &Origin,
+    bind: Option<std::net::IpAddr>,
+) -> Result<SendRequest<Full<Bytes>>, ErrorKind> {
+    let tcp = tcp_connect(&origin.host, origin.port, bind).await?;
     if origin.tls {
         let name = rustls::pki_types::ServerName::try_from(origin.host.clone())
             .map_err(|_| ErrorKind::Tls)?;

@@ -8,10 +8,10 @@ pub mod http;
 pub mod ws;
 
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, OnceLock};
 
-use tokio::net::TcpStream;
+use tokio::net::{TcpSocket, TcpStream};
 
 use crate::metrics::errors::ErrorKind;
 
@@ -24,12 +24,17 @@ pub fn io_kind(e: &io::Error) -> ErrorKind {
     }
 }
 
-/// Resolves `host` and opens a TCP connection to `port` (trying each address in turn).
-pub async fn tcp_connect(host: &str, port: u16) -> Result<TcpStream, ErrorKind> {
+/// Resolves `host` and opens a TCP connection to `port` (trying each address in turn), from the
+/// source address `bind` when given (and of the same family).
+pub async fn tcp_connect(
+    host: &str,
+    port: u16,
+    bind: Option<IpAddr>,
+) -> Result<TcpStream, ErrorKind> {
     let addrs = dns::resolve(host).await.ok_or(ErrorKind::Dns)?;
     let mut last = ErrorKind::Dns;
     for ip in addrs {
-        match TcpStream::connect(SocketAddr::new(ip, port)).await {
+        match connect_from(SocketAddr::new(ip, port), bind).await {
             Ok(s) => {
                 let _ = s.set_nodelay(true);
                 return Ok(s);
@@ -38,6 +43,46 @@ pub async fn tcp_connect(host: &str, port: u16) -> Result<TcpStream, ErrorKind> 
         }
     }
     Err(last)
+}
+
+async fn connect_from(to: SocketAddr, bind: Option<IpAddr>) -> std::io::Result<TcpStream> {
+    match bind.filter(|b| b.is_ipv4() == to.is_ipv4()) {
+        None => TcpStream::connect(to).await,
+        Some(from) => {
+            let socket = if to.is_ipv4() {
+                TcpSocket::new_v4()?
+            } else {
+                TcpSocket::new_v6()?
+            };
+            socket.bind(SocketAddr::new(from, 0))?;
+            socket.connect(to).await
+        }
+    }
+}
+
+/// Parses `--local-addrs`: addresses and CIDR blocks, comma-separated (`127.0.0.2,127.0.0.3`,
+/// `127.0.1.0/28`). A block gives its host addresses (all of them for /31 and /32).
+pub fn parse_local_addrs(text: &str) -> Result<Vec<IpAddr>, String> {
+    let mut out = Vec::new();
+    for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        if let Ok(ip) = part.parse::<IpAddr>() {
+            out.push(ip);
+        } else if let Ok(net) = part.parse::<ipnet::IpNet>() {
+            let before = out.len();
+            out.extend(net.hosts().take(1 << 16));
+            if out.len() == before {
+                return Err(format!("'{part}' holds no host address"));
+            }
+        } else {
+            return Err(format!(
+                "invalid local address '{part}': use addresses or CIDR blocks, e.g. 127.0.0.2,127.0.1.0/28"
+            ));
+        }
+    }
+    if out.is_empty() {
+        return Err("--local-addrs is empty".into());
+    }
+    Ok(out)
 }
 
 /// The shared rustls client configuration (Mozilla roots from webpki-roots: no system store needed,

@@ -35,14 +35,19 @@ pub async fn connect(
     url: &str,
     headers: http::HeaderMap,
     timeout: Duration,
+    bind: Option<std::net::IpAddr>,
 ) -> Result<Stream, ErrorKind> {
-    match tokio::time::timeout(timeout, connect_inner(url, headers)).await {
+    match tokio::time::timeout(timeout, connect_inner(url, headers, bind)).await {
         Ok(r) => r,
         Err(_) => Err(ErrorKind::Timeout),
     }
 }
 
-async fn connect_inner(url: &str, headers: http::HeaderMap) -> Result<Stream, ErrorKind> {
+async fn connect_inner(
+    url: &str,
+    headers: http::HeaderMap,
+    bind: Option<std::net::IpAddr>,
+) -> Result<Stream, ErrorKind> {
     let mut request = url.into_client_request().map_err(|_| ErrorKind::Io)?;
     let (host, port) = {
         let uri = request.uri();
@@ -51,7 +56,7 @@ async fn connect_inner(url: &str, headers: http::HeaderMap) -> Result<Stream, Er
         (host, uri.port_u16().unwrap_or(if tls { 443 } else { 80 }))
     };
     request.headers_mut().extend(headers);
-    let tcp = tcp_connect(&host, port).await?;
+    let tcp = tcp_connect(&host, port, bind).await?;
     match tokio_tungstenite::client_async_tls_with_config(request, tcp, Some(config()), None).await
     {
         Ok((stream, _response)) => Ok(stream),

@@ -31,7 +31,7 @@ pub type Client = WebSocketStream<MaybeTlsStream<TcpStream>>;
 /// A config listening on a free port with the test secret.
 pub fn cfg() -> MockConfig {
     MockConfig {
-        listen: "127.0.0.1:0".parse().expect("addr"),
+        listen: vec!["127.0.0.1:0".parse().expect("addr")],
         jwt_secret: Some(SECRET.into()),
         ..MockConfig::default()
     }

@@ -313,6 +313,14 @@ pub fn load(d: &mut Diags, root: &Loc, file: &model::Load, o: &Overrides) -> Loa
         spawn_rate,
         duration,
         iterations: if open { None } else { iterations },
+        max_lateness: o
+            .max_lateness
+            .or_else(|| {
+                file.max_lateness
+                    .as_ref()
+                    .and_then(|src| self::duration(d, root, &p.key("max_lateness"), src))
+            })
+            .unwrap_or(Duration::from_secs(10)),
         graceful_stop: o
             .graceful_stop
             .or(graceful_file)
