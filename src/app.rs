@@ -131,7 +131,7 @@ async fn run(a: RunArgs, io: &Io) -> Exit {
         Err(e) => return e,
     };
     if let (Some(addrs), Some(p)) = (a.local_addrs.clone(), Arc::get_mut(&mut plan)) {
-        p.local_addrs = addrs;
+        p.local_addrs = addrs.0;
     }
     let env = io.env.clone();
     let shard_wait = a.wait_for_target.unwrap_or(Duration::from_secs(60));

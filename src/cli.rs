@@ -121,8 +121,8 @@ pub struct RunArgs {
     /// Spread outgoing connections over these source addresses (a list and/or CIDR blocks, e.g.
     /// 127.0.0.2,127.0.0.3 or 127.0.1.0/28): one address holds at most ~28,000 connections to
     /// one destination (its ephemeral ports).
-    #[arg(long, env = "LOCAL_ADDRS", value_parser = crate::transport::parse_local_addrs, value_name = "ADDRS")]
-    pub local_addrs: Option<Vec<std::net::IpAddr>>,
+    #[arg(long, env = "LOCAL_ADDRS", value_name = "ADDRS")]
+    pub local_addrs: Option<crate::transport::LocalAddrs>,
     /// Worker threads generating load [default: one per CPU].
     #[arg(long, env = "WORKERS")]
     pub workers: Option<usize>,

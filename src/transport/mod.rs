@@ -60,6 +60,17 @@ async fn connect_from(to: SocketAddr, bind: Option<IpAddr>) -> std::io::Result<T
     }
 }
 
+/// `--local-addrs`: source addresses for outgoing connections.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalAddrs(pub Vec<IpAddr>);
+
+impl std::str::FromStr for LocalAddrs {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        parse_local_addrs(s).map(LocalAddrs)
+    }
+}
+
 /// Parses `--local-addrs`: addresses and CIDR blocks, comma-separated (`127.0.0.2,127.0.0.3`,
 /// `127.0.1.0/28`). A block gives its host addresses (all of them for /31 and /32).
 pub fn parse_local_addrs(text: &str) -> Result<Vec<IpAddr>, String> {

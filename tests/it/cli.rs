@@ -125,3 +125,18 @@ async fn help_teaches_the_flags_and_their_env_vars() {
         );
     }
 }
+
+#[test]
+fn the_command_line_definition_is_consistent() {
+    use clap::CommandFactory;
+    load_tester::cli::Cli::command().debug_assert();
+    for sub in ["run", "probe", "mock", "validate", "merge"] {
+        let mut cmd = load_tester::cli::Cli::command();
+        let help = cmd
+            .find_subcommand_mut(sub)
+            .unwrap()
+            .render_long_help()
+            .to_string();
+        assert!(help.len() > 200, "{sub} --help teaches something");
+    }
+}

@@ -3,8 +3,10 @@
 mod cli;
 mod faults;
 mod golden;
+mod models;
 mod schema;
 mod shards;
+mod signals;
 mod timing;
 mod util;
 mod variants;

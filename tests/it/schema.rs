@@ -12,7 +12,7 @@ fn schema() -> jsonschema::JSONSchema {
     jsonschema::JSONSchema::compile(&json).expect("schema compiles")
 }
 
-fn assert_valid(value: &serde_json::Value) {
+pub fn assert_valid(value: &serde_json::Value) {
     let schema = schema();
     if let Err(errors) = schema.validate(value) {
         let msgs: Vec<String> = errors

@@ -1,0 +1,96 @@
+//! Graceful stop with a real signal: the binary as a child process, SIGTERM mid-run.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use crate::util::*;
+
+fn flows_line(stdout: &str) -> (u64, u64, u64) {
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("flows: "))
+        .expect("summary has a flows line");
+    let num = |word: &str| -> u64 {
+        let before = line.split(word).next().unwrap();
+        before
+            .split_whitespace()
+            .last()
+            .unwrap()
+            .trim_start_matches("flows:")
+            .parse()
+            .unwrap()
+    };
+    (num(" passed"), num(" failed"), num(" interrupted"))
+}
+
+#[test]
+fn sigterm_stops_within_the_grace_period_and_keeps_every_result() {
+    let dir = tempdir();
+    let out = dir.path().join("r.json");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_load-tester"))
+        .args([
+            "run",
+            &shipped("golden-path.toml"),
+            "--mock",
+            "--users",
+            "20",
+            "--spawn-rate",
+            "100",
+        ])
+        .args([
+            "--duration",
+            "60s",
+            "--graceful-stop",
+            "2s",
+            "--progress-interval",
+            "1s",
+        ])
+        .args(["--delay", "50ms", "--out", out.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start load-tester");
+    // Wait (bounded) for the first progress line: the run is under way with flows done.
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if line.starts_with("progress ") && !line.contains(" flows=0 ") {
+                let _ = tx.send(line);
+            }
+        }
+    });
+    let first = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("a progress line within 30 s");
+    assert!(first.contains("elapsed="), "{first}");
+    let signalled = Instant::now();
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let output = child.wait_with_output().expect("load-tester exits");
+    let took = signalled.elapsed();
+    assert!(
+        took <= Duration::from_secs(3),
+        "exited {took:?} after SIGTERM (grace 2 s + 1 s)"
+    );
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "interrupted flows are not failures"
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let (passed, failed, interrupted) = flows_line(&stdout);
+    let r = read_results(&out);
+    assert_eq!(
+        (r.flows.passed, r.flows.failed, r.flows.interrupted),
+        (passed, failed, interrupted)
+    );
+    assert!(passed > 0);
+    assert_eq!(r.flows.started, passed + failed + interrupted);
+    assert!(r.elapsed_s < 30.0, "the run ended early: {}", r.elapsed_s);
+}
