@@ -23,17 +23,12 @@ pub async fn until_healthy(
                 let mut last: String;
                 loop {
                     let resp = client
-                        .request(
-                            http::Method::GET,
-                            url,
-                            http::HeaderMap::new(),
-                            bytes::Bytes::new(),
-                            Duration::from_secs(2),
-                        )
-                        .await;
+                        .request(&http::Method::GET, url, &[], b"", Duration::from_secs(2))
+                        .await
+                        .map(|r| r.status);
                     match resp {
-                        Ok(r) if (200..300).contains(&r.status) => break,
-                        Ok(r) => last = format!("HTTP {}", r.status),
+                        Ok(s) if (200..300).contains(&s) => break,
+                        Ok(s) => last = format!("HTTP {s}"),
                         Err(k) => last = k.code().replace('_', " "),
                     }
                     if Instant::now() >= deadline {

@@ -10,7 +10,6 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use rand::Rng;
 use tokio::time::Instant;
@@ -47,6 +46,8 @@ pub struct Vu<O: Observer> {
     pub lag: Option<Duration>,
     setup_done: bool,
     live: Option<Arc<Live>>,
+    url_buf: String,
+    body_buf: String,
 }
 
 impl<O: Observer> Vu<O> {
@@ -66,6 +67,8 @@ impl<O: Observer> Vu<O> {
             lag: None,
             setup_done,
             live: None,
+            url_buf: String::new(),
+            body_buf: String::new(),
         };
         vu.http.bind = vu.bind();
         vu
@@ -220,24 +223,48 @@ impl<O: Observer> Vu<O> {
     }
 
     async fn http_step(&mut self, h: &HttpStep) -> Result<(), ErrorKind> {
-        let url = self.render(&h.url)?;
-        let mut headers = self.headers(&h.headers)?;
-        let body = match &h.body {
-            None => Bytes::new(),
-            Some(Body::Json(t)) => {
-                if !headers.contains_key(http::header::CONTENT_TYPE) {
-                    headers.insert(
-                        http::header::CONTENT_TYPE,
-                        HeaderValue::from_static("application/json"),
-                    );
-                }
-                Bytes::from(self.render(t)?)
-            }
-            Some(Body::Raw(t)) => Bytes::from(self.render(t)?),
+        // Scratch buffers live in the user and are reused: no allocation per request.
+        let ctx = Ctx {
+            vu: self.id,
+            iteration: self.iteration,
+            vars: &self.vars,
         };
+        let unset = |u: crate::scenario::template::Unset| ErrorKind::VariableUnset(u.0);
+        self.url_buf.clear();
+        h.url.render_into(&ctx, &mut self.url_buf).map_err(unset)?;
+        self.body_buf.clear();
+        let mut headers = Vec::with_capacity(h.headers.len() + 1);
+        for (name, value) in &h.headers {
+            let v = value.render(&ctx).map_err(unset)?;
+            // A value with a line break would inject headers: refuse it.
+            if v.contains(['\r', '\n']) {
+                return Err(ErrorKind::Io);
+            }
+            headers.push((name.clone(), v));
+        }
+        match &h.body {
+            None => {}
+            Some(Body::Json(t)) => {
+                if !h
+                    .headers
+                    .iter()
+                    .any(|(n, _)| n == http::header::CONTENT_TYPE)
+                {
+                    headers.push((http::header::CONTENT_TYPE, "application/json".into()));
+                }
+                t.render_into(&ctx, &mut self.body_buf).map_err(unset)?;
+            }
+            Some(Body::Raw(t)) => t.render_into(&ctx, &mut self.body_buf).map_err(unset)?,
+        }
         let resp = self
             .http
-            .request(h.method.clone(), &url, headers, body, h.timeout)
+            .request(
+                &h.method,
+                &self.url_buf,
+                &headers,
+                self.body_buf.as_bytes(),
+                h.timeout,
+            )
             .await?;
         let ok = if h.expect_status.is_empty() {
             (200..300).contains(&resp.status)
@@ -249,7 +276,7 @@ impl<O: Observer> Vu<O> {
         }
         if !h.extract.is_empty() {
             let json: serde_json::Value =
-                serde_json::from_slice(&resp.body).map_err(|_| ErrorKind::Extract)?;
+                serde_json::from_slice(resp.body).map_err(|_| ErrorKind::Extract)?;
             for x in &h.extract {
                 let v = json.pointer(&x.pointer).ok_or(ErrorKind::Extract)?;
                 let text = match v {

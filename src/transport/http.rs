@@ -1,19 +1,26 @@
-//! HTTP/1.1 client for one virtual user: a few kept-alive connections, one per origin.
+//! HTTP/1.1 client for one virtual user: its own kept-alive connections, one per origin.
 //!
-//! Each user owns its connections (hyper's low-level `client::conn`), so there is no shared pool
-//! and no lock between users; a closed connection is reopened once, transparently.
+//! The connection belongs to the user's task: a request is one write from a reused buffer, the
+//! response is read into a reused buffer and parsed with `httparse`. No connection task, no
+//! channel and no shared pool sit between the user and the socket — about two system calls per
+//! request, as wrk does. Bodies framed by `content-length`, `chunked` or the end of the connection.
 
+use std::io;
+use std::net::IpAddr;
 use std::time::Duration;
 
-use bytes::Bytes;
-use http::{HeaderMap, Method, Request, Uri};
-use http_body_util::{BodyExt, Full};
-use hyper::client::conn::http1::SendRequest;
-use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 
 use super::{tcp_connect, tls_config};
 use crate::metrics::errors::ErrorKind;
+
+/// Most response headers read (beyond that the response is an error).
+const MAX_HEADERS: usize = 64;
+/// Largest response accepted (headers and body).
+const MAX_RESPONSE: usize = 64 << 20;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Origin {
@@ -22,146 +29,532 @@ struct Origin {
     port: u16,
 }
 
-/// A response: status and the whole body.
-pub struct Response {
+/// A parsed request target: where to connect and what to put on the request line.
+struct Target<'a> {
+    origin: Origin,
+    /// `host[:port]` as written, for the `host` header.
+    authority: &'a str,
+    /// Path and query, `/` when empty.
+    path: &'a str,
+}
+
+fn parse_url(url: &str) -> Result<Target<'_>, ErrorKind> {
+    let (tls, rest) = if let Some(r) = url.strip_prefix("http://") {
+        (false, r)
+    } else if let Some(r) = url.strip_prefix("https://") {
+        (true, r)
+    } else {
+        return Err(ErrorKind::Io);
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(end);
+    let path = path.split('#').next().unwrap_or("");
+    let path = if path.is_empty() { "/" } else { path };
+    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+        let close = v6.find(']').ok_or(ErrorKind::Io)?;
+        let port = v6[close + 1..].strip_prefix(':');
+        (&v6[..close], port)
+    } else {
+        match authority.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (authority, None),
+        }
+    };
+    let port = match port {
+        Some(p) => p.parse().map_err(|_| ErrorKind::Io)?,
+        None if tls => 443,
+        None => 80,
+    };
+    if host.is_empty() {
+        return Err(ErrorKind::Io);
+    }
+    Ok(Target {
+        origin: Origin {
+            tls,
+            host: host.to_string(),
+            port,
+        },
+        authority,
+        path,
+    })
+}
+
+enum Stream {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+impl Stream {
+    async fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        match self {
+            Stream::Plain(s) => s.write_all(buf).await,
+            Stream::Tls(s) => {
+                s.write_all(buf).await?;
+                s.flush().await
+            }
+        }
+    }
+
+    async fn read_into(&mut self, buf: &mut Vec<u8>) -> io::Result<usize> {
+        if buf.capacity() - buf.len() < 4096 {
+            buf.reserve(8192);
+        }
+        match self {
+            Stream::Plain(s) => s.read_buf(buf).await,
+            Stream::Tls(s) => s.read_buf(buf).await,
+        }
+    }
+}
+
+struct Conn {
+    origin: Origin,
+    stream: Stream,
+    /// Requests sent on it (a fresh connection is not retried on failure).
+    used: u64,
+}
+
+/// A response: status and body (borrowed from the client's buffer until the next request).
+pub struct Response<'a> {
     pub status: u16,
-    pub body: Bytes,
+    pub body: &'a [u8],
 }
 
 /// A user's HTTP connections, one per origin (usually the auth service and the backend).
 #[derive(Default)]
 pub struct HttpClient {
-    conns: Vec<(Origin, SendRequest<Full<Bytes>>)>,
+    conns: Vec<Conn>,
     /// Source address for new connections.
-    pub bind: Option<std::net::IpAddr>,
+    pub bind: Option<IpAddr>,
+    out: Vec<u8>,
+    buf: Vec<u8>,
+    /// Where the body lies in `buf` (decoded in place for chunked bodies).
+    body: (usize, usize),
+}
+
+/// How the response body is delimited.
+enum Framing {
+    Length(usize),
+    Chunked,
+    UntilClose,
+    None,
 }
 
 impl HttpClient {
     /// Sends one request and reads the whole response, all within `timeout`.
     pub async fn request(
         &mut self,
-        method: Method,
+        method: &http::Method,
         url: &str,
-        headers: HeaderMap,
-        body: Bytes,
+        headers: &[(http::HeaderName, String)],
+        body: &[u8],
         timeout: Duration,
-    ) -> Result<Response, ErrorKind> {
-        match tokio::time::timeout(timeout, self.request_inner(method, url, headers, body)).await {
-            Ok(r) => r,
-            Err(_) => Err(ErrorKind::Timeout),
-        }
+    ) -> Result<Response<'_>, ErrorKind> {
+        let status =
+            match tokio::time::timeout(timeout, self.exchange(method, url, headers, body)).await {
+                Ok(r) => r?,
+                Err(_) => {
+                    // The connection is in an unknown state: drop it.
+                    self.conns.clear();
+                    return Err(ErrorKind::Timeout);
+                }
+            };
+        Ok(Response {
+            status,
+            body: &self.buf[self.body.0..self.body.1],
+        })
     }
 
-    async fn request_inner(
+    async fn exchange(
         &mut self,
-        method: Method,
+        method: &http::Method,
         url: &str,
-        headers: HeaderMap,
-        body: Bytes,
-    ) -> Result<Response, ErrorKind> {
-        let uri: Uri = url.parse().map_err(|_| ErrorKind::Io)?;
-        let origin = origin_of(&uri)?;
-        let path = uri
-            .path_and_query()
-            .map(|p| p.as_str())
-            .unwrap_or("/")
-            .to_string();
-        let authority = uri
-            .authority()
-            .map(|a| a.as_str().to_string())
-            .unwrap_or_default();
-        // One retry when a kept-alive connection turns out to be closed.
-        for attempt in 0..2 {
-            let reused = self.conns.iter().any(|(o, _)| *o == origin);
-            let sender = self.sender(&origin).await?;
-            let mut req = Request::builder()
-                .method(method.clone())
-                .uri(path.as_str())
-                .body(Full::new(body.clone()))
-                .map_err(|_| ErrorKind::Io)?;
-            *req.headers_mut() = headers.clone();
-            if let Ok(v) = http::HeaderValue::from_str(&authority) {
-                req.headers_mut().insert(http::header::HOST, v);
-            }
-            match sender.send_request(req).await {
-                Ok(resp) => {
-                    let status = resp.status().as_u16();
-                    let body = resp
-                        .into_body()
-                        .collect()
-                        .await
-                        .map_err(|_| ErrorKind::Io)?
-                        .to_bytes();
-                    return Ok(Response { status, body });
+        headers: &[(http::HeaderName, String)],
+        body: &[u8],
+    ) -> Result<u16, ErrorKind> {
+        let target = parse_url(url)?;
+        self.out.clear();
+        write_request(&mut self.out, method, &target, headers, body);
+        let head = *method == http::Method::HEAD;
+        loop {
+            let i = self.conn(&target.origin).await?;
+            let fresh = self.conns[i].used == 0;
+            self.conns[i].used += 1;
+            let result = {
+                let conn = &mut self.conns[i];
+                match conn.stream.write_all(&self.out).await {
+                    Ok(()) => read_response(&mut conn.stream, &mut self.buf, head).await,
+                    Err(e) => Err(ReadError::Io(e, true)),
+                }
+            };
+            match result {
+                Ok((status, body, keep)) => {
+                    self.body = body;
+                    if !keep {
+                        self.conns.swap_remove(i);
+                    }
+                    return Ok(status);
                 }
                 Err(e) => {
-                    self.conns.retain(|(o, _)| *o != origin);
-                    if !(reused && attempt == 0 && (e.is_canceled() || e.is_incomplete_message())) {
-                        return Err(ErrorKind::Io);
+                    self.conns.swap_remove(i);
+                    // A kept-alive connection the server had closed: retry once, on a new one.
+                    let stale = matches!(e, ReadError::Io(_, true) | ReadError::Closed);
+                    if stale && !fresh {
+                        continue;
                     }
+                    return Err(e.kind());
                 }
             }
         }
-        Err(ErrorKind::Io)
     }
 
-    async fn sender(
-        &mut self,
-        origin: &Origin,
-    ) -> Result<&mut SendRequest<Full<Bytes>>, ErrorKind> {
-        if let Some(i) = self.conns.iter().position(|(o, _)| o == origin) {
-            let ready = self.conns[i].1.ready().await.is_ok();
-            if ready {
-                return Ok(&mut self.conns[i].1);
-            }
-            self.conns.swap_remove(i);
+    /// The connection to `origin`, opened if needed; its index.
+    async fn conn(&mut self, origin: &Origin) -> Result<usize, ErrorKind> {
+        if let Some(i) = self.conns.iter().position(|c| c.origin == *origin) {
+            return Ok(i);
         }
-        let sender = connect(origin, self.bind).await?;
-        self.conns.push((origin.clone(), sender));
-        let last = self.conns.len() - 1;
-        Ok(&mut self.conns[last].1)
+        let tcp = tcp_connect(&origin.host, origin.port, self.bind).await?;
+        let stream = if origin.tls {
+            let name = rustls::pki_types::ServerName::try_from(origin.host.clone())
+                .map_err(|_| ErrorKind::Tls)?;
+            let tls = TlsConnector::from(tls_config())
+                .connect(name, tcp)
+                .await
+                .map_err(|_| ErrorKind::Tls)?;
+            Stream::Tls(Box::new(tls))
+        } else {
+            Stream::Plain(tcp)
+        };
+        self.conns.push(Conn {
+            origin: origin.clone(),
+            stream,
+            used: 0,
+        });
+        Ok(self.conns.len() - 1)
     }
 }
 
-fn origin_of(uri: &Uri) -> Result<Origin, ErrorKind> {
-    let tls = match uri.scheme_str() {
-        Some("http") => false,
-        Some("https") => true,
-        _ => return Err(ErrorKind::Io),
+fn write_request(
+    out: &mut Vec<u8>,
+    method: &http::Method,
+    target: &Target<'_>,
+    headers: &[(http::HeaderName, String)],
+    body: &[u8],
+) {
+    out.extend_from_slice(method.as_str().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(target.path.as_bytes());
+    out.extend_from_slice(b" HTTP/1.1\r\nhost: ");
+    out.extend_from_slice(target.authority.as_bytes());
+    out.extend_from_slice(b"\r\n");
+    for (name, value) in headers {
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    if !body.is_empty()
+        || matches!(
+            *method,
+            http::Method::POST | http::Method::PUT | http::Method::PATCH
+        )
+    {
+        out.extend_from_slice(b"content-length: ");
+        out.extend_from_slice(itoa(body.len()).as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(body);
+}
+
+fn itoa(n: usize) -> String {
+    n.to_string()
+}
+
+enum ReadError {
+    /// I/O failed; `true` when nothing of the response had arrived yet.
+    Io(io::Error, bool),
+    /// The connection closed before any response byte.
+    Closed,
+    /// The response was not valid HTTP/1.1 (or too large).
+    Invalid,
+}
+
+impl ReadError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            ReadError::Io(e, _) => super::io_kind(e),
+            ReadError::Closed | ReadError::Invalid => ErrorKind::Io,
+        }
+    }
+}
+
+/// Reads one response into `buf`: (status, body range, keep-alive).
+async fn read_response(
+    stream: &mut Stream,
+    buf: &mut Vec<u8>,
+    head: bool,
+) -> Result<(u16, (usize, usize), bool), ReadError> {
+    buf.clear();
+    // Headers.
+    // Bytes already in `buf` (after a skipped 1xx response) are parsed before reading more.
+    let mut need_read = true;
+    let (status, header_len, framing, keep) = loop {
+        if need_read {
+            let n = stream
+                .read_into(buf)
+                .await
+                .map_err(|e| ReadError::Io(e, buf.is_empty()))?;
+            if n == 0 {
+                return Err(if buf.is_empty() {
+                    ReadError::Closed
+                } else {
+                    ReadError::Invalid
+                });
+            }
+        }
+        need_read = true;
+        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut resp = httparse::Response::new(&mut headers);
+        match resp.parse(buf) {
+            Ok(httparse::Status::Complete(len)) => {
+                let status = resp.code.unwrap_or(0);
+                // 1xx informational responses are skipped.
+                if (100..200).contains(&status) && status != 101 {
+                    buf.drain(..len);
+                    need_read = buf.is_empty();
+                    continue;
+                }
+                let (framing, keep) = framing(&resp, status, head);
+                break (status, len, framing, keep);
+            }
+            Ok(httparse::Status::Partial) if buf.len() < MAX_RESPONSE => continue,
+            _ => return Err(ReadError::Invalid),
+        }
     };
-    let host = uri.host().ok_or(ErrorKind::Io)?.to_string();
-    let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
-    Ok(Origin { tls, host, port })
-}
-
-async fn connect(
-    origin: &Origin,
-    bind: Option<std::net::IpAddr>,
-) -> Result<SendRequest<Full<Bytes>>, ErrorKind> {
-    let tcp = tcp_connect(&origin.host, origin.port, bind).await?;
-    if origin.tls {
-        let name = rustls::pki_types::ServerName::try_from(origin.host.clone())
-            .map_err(|_| ErrorKind::Tls)?;
-        let tls = TlsConnector::from(tls_config())
-            .connect(name, tcp)
-            .await
-            .map_err(|_| ErrorKind::Tls)?;
-        handshake(TokioIo::new(tls)).await
-    } else {
-        handshake(TokioIo::new(tcp)).await
+    // Body.
+    match framing {
+        Framing::None => Ok((status, (header_len, header_len), keep)),
+        Framing::Length(len) => {
+            let want = header_len
+                .checked_add(len)
+                .filter(|w| *w <= MAX_RESPONSE)
+                .ok_or(ReadError::Invalid)?;
+            while buf.len() < want {
+                let n = stream
+                    .read_into(buf)
+                    .await
+                    .map_err(|e| ReadError::Io(e, false))?;
+                if n == 0 {
+                    return Err(ReadError::Invalid);
+                }
+            }
+            Ok((status, (header_len, want), keep))
+        }
+        Framing::UntilClose => {
+            loop {
+                let n = stream
+                    .read_into(buf)
+                    .await
+                    .map_err(|e| ReadError::Io(e, false))?;
+                if n == 0 {
+                    break;
+                }
+                if buf.len() > MAX_RESPONSE {
+                    return Err(ReadError::Invalid);
+                }
+            }
+            Ok((status, (header_len, buf.len()), false))
+        }
+        Framing::Chunked => {
+            let end = read_chunked(stream, buf, header_len).await?;
+            Ok((status, (header_len, end), keep))
+        }
     }
 }
 
-async fn handshake<T>(io: TokioIo<T>) -> Result<SendRequest<Full<Bytes>>, ErrorKind>
-where
-    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + 'static,
-{
-    let (sender, conn) = hyper::client::conn::http1::handshake(io)
-        .await
-        .map_err(|_| ErrorKind::Io)?;
-    // The connection driver lives as long as the sender; it runs on this worker's local set.
-    tokio::task::spawn_local(async move {
-        let _ = conn.await;
-    });
-    Ok(sender)
+fn framing(resp: &httparse::Response<'_, '_>, status: u16, head: bool) -> (Framing, bool) {
+    let mut length = None;
+    let mut chunked = false;
+    let mut close = resp.version == Some(0);
+    for h in resp.headers.iter() {
+        if h.name.eq_ignore_ascii_case("content-length") {
+            length = std::str::from_utf8(h.value)
+                .ok()
+                .and_then(|v| v.trim().parse::<usize>().ok());
+        } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
+            chunked = h
+                .value
+                .windows(7)
+                .any(|w| w.eq_ignore_ascii_case(b"chunked"));
+        } else if h.name.eq_ignore_ascii_case("connection") {
+            let v = h.value.to_ascii_lowercase();
+            if v.windows(5).any(|w| w == b"close") {
+                close = true;
+            } else if v.windows(10).any(|w| w == b"keep-alive") {
+                close = false;
+            }
+        }
+    }
+    let framing = if head || status == 204 || status == 304 {
+        Framing::None
+    } else if chunked {
+        Framing::Chunked
+    } else if let Some(len) = length {
+        Framing::Length(len)
+    } else {
+        return (Framing::UntilClose, false);
+    };
+    (framing, !close)
+}
+
+/// Decodes a chunked body in place after `start`; returns the end of the decoded body.
+async fn read_chunked(
+    stream: &mut Stream,
+    buf: &mut Vec<u8>,
+    start: usize,
+) -> Result<usize, ReadError> {
+    let mut out = start; // decoded body so far: buf[start..out]
+    let mut pos = start; // next undecoded byte
+    loop {
+        // A chunk-size line.
+        let line_end = loop {
+            if let Some(i) = buf[pos..].windows(2).position(|w| w == b"\r\n") {
+                break pos + i;
+            }
+            fill(stream, buf).await?;
+        };
+        let size_text = std::str::from_utf8(&buf[pos..line_end]).map_err(|_| ReadError::Invalid)?;
+        let size_text = size_text.split(';').next().unwrap_or("").trim();
+        let size = usize::from_str_radix(size_text, 16).map_err(|_| ReadError::Invalid)?;
+        pos = line_end + 2;
+        if size == 0 {
+            // Trailers, up to the empty line.
+            loop {
+                if let Some(i) = buf[pos..].windows(2).position(|w| w == b"\r\n") {
+                    if i == 0 {
+                        return Ok(out);
+                    }
+                    pos += i + 2;
+                } else {
+                    fill(stream, buf).await?;
+                }
+            }
+        }
+        if out + size > MAX_RESPONSE {
+            return Err(ReadError::Invalid);
+        }
+        while buf.len() < pos + size + 2 {
+            fill(stream, buf).await?;
+        }
+        buf.copy_within(pos..pos + size, out);
+        out += size;
+        pos += size + 2;
+    }
+}
+
+async fn fill(stream: &mut Stream, buf: &mut Vec<u8>) -> Result<(), ReadError> {
+    match stream.read_into(buf).await {
+        Ok(0) => Err(ReadError::Invalid),
+        Ok(_) if buf.len() > MAX_RESPONSE => Err(ReadError::Invalid),
+        Ok(_) => Ok(()),
+        Err(e) => Err(ReadError::Io(e, false)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncWriteExt;
+
+    #[test]
+    fn urls_split_into_origin_authority_and_path() {
+        let t = parse_url("http://127.0.0.1:8080/health?x=1#frag").unwrap();
+        assert_eq!(
+            (t.origin.host.as_str(), t.origin.port, t.origin.tls),
+            ("127.0.0.1", 8080, false)
+        );
+        assert_eq!((t.authority, t.path), ("127.0.0.1:8080", "/health?x=1"));
+        let t = parse_url("https://auth.example.test").unwrap();
+        assert_eq!((t.origin.port, t.path, t.origin.tls), (443, "/", true));
+        let t = parse_url("http://[::1]:9/a").unwrap();
+        assert_eq!(
+            (t.origin.host.as_str(), t.origin.port, t.authority),
+            ("::1", 9, "[::1]:9")
+        );
+        for bad in ["ftp://x/", "http://", "http://h:port/", "nohost"] {
+            assert!(parse_url(bad).is_err(), "{bad}");
+        }
+    }
+
+    /// A one-shot server answering each request with the next canned response.
+    async fn serve(responses: Vec<&'static [u8]>) -> u16 {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = l.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            let (mut s, _) = l.accept().await.unwrap();
+            let mut buf = vec![0u8; 4096];
+            for r in responses {
+                let mut got = Vec::new();
+                while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+                    let n = s.read(&mut buf).await.unwrap();
+                    if n == 0 {
+                        return;
+                    }
+                    got.extend_from_slice(&buf[..n]);
+                }
+                s.write_all(r).await.unwrap();
+            }
+        });
+        port
+    }
+
+    #[tokio::test]
+    async fn reads_length_chunked_and_close_framed_bodies_on_one_connection() {
+        let port = serve(vec![
+            b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello",
+            b"HTTP/1.1 201 Created\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n4;x=y\r\ndefg\r\n0\r\nTrailer: t\r\n\r\n",
+            b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n",
+            b"HTTP/1.1 500 Oops\r\nconnection: close\r\ncontent-length: 2\r\n\r\nno",
+        ])
+        .await;
+        let url = format!("http://127.0.0.1:{port}/x");
+        let mut c = HttpClient::default();
+        let t = Duration::from_secs(5);
+        let get = http::Method::GET;
+        let r = c.request(&get, &url, &[], b"", t).await.ok().unwrap();
+        assert_eq!((r.status, r.body), (200, &b"hello"[..]));
+        let r = c
+            .request(&http::Method::POST, &url, &[], b"{}", t)
+            .await
+            .ok()
+            .unwrap();
+        assert_eq!((r.status, r.body), (201, &b"abcdefg"[..]));
+        let r = c.request(&get, &url, &[], b"", t).await.ok().unwrap();
+        assert_eq!((r.status, r.body.len()), (204, 0));
+        let r = c.request(&get, &url, &[], b"", t).await.ok().unwrap();
+        assert_eq!((r.status, r.body), (500, &b"no"[..]));
+        assert!(c.conns.is_empty(), "connection: close drops the connection");
+    }
+
+    #[tokio::test]
+    async fn garbage_and_refusals_are_typed_errors() {
+        let port = serve(vec![b"SMTP ready\r\n\r\n"]).await;
+        let mut c = HttpClient::default();
+        let t = Duration::from_secs(5);
+        let url = format!("http://127.0.0.1:{port}/");
+        assert_eq!(
+            c.request(&http::Method::GET, &url, &[], b"", t).await.err(),
+            Some(ErrorKind::Io)
+        );
+        let closed = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let url = format!("http://127.0.0.1:{closed}/");
+        assert_eq!(
+            c.request(&http::Method::GET, &url, &[], b"", t).await.err(),
+            Some(ErrorKind::ConnectionRefused)
+        );
+    }
 }
