@@ -68,6 +68,20 @@ pub struct MockStats {
     pub limit_rejections: u64,
 }
 
+/// A listener with a deep accept queue: thousands of users connecting at once must not overflow
+/// it (an overflow drops the SYN and the client retries a second later, a false 1 s connect time).
+fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    // The kernel caps this at net.core.somaxconn.
+    socket.listen(65_535)
+}
+
 impl MockServer {
     /// Binds (the listener is bound before this returns: no readiness race) and spawns the server
     /// on the current tokio runtime.
@@ -82,8 +96,7 @@ impl MockServer {
         }
         let mut listeners = Vec::new();
         for a in &cfg.listen {
-            let l = TcpListener::bind(a)
-                .await
+            let l = listen(*a)
                 .map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen on {a}: {e}")))?;
             listeners.push(l);
         }

@@ -33,30 +33,30 @@ impl Sink for Text {
                 &label,
                 step.count,
                 Some(step.failed),
-                rate,
+                Some(rate),
                 &step.latency,
             )?;
             if let Some(c) = &step.latency_corrected {
-                row(w, "  ↳ corrected", c.count, None, 0.0, c)?;
+                row(w, "  ↳ corrected", c.count, None, None, c)?;
             }
             for e in &step.events {
                 let label = format!("  {}", e.name);
-                row(w, &label, e.count, None, e.rate_per_s, &e.latency)?;
+                row(w, &label, e.count, None, Some(e.rate_per_s), &e.latency)?;
                 if let Some(c) = &e.latency_corrected {
-                    row(w, "    ↳ corrected", c.count, None, 0.0, c)?;
+                    row(w, "    ↳ corrected", c.count, None, None, c)?;
                 }
             }
             if let Some(g) = &step.gaps {
                 if g.count > 0 {
-                    row(w, "  (gap between events)", g.count, None, 0.0, g)?;
+                    row(w, "  (gap between events)", g.count, None, None, g)?;
                 }
             }
         }
         let rate = s.iteration.count as f64 / s.elapsed_s.max(1e-9);
         let it = &s.iteration;
-        row(w, "iteration (passed)", it.count, None, rate, it)?;
+        row(w, "iteration (passed)", it.count, None, Some(rate), it)?;
         if let Some(c) = &s.iteration_corrected {
-            row(w, "  ↳ corrected", c.count, None, 0.0, c)?;
+            row(w, "  ↳ corrected", c.count, None, None, c)?;
             writeln!(
                 w,
                 "  (↳ corrected: measured from each flow's intended start, so time a flow waited \
@@ -115,20 +115,22 @@ fn row(
     label: &str,
     count: u64,
     errors: Option<u64>,
-    rate: f64,
+    rate: Option<f64>,
     l: &Latency,
 ) -> io::Result<()> {
     let errors = errors.map_or_else(String::new, |e| e.to_string());
+    // Corrected and gap rows have no rate of their own: blank, not a misleading 0.0.
+    let rate = rate.map_or_else(String::new, |r| format!("{r:.1}"));
     if l.count == 0 {
         return writeln!(
             w,
-            "  {label:<26} {count:>8} {errors:>7} {rate:>9.1} {:>9}",
+            "  {label:<26} {count:>8} {errors:>7} {rate:>9} {:>9}",
             "-"
         );
     }
     writeln!(
         w,
-        "  {label:<26} {count:>8} {errors:>7} {rate:>9.1} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>9.2}",
+        "  {label:<26} {count:>8} {errors:>7} {rate:>9} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>9.2}",
         l.p50_ms, l.p90_ms, l.p95_ms, l.p99_ms, l.max_ms
     )
 }

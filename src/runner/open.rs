@@ -108,15 +108,18 @@ async fn user_loop<U: FlowUser>(
     let mut times = times
         .map(|(_, t)| stop.start + Duration::from_secs_f64(t))
         .peekable();
+    // An arrival taken from the schedule but not started when the run stopped.
+    let mut unstarted = None;
     for at in times.by_ref() {
         if stop.deadline.is_some_and(|d| at >= d) {
             break;
         }
         tokio::select! {
             _ = tokio::time::sleep_until(at) => {}
-            _ = stop.soft.cancelled() => break,
+            _ = stop.soft.cancelled() => {}
         }
         if stop.soft.is_cancelled() {
+            unstarted = Some(at);
             break;
         }
         let lag = Instant::now().saturating_duration_since(at);
@@ -129,7 +132,11 @@ async fn user_loop<U: FlowUser>(
     // Arrivals that came due while this user was busy or stopping, but never started.
     let now = Instant::now();
     let end = stop.deadline.map_or(now, |d| d.min(now));
-    let missed = times.take_while(|at| *at < end).count() as u64;
+    let missed = unstarted
+        .into_iter()
+        .chain(times)
+        .take_while(|at| *at < end)
+        .count() as u64;
     rec.borrow_mut().dropped += missed;
     user.close().await;
 }

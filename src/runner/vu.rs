@@ -10,7 +10,6 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::{HeaderMap, HeaderName, HeaderValue};
 use rand::Rng;
 use tokio::time::Instant;
 
@@ -38,7 +37,8 @@ pub struct Vu<O: Observer> {
     pub iteration: u64,
     pub vars: Vec<Option<String>>,
     pub http: HttpClient,
-    pub ws: Option<Socket>,
+    /// Boxed: the stream (with its TLS state) is large, and most users' sockets are idle.
+    pub ws: Option<Box<Socket>>,
     /// Expected events seen in the current exchange (for diagnosis), reused between steps.
     pub seq: Vec<EventId>,
     pub obs: O,
@@ -166,7 +166,7 @@ impl<O: Observer> Vu<O> {
     /// Closes the socket, if one is open (bounded).
     pub async fn close(&mut self) {
         if let Some(mut s) = self.ws.take() {
-            let _ = ws::close(&mut s.stream, 1000, Duration::from_secs(1)).await;
+            let _ = Box::pin(ws::close(&mut s.stream, 1000, Duration::from_secs(1))).await;
         }
     }
 
@@ -189,15 +189,24 @@ impl<O: Observer> Vu<O> {
         true
     }
 
+    /// Runs one step. Each step's future is boxed while it runs: a user's task then stays a few
+    /// hundred bytes between steps (while it thinks or waits for its next arrival) instead of
+    /// carrying the largest step's state machine (the WebSocket handshake's is kilobytes) all
+    /// its life. One allocation per step is nothing beside the step's system calls.
     async fn exec(&mut self, step: &Step) -> Result<Duration, ErrorKind> {
         let started = Instant::now();
         match &step.kind {
-            StepKind::Http(h) => self.http_step(h).await?,
-            StepKind::WsConnect(c) => self.connect(step.id, c).await?,
-            StepKind::WsExchange(x) => return self.exchange(step, x).await,
+            StepKind::Http(h) => Box::pin(self.http_step(h)).await?,
+            StepKind::WsConnect(c) => Box::pin(self.connect(step.id, c)).await?,
+            StepKind::WsExchange(x) => return Box::pin(self.exchange(step, x)).await,
             StepKind::WsClose(c) => {
                 let mut socket = self.ws.take().ok_or(ErrorKind::NoSocket)?;
-                ws::close(&mut socket.stream, c.code, Duration::from_secs(5)).await?;
+                Box::pin(ws::close(
+                    &mut socket.stream,
+                    c.code,
+                    Duration::from_secs(5),
+                ))
+                .await?;
             }
             StepKind::Think(t) => tokio::time::sleep(think_time(t)).await,
         }
@@ -213,13 +222,13 @@ impl<O: Observer> Vu<O> {
         t.render(&ctx).map_err(|u| ErrorKind::VariableUnset(u.0))
     }
 
-    fn headers(&self, list: &[(HeaderName, Template)]) -> Result<HeaderMap, ErrorKind> {
-        let mut map = HeaderMap::with_capacity(list.len() + 1);
-        for (name, value) in list {
-            let v = HeaderValue::from_str(&self.render(value)?).map_err(|_| ErrorKind::Io)?;
-            map.append(name.clone(), v);
+    /// Renders a header value; a line break would inject headers, so it fails the step.
+    fn header_value(&self, t: &Template) -> Result<String, ErrorKind> {
+        let v = self.render(t)?;
+        if v.contains(['\r', '\n']) {
+            return Err(ErrorKind::Io);
         }
-        Ok(map)
+        Ok(v)
     }
 
     async fn http_step(&mut self, h: &HttpStep) -> Result<(), ErrorKind> {
@@ -235,12 +244,7 @@ impl<O: Observer> Vu<O> {
         self.body_buf.clear();
         let mut headers = Vec::with_capacity(h.headers.len() + 1);
         for (name, value) in &h.headers {
-            let v = value.render(&ctx).map_err(unset)?;
-            // A value with a line break would inject headers: refuse it.
-            if v.contains(['\r', '\n']) {
-                return Err(ErrorKind::Io);
-            }
-            headers.push((name.clone(), v));
+            headers.push((name.clone(), self.header_value(value)?));
         }
         match &h.body {
             None => {}
@@ -306,23 +310,26 @@ impl<O: Observer> Vu<O> {
             url.push('=');
             push_query_encoded(&mut url, &self.render(value)?);
         }
-        let mut headers = self.headers(&c.headers)?;
-        if !c.subprotocols.is_empty() {
-            let mut offer = String::new();
-            for (i, p) in c.subprotocols.iter().enumerate() {
-                if i > 0 {
-                    offer.push_str(", ");
-                }
-                offer.push_str(&self.render(p)?);
-            }
-            let v = HeaderValue::from_str(&offer).map_err(|_| ErrorKind::Io)?;
-            headers.insert(http::header::SEC_WEBSOCKET_PROTOCOL, v);
+        let mut headers = Vec::with_capacity(c.headers.len());
+        for (name, value) in &c.headers {
+            headers.push((name.clone(), self.header_value(value)?));
         }
-        let stream = ws::connect(&url, headers, c.timeout, self.bind()).await?;
-        self.ws = Some(Socket {
+        let mut offer = String::new();
+        for (i, p) in c.subprotocols.iter().enumerate() {
+            if i > 0 {
+                offer.push_str(", ");
+            }
+            offer.push_str(&self.header_value(p)?);
+        }
+        let upgrade = ws::Upgrade {
+            headers: &headers,
+            subprotocols: &offer,
+        };
+        let stream = ws::connect(&url, &upgrade, c.timeout, self.bind()).await?;
+        self.ws = Some(Box::new(Socket {
             stream,
             connect_step: step,
-        });
+        }));
         Ok(())
     }
 }
@@ -333,4 +340,36 @@ fn think_time(t: &Think) -> Duration {
     }
     let span = (t.max - t.min).as_micros() as u64;
     t.min + Duration::from_micros(rand::thread_rng().gen_range(0..=span))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::{self, Overrides};
+    use tokio_util::sync::CancellationToken;
+
+    /// A hundred thousand users must fit in memory: a user's whole task (its future, which holds
+    /// the `Vu`) stays small because each step's state machine is boxed only while it runs.
+    #[test]
+    fn a_user_task_stays_small() {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/golden-path.toml");
+        let plan = Arc::new(scenario::load(&path, &Overrides::default(), &|_| None).unwrap());
+        let rec = Rc::new(RefCell::new(Recorder::new(&plan)));
+        let start = Instant::now();
+        let stop = Stop {
+            start,
+            deadline: None,
+            iterations: Some(1),
+            ramp: None,
+            soft: CancellationToken::new(),
+            hard: CancellationToken::new(),
+        };
+        let vu = Vu::new(plan, rec, 0, ());
+        let vu_size = std::mem::size_of_val(&vu);
+        let task = vu.run(stop);
+        let size = std::mem::size_of_val(&task);
+        eprintln!("Vu {vu_size} bytes, user task {size} bytes");
+        assert!(size <= 1536, "a user's task is {size} bytes");
+    }
 }

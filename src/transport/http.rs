@@ -10,11 +10,8 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-use tokio_rustls::client::TlsStream;
-use tokio_rustls::TlsConnector;
 
-use super::{tcp_connect, tls_config};
+use super::conn::{parse_url, Conn, Origin, Target, HTTP};
 use crate::metrics::errors::ErrorKind;
 
 /// Most response headers read (beyond that the response is an error).
@@ -22,93 +19,28 @@ const MAX_HEADERS: usize = 64;
 /// Largest response accepted (headers and body).
 const MAX_RESPONSE: usize = 64 << 20;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Origin {
-    tls: bool,
-    host: String,
-    port: u16,
+/// Writes the whole request (and flushes it through TLS).
+async fn write_all(stream: &mut Conn, buf: &[u8]) -> io::Result<()> {
+    stream.write_all(buf).await?;
+    if let Conn::Tls(_) = stream {
+        stream.flush().await?;
+    }
+    Ok(())
 }
 
-/// A parsed request target: where to connect and what to put on the request line.
-struct Target<'a> {
+/// Reads what is available into `buf`; 0 at the end of the stream.
+async fn read_into(stream: &mut Conn, buf: &mut Vec<u8>) -> io::Result<usize> {
+    // Small to start (most responses are a few hundred bytes; every user keeps its buffer),
+    // growing geometrically for large bodies.
+    if buf.capacity() - buf.len() < 1024 {
+        buf.reserve(2048);
+    }
+    stream.read_buf(buf).await
+}
+
+struct Kept {
     origin: Origin,
-    /// `host[:port]` as written, for the `host` header.
-    authority: &'a str,
-    /// Path and query, `/` when empty.
-    path: &'a str,
-}
-
-fn parse_url(url: &str) -> Result<Target<'_>, ErrorKind> {
-    let (tls, rest) = if let Some(r) = url.strip_prefix("http://") {
-        (false, r)
-    } else if let Some(r) = url.strip_prefix("https://") {
-        (true, r)
-    } else {
-        return Err(ErrorKind::Io);
-    };
-    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let (authority, path) = rest.split_at(end);
-    let path = path.split('#').next().unwrap_or("");
-    let path = if path.is_empty() { "/" } else { path };
-    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
-        let close = v6.find(']').ok_or(ErrorKind::Io)?;
-        let port = v6[close + 1..].strip_prefix(':');
-        (&v6[..close], port)
-    } else {
-        match authority.rsplit_once(':') {
-            Some((h, p)) => (h, Some(p)),
-            None => (authority, None),
-        }
-    };
-    let port = match port {
-        Some(p) => p.parse().map_err(|_| ErrorKind::Io)?,
-        None if tls => 443,
-        None => 80,
-    };
-    if host.is_empty() {
-        return Err(ErrorKind::Io);
-    }
-    Ok(Target {
-        origin: Origin {
-            tls,
-            host: host.to_string(),
-            port,
-        },
-        authority,
-        path,
-    })
-}
-
-enum Stream {
-    Plain(TcpStream),
-    Tls(Box<TlsStream<TcpStream>>),
-}
-
-impl Stream {
-    async fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
-        match self {
-            Stream::Plain(s) => s.write_all(buf).await,
-            Stream::Tls(s) => {
-                s.write_all(buf).await?;
-                s.flush().await
-            }
-        }
-    }
-
-    async fn read_into(&mut self, buf: &mut Vec<u8>) -> io::Result<usize> {
-        if buf.capacity() - buf.len() < 4096 {
-            buf.reserve(8192);
-        }
-        match self {
-            Stream::Plain(s) => s.read_buf(buf).await,
-            Stream::Tls(s) => s.read_buf(buf).await,
-        }
-    }
-}
-
-struct Conn {
-    origin: Origin,
-    stream: Stream,
+    stream: Conn,
     /// Requests sent on it (a fresh connection is not retried on failure).
     used: u64,
 }
@@ -122,7 +54,7 @@ pub struct Response<'a> {
 /// A user's HTTP connections, one per origin (usually the auth service and the backend).
 #[derive(Default)]
 pub struct HttpClient {
-    conns: Vec<Conn>,
+    conns: Vec<Kept>,
     /// Source address for new connections.
     pub bind: Option<IpAddr>,
     out: Vec<u8>,
@@ -171,7 +103,7 @@ impl HttpClient {
         headers: &[(http::HeaderName, String)],
         body: &[u8],
     ) -> Result<u16, ErrorKind> {
-        let target = parse_url(url)?;
+        let target = parse_url(url, HTTP)?;
         self.out.clear();
         write_request(&mut self.out, method, &target, headers, body);
         let head = *method == http::Method::HEAD;
@@ -181,7 +113,7 @@ impl HttpClient {
             self.conns[i].used += 1;
             let result = {
                 let conn = &mut self.conns[i];
-                match conn.stream.write_all(&self.out).await {
+                match write_all(&mut conn.stream, &self.out).await {
                     Ok(()) => read_response(&mut conn.stream, &mut self.buf, head).await,
                     Err(e) => Err(ReadError::Io(e, true)),
                 }
@@ -212,19 +144,8 @@ impl HttpClient {
         if let Some(i) = self.conns.iter().position(|c| c.origin == *origin) {
             return Ok(i);
         }
-        let tcp = tcp_connect(&origin.host, origin.port, self.bind).await?;
-        let stream = if origin.tls {
-            let name = rustls::pki_types::ServerName::try_from(origin.host.clone())
-                .map_err(|_| ErrorKind::Tls)?;
-            let tls = TlsConnector::from(tls_config())
-                .connect(name, tcp)
-                .await
-                .map_err(|_| ErrorKind::Tls)?;
-            Stream::Tls(Box::new(tls))
-        } else {
-            Stream::Plain(tcp)
-        };
-        self.conns.push(Conn {
+        let stream = Conn::open(origin, self.bind).await?;
+        self.conns.push(Kept {
             origin: origin.clone(),
             stream,
             used: 0,
@@ -290,7 +211,7 @@ impl ReadError {
 
 /// Reads one response into `buf`: (status, body range, keep-alive).
 async fn read_response(
-    stream: &mut Stream,
+    stream: &mut Conn,
     buf: &mut Vec<u8>,
     head: bool,
 ) -> Result<(u16, (usize, usize), bool), ReadError> {
@@ -300,8 +221,7 @@ async fn read_response(
     let mut need_read = true;
     let (status, header_len, framing, keep) = loop {
         if need_read {
-            let n = stream
-                .read_into(buf)
+            let n = read_into(stream, buf)
                 .await
                 .map_err(|e| ReadError::Io(e, buf.is_empty()))?;
             if n == 0 {
@@ -340,8 +260,7 @@ async fn read_response(
                 .filter(|w| *w <= MAX_RESPONSE)
                 .ok_or(ReadError::Invalid)?;
             while buf.len() < want {
-                let n = stream
-                    .read_into(buf)
+                let n = read_into(stream, buf)
                     .await
                     .map_err(|e| ReadError::Io(e, false))?;
                 if n == 0 {
@@ -352,8 +271,7 @@ async fn read_response(
         }
         Framing::UntilClose => {
             loop {
-                let n = stream
-                    .read_into(buf)
+                let n = read_into(stream, buf)
                     .await
                     .map_err(|e| ReadError::Io(e, false))?;
                 if n == 0 {
@@ -409,7 +327,7 @@ fn framing(resp: &httparse::Response<'_, '_>, status: u16, head: bool) -> (Frami
 
 /// Decodes a chunked body in place after `start`; returns the end of the decoded body.
 async fn read_chunked(
-    stream: &mut Stream,
+    stream: &mut Conn,
     buf: &mut Vec<u8>,
     start: usize,
 ) -> Result<usize, ReadError> {
@@ -452,8 +370,8 @@ async fn read_chunked(
     }
 }
 
-async fn fill(stream: &mut Stream, buf: &mut Vec<u8>) -> Result<(), ReadError> {
-    match stream.read_into(buf).await {
+async fn fill(stream: &mut Conn, buf: &mut Vec<u8>) -> Result<(), ReadError> {
+    match read_into(stream, buf).await {
         Ok(0) => Err(ReadError::Invalid),
         Ok(_) if buf.len() > MAX_RESPONSE => Err(ReadError::Invalid),
         Ok(_) => Ok(()),
@@ -465,26 +383,6 @@ async fn fill(stream: &mut Stream, buf: &mut Vec<u8>) -> Result<(), ReadError> {
 mod tests {
     use super::*;
     use tokio::io::AsyncWriteExt;
-
-    #[test]
-    fn urls_split_into_origin_authority_and_path() {
-        let t = parse_url("http://127.0.0.1:8080/health?x=1#frag").unwrap();
-        assert_eq!(
-            (t.origin.host.as_str(), t.origin.port, t.origin.tls),
-            ("127.0.0.1", 8080, false)
-        );
-        assert_eq!((t.authority, t.path), ("127.0.0.1:8080", "/health?x=1"));
-        let t = parse_url("https://auth.example.test").unwrap();
-        assert_eq!((t.origin.port, t.path, t.origin.tls), (443, "/", true));
-        let t = parse_url("http://[::1]:9/a").unwrap();
-        assert_eq!(
-            (t.origin.host.as_str(), t.origin.port, t.authority),
-            ("::1", 9, "[::1]:9")
-        );
-        for bad in ["ftp://x/", "http://", "http://h:port/", "nohost"] {
-            assert!(parse_url(bad).is_err(), "{bad}");
-        }
-    }
 
     /// A one-shot server answering each request with the next canned response.
     async fn serve(responses: Vec<&'static [u8]>) -> u16 {

@@ -3,6 +3,7 @@
 //! Connections are opened here (not inside hyper or tungstenite) so that every failure maps to an
 //! `ErrorKind` — refused, DNS, TLS, timeout — instead of an opaque error string.
 
+pub mod conn;
 pub mod dns;
 pub mod http;
 pub mod ws;

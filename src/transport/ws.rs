@@ -1,66 +1,162 @@
 //! WebSocket client for one virtual user: connect with typed errors, send text, read frames.
 //!
-//! Buffers are kept small (a few KiB) so that a hundred thousand open sockets stay cheap; the
-//! event type of a frame is read with a borrowing parse that allocates nothing.
+//! The opening handshake is done here, on the user's own connection; tungstenite then frames the
+//! stream. Buffers are kept small (a few KiB) so that a hundred thousand open sockets stay cheap;
+//! the event type of a frame is read with a borrowing parse that allocates nothing.
 
 use std::borrow::Cow;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
-use tokio::net::TcpStream;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_tungstenite::tungstenite::handshake::client::generate_key;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{self, Message};
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tokio_tungstenite::WebSocketStream;
 
-use super::{io_kind, tcp_connect};
+use super::conn::{parse_url, Conn, Target, WS};
+use super::io_kind;
 use crate::metrics::errors::ErrorKind;
 
-pub type Stream = WebSocketStream<MaybeTlsStream<TcpStream>>;
+pub type Stream = WebSocketStream<Conn>;
+
+/// Largest upgrade response head read.
+const MAX_HEAD: usize = 16 * 1024;
 
 /// Socket buffer sizes: frames in this protocol are small JSON documents.
 pub fn config() -> WebSocketConfig {
     let mut c = WebSocketConfig::default();
-    c.read_buffer_size = 4 * 1024;
+    // 2 KiB holds a few events; a larger frame grows the buffer as it needs. Every open socket
+    // keeps this buffer, so it is most of an idle user's memory.
+    c.read_buffer_size = 2 * 1024;
     c.write_buffer_size = 0;
     c.max_message_size = Some(16 << 20);
     c.max_frame_size = Some(16 << 20);
     c
 }
 
+/// What to send with the upgrade request.
+pub struct Upgrade<'a> {
+    /// Extra headers (already rendered; no line breaks).
+    pub headers: &'a [(http::HeaderName, String)],
+    /// The `Sec-WebSocket-Protocol` offer, comma-separated; empty for none.
+    pub subprotocols: &'a str,
+}
+
 /// Opens a WebSocket: TCP (and TLS for wss) connect, then the upgrade, all within `timeout`.
 pub async fn connect(
     url: &str,
-    headers: http::HeaderMap,
+    upgrade: &Upgrade<'_>,
     timeout: Duration,
     bind: Option<std::net::IpAddr>,
 ) -> Result<Stream, ErrorKind> {
-    match tokio::time::timeout(timeout, connect_inner(url, headers, bind)).await {
+    match tokio::time::timeout(timeout, connect_inner(url, upgrade, bind)).await {
         Ok(r) => r,
         Err(_) => Err(ErrorKind::Timeout),
     }
 }
 
+/// The client side of the RFC 6455 opening handshake, on the user's own connection: one write,
+/// a response head parsed with `httparse`, and the bytes after it (often the server's first
+/// frame) handed to tungstenite in an exactly-sized buffer — its own handshake would leave a
+/// 4 KiB buffer behind in every open socket.
 async fn connect_inner(
     url: &str,
-    headers: http::HeaderMap,
+    upgrade: &Upgrade<'_>,
     bind: Option<std::net::IpAddr>,
 ) -> Result<Stream, ErrorKind> {
-    let mut request = url.into_client_request().map_err(|_| ErrorKind::Io)?;
-    let (host, port) = {
-        let uri = request.uri();
-        let tls = uri.scheme_str() == Some("wss");
-        let host = uri.host().ok_or(ErrorKind::Io)?.to_string();
-        (host, uri.port_u16().unwrap_or(if tls { 443 } else { 80 }))
+    let target = parse_url(url, WS)?;
+    let mut conn = Conn::open(&target.origin, bind).await?;
+    let key = generate_key();
+    let mut out = Vec::with_capacity(256 + url.len() + upgrade.subprotocols.len());
+    write_upgrade(&mut out, &target, &key, upgrade);
+    conn.write_all(&out).await.map_err(|e| io_kind(&e))?;
+    conn.flush().await.map_err(|e| io_kind(&e))?;
+    let mut buf = out;
+    buf.clear();
+    let head = loop {
+        if buf.capacity() - buf.len() < 512 {
+            buf.reserve(1024);
+        }
+        if conn.read_buf(&mut buf).await.map_err(|e| io_kind(&e))? == 0 {
+            return Err(ErrorKind::Io);
+        }
+        let mut headers = [httparse::EMPTY_HEADER; 32];
+        let mut resp = httparse::Response::new(&mut headers);
+        match resp.parse(&buf) {
+            Ok(httparse::Status::Complete(len)) => {
+                check_response(&resp, &key, upgrade.subprotocols)?;
+                break len;
+            }
+            Ok(httparse::Status::Partial) if buf.len() < MAX_HEAD => continue,
+            _ => return Err(ErrorKind::Io),
+        }
     };
-    request.headers_mut().extend(headers);
-    let tcp = tcp_connect(&host, port, bind).await?;
-    match tokio_tungstenite::client_async_tls_with_config(request, tcp, Some(config()), None).await
-    {
-        Ok((stream, _response)) => Ok(stream),
-        Err(e) => Err(classify(&e)),
+    let tail = buf[head..].to_vec();
+    drop(buf);
+    Ok(WebSocketStream::from_partially_read(conn, tail, Role::Client, Some(config())).await)
+}
+
+fn write_upgrade(out: &mut Vec<u8>, target: &Target<'_>, key: &str, upgrade: &Upgrade<'_>) {
+    out.extend_from_slice(b"GET ");
+    out.extend_from_slice(target.path.as_bytes());
+    out.extend_from_slice(b" HTTP/1.1\r\nhost: ");
+    out.extend_from_slice(target.authority.as_bytes());
+    out.extend_from_slice(
+        b"\r\nupgrade: websocket\r\nconnection: Upgrade\r\nsec-websocket-version: 13\r\nsec-websocket-key: ",
+    );
+    out.extend_from_slice(key.as_bytes());
+    out.extend_from_slice(b"\r\n");
+    if !upgrade.subprotocols.is_empty() {
+        out.extend_from_slice(b"sec-websocket-protocol: ");
+        out.extend_from_slice(upgrade.subprotocols.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    for (name, value) in upgrade.headers {
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+/// RFC 6455 §4.1: a 101 that upgrades to websocket, with the accept key derived from ours, and
+/// no subprotocol we did not offer (none at all is allowed, as browsers allow it).
+fn check_response(
+    resp: &httparse::Response<'_, '_>,
+    key: &str,
+    offered: &str,
+) -> Result<(), ErrorKind> {
+    let status = resp.code.unwrap_or(0);
+    if status != 101 {
+        return Err(ErrorKind::WsRejected(status));
+    }
+    let header = |name: &str| {
+        resp.headers
+            .iter()
+            .find(|h| h.name.eq_ignore_ascii_case(name))
+            .and_then(|h| std::str::from_utf8(h.value).ok())
+            .map(str::trim)
+    };
+    let upgrade_ok = header("upgrade").is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+    let connection_ok = header("connection").is_some_and(|v| {
+        v.split(',')
+            .any(|t| t.trim().eq_ignore_ascii_case("upgrade"))
+    });
+    let accept_ok =
+        header("sec-websocket-accept") == Some(derive_accept_key(key.as_bytes()).as_str());
+    let protocol_ok = match header("sec-websocket-protocol") {
+        None => true,
+        Some(chosen) => offered.split(',').any(|p| p.trim() == chosen),
+    };
+    if upgrade_ok && connection_ok && accept_ok && protocol_ok {
+        Ok(())
+    } else {
+        Err(ErrorKind::Io)
     }
 }
 
@@ -216,6 +312,77 @@ mod tests {
             event_type(r#"{"type":"a\"b"}"#, &w).as_deref(),
             Some("a\"b")
         );
+    }
+
+    fn check(head: &str, offered: &str) -> Result<(), ErrorKind> {
+        let key = "dGhlIHNhbXBsZSBub25jZQ==";
+        let text = head.replace("{accept}", &derive_accept_key(key.as_bytes()));
+        let mut headers = [httparse::EMPTY_HEADER; 32];
+        let mut resp = httparse::Response::new(&mut headers);
+        assert!(resp.parse(text.as_bytes()).unwrap().is_complete());
+        check_response(&resp, key, offered)
+    }
+
+    #[test]
+    fn upgrade_responses_are_checked_as_rfc_6455_says() {
+        let ok = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: WebSocket\r\nConnection: keep-alive, Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n";
+        assert_eq!(check(&format!("{ok}\r\n"), ""), Ok(()));
+        assert_eq!(
+            check(&format!("{ok}\r\n"), "jwt.abc"),
+            Ok(()),
+            "a server may pick no subprotocol"
+        );
+        assert_eq!(
+            check(
+                &format!("{ok}Sec-WebSocket-Protocol: jwt.abc\r\n\r\n"),
+                "jwt.abc, x"
+            ),
+            Ok(())
+        );
+        assert_eq!(
+            check(
+                &format!("{ok}Sec-WebSocket-Protocol: other\r\n\r\n"),
+                "jwt.abc"
+            ),
+            Err(ErrorKind::Io),
+            "a subprotocol we did not offer fails the connection"
+        );
+        assert_eq!(
+            check("HTTP/1.1 401 Unauthorized\r\ncontent-length: 0\r\n\r\n", ""),
+            Err(ErrorKind::WsRejected(401))
+        );
+        let wrong_accept = ok.replace("{accept}", "AAAAAAAAAAAAAAAAAAAAAAAAAAA=");
+        assert_eq!(
+            check(&format!("{wrong_accept}\r\n"), ""),
+            Err(ErrorKind::Io)
+        );
+        let no_upgrade = ok.replace("Upgrade: WebSocket\r\n", "");
+        assert_eq!(check(&format!("{no_upgrade}\r\n"), ""), Err(ErrorKind::Io));
+    }
+
+    #[test]
+    fn upgrade_request_carries_key_protocols_and_headers() {
+        let t = parse_url("ws://127.0.0.1:8000/ws?token=x", WS).unwrap();
+        let headers = [(http::header::AUTHORIZATION, "Bearer t".to_string())];
+        let upgrade = Upgrade {
+            headers: &headers,
+            subprotocols: "jwt.t",
+        };
+        let mut out = Vec::new();
+        write_upgrade(&mut out, &t, "KEY", &upgrade);
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.starts_with("GET /ws?token=x HTTP/1.1\r\nhost: 127.0.0.1:8000\r\n"));
+        for line in [
+            "upgrade: websocket",
+            "connection: Upgrade",
+            "sec-websocket-version: 13",
+            "sec-websocket-key: KEY",
+            "sec-websocket-protocol: jwt.t",
+            "authorization: Bearer t",
+        ] {
+            assert!(text.contains(&format!("{line}\r\n")), "{line} in {text}");
+        }
+        assert!(text.ends_with("\r\n\r\n"));
     }
 
     #[test]

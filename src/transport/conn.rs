@@ -1,0 +1,194 @@
+//! One client connection, plain TCP or TLS, and the URL split that says where it goes.
+//!
+//! HTTP and WebSocket users both hold a `Conn`: an enum, not a boxed trait object, with the TLS
+//! state boxed so that a plain connection (the common case, and most of a hundred thousand idle
+//! sockets) costs a `TcpStream` and no more.
+
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
+use tokio_rustls::TlsConnector;
+
+use super::{tcp_connect, tls_config};
+use crate::metrics::errors::ErrorKind;
+
+/// Where a connection goes: scheme security, host and port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    pub tls: bool,
+    pub host: String,
+    pub port: u16,
+}
+
+/// A parsed request target: where to connect and what to put on the request line.
+pub struct Target<'a> {
+    pub origin: Origin,
+    /// `host[:port]` as written, for the `host` header.
+    pub authority: &'a str,
+    /// Path and query, `/` when empty (the fragment is dropped).
+    pub path: &'a str,
+}
+
+/// The URL schemes a client accepts: (plain, secure), e.g. `("http://", "https://")`.
+pub type Schemes = (&'static str, &'static str);
+pub const HTTP: Schemes = ("http://", "https://");
+pub const WS: Schemes = ("ws://", "wss://");
+
+/// Splits `url` into origin, authority and path, for one of `schemes`.
+pub fn parse_url<'a>(url: &'a str, schemes: Schemes) -> Result<Target<'a>, ErrorKind> {
+    let (tls, rest) = if let Some(r) = url.strip_prefix(schemes.0) {
+        (false, r)
+    } else if let Some(r) = url.strip_prefix(schemes.1) {
+        (true, r)
+    } else {
+        return Err(ErrorKind::Io);
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(end);
+    let path = path.split('#').next().unwrap_or("");
+    let path = if path.is_empty() { "/" } else { path };
+    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+        let close = v6.find(']').ok_or(ErrorKind::Io)?;
+        let port = v6[close + 1..].strip_prefix(':');
+        (&v6[..close], port)
+    } else {
+        match authority.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (authority, None),
+        }
+    };
+    let port = match port {
+        Some(p) => p.parse().map_err(|_| ErrorKind::Io)?,
+        None if tls => 443,
+        None => 80,
+    };
+    if host.is_empty() {
+        return Err(ErrorKind::Io);
+    }
+    Ok(Target {
+        origin: Origin {
+            tls,
+            host: host.to_string(),
+            port,
+        },
+        authority,
+        path,
+    })
+}
+
+/// An open connection.
+pub enum Conn {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+impl Conn {
+    /// Connects to `origin` (TCP, then TLS for a secure scheme) from the source address `bind`.
+    pub async fn open(origin: &Origin, bind: Option<std::net::IpAddr>) -> Result<Conn, ErrorKind> {
+        let tcp = tcp_connect(&origin.host, origin.port, bind).await?;
+        if !origin.tls {
+            return Ok(Conn::Plain(tcp));
+        }
+        let name = rustls::pki_types::ServerName::try_from(origin.host.clone())
+            .map_err(|_| ErrorKind::Tls)?;
+        let tls = TlsConnector::from(tls_config())
+            .connect(name, tcp)
+            .await
+            .map_err(|_| ErrorKind::Tls)?;
+        Ok(Conn::Tls(Box::new(tls)))
+    }
+}
+
+impl AsyncRead for Conn {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Conn::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Conn::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Conn {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Conn::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Conn::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Conn::Plain(s) => Pin::new(s).poll_flush(cx),
+            Conn::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Conn::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Conn::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Conn::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+            Conn::Tls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            Conn::Plain(s) => s.is_write_vectored(),
+            Conn::Tls(s) => s.is_write_vectored(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_split_into_origin_authority_and_path() {
+        let t = parse_url("http://127.0.0.1:8080/health?x=1#frag", HTTP).unwrap();
+        assert_eq!(
+            (t.origin.host.as_str(), t.origin.port, t.origin.tls),
+            ("127.0.0.1", 8080, false)
+        );
+        assert_eq!((t.authority, t.path), ("127.0.0.1:8080", "/health?x=1"));
+        let t = parse_url("https://auth.example.test", HTTP).unwrap();
+        assert_eq!((t.origin.port, t.path, t.origin.tls), (443, "/", true));
+        let t = parse_url("http://[::1]:9/a", HTTP).unwrap();
+        assert_eq!(
+            (t.origin.host.as_str(), t.origin.port, t.authority),
+            ("::1", 9, "[::1]:9")
+        );
+        let t = parse_url("wss://api.example.test/ws?token=a%20b", WS).unwrap();
+        assert_eq!(
+            (t.origin.port, t.origin.tls, t.path),
+            (443, true, "/ws?token=a%20b")
+        );
+        for bad in ["ftp://x/", "http://", "http://h:port/", "nohost"] {
+            assert!(parse_url(bad, HTTP).is_err(), "{bad}");
+        }
+        assert!(parse_url("http://x/ws", WS).is_err());
+        assert!(parse_url("ws://x/", HTTP).is_err());
+    }
+}
