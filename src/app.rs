@@ -184,6 +184,22 @@ async fn run(a: RunArgs, io: &Io) -> Exit {
             }
         ));
     }
+    if a.processes > 1 {
+        if a.hdr_log.is_some() {
+            io.eprint("error: --hdr-log is not supported with --processes (each process would write its own log)\n");
+            return Exit::Usage;
+        }
+        let mock_url = mock.as_ref().map(|_| plan.target.base_url.clone());
+        let args = crate::fanout::run_args(&a, mock_url.as_deref());
+        let summary = crate::fanout::run(args, shard, a.processes, a.workers, a.quiet, io).await;
+        if let Some(m) = mock {
+            m.shutdown().await;
+        }
+        return match summary {
+            Ok(s) => finish(&a, &s, io.interrupt.is_cancelled(), shard, io),
+            Err(e) => e,
+        };
+    }
     let started_at = crate::scenario::template::now_iso8601();
     let mut opts = RunOptions {
         shard,
@@ -246,13 +262,24 @@ async fn run(a: RunArgs, io: &Io) -> Exit {
             timeseries,
         },
     );
-    if outcome.interrupted {
+    finish(&a, &summary, outcome.interrupted, shard, io)
+}
+
+/// Prints the summary and writes the results files; the exit code follows the verdict.
+fn finish(
+    a: &RunArgs,
+    summary: &Summary,
+    interrupted: bool,
+    shard: crate::shard::Shard,
+    io: &Io,
+) -> Exit {
+    if interrupted {
         io.eprint("interrupted: results cover what ran until the stop\n");
     }
-    let text = render(&Text, &summary);
-    let mut written = write_out(a.out.as_deref(), &summary, io);
+    let text = render(&Text, summary);
+    let mut written = write_out(a.out.as_deref(), summary, io);
     if let Some(dir) = &a.results_dir {
-        written = written.and(write_dir(dir, &shard.suffix(), &summary, &text, io));
+        written = written.and(write_dir(dir, &shard.suffix(), summary, &text, io));
     }
     io.print(&text);
     if let Err(e) = written {
@@ -439,7 +466,24 @@ async fn probe(a: ProbeArgs, io: &Io) -> Exit {
 }
 
 async fn mock(a: MockArgs, io: &Io) -> Exit {
-    let server = match MockServer::start(a.config).await {
+    if a.processes > 1 {
+        if a.config.listen.iter().any(|l| l.port() == 0) {
+            io.eprint("error: mock --processes needs fixed ports (port 0 would give each process its own)\n");
+            return Exit::Usage;
+        }
+        let secret = match &a.config.jwt_secret {
+            Some(s) => s.expose().to_string(),
+            None => {
+                uuid::Uuid::new_v4().simple().to_string()
+                    + &uuid::Uuid::new_v4().simple().to_string()
+            }
+        };
+        return crate::fanout::mock(crate::fanout::mock_args(&io.args), a.processes, secret, io)
+            .await;
+    }
+    let mut config = a.config;
+    config.reuse_port = a.reuse_port;
+    let server = match MockServer::start(config).await {
         Ok(s) => s,
         Err(e) => {
             io.eprint(&format!("error: cannot start the mock: {e}\n"));

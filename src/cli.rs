@@ -123,9 +123,15 @@ pub struct RunArgs {
     /// one destination (its ephemeral ports).
     #[arg(long, env = "LOCAL_ADDRS", value_name = "ADDRS")]
     pub local_addrs: Option<crate::transport::LocalAddrs>,
-    /// Worker threads generating load [default: one per CPU].
+    /// Worker threads generating load [default: one per CPU, shared among --processes].
     #[arg(long, env = "WORKERS")]
     pub workers: Option<usize>,
+    /// Run as this many processes, each a shard of the users, merged at the end (as Locust's
+    /// --processes). One process holds at most its open-file limit of sockets (ulimit -n, often
+    /// 20,000): 100,000 users holding WebSockets need several.
+    #[arg(long, env = "PROCESSES", default_value_t = 1,
+          value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub processes: u32,
     /// Append an HdrHistogram interval log here (one tagged histogram per step and event per
     /// second, flushed each second; values in microseconds).
     #[arg(long, env = "HDR_LOG", value_name = "FILE")]
@@ -158,6 +164,14 @@ pub struct ProbeArgs {
 pub struct MockArgs {
     #[command(flatten)]
     pub config: MockConfig,
+    /// Serve from this many processes sharing the listening addresses (SO_REUSEPORT) and one
+    /// JWT secret: more connections than one process's open-file limit allows. Needs fixed ports.
+    #[arg(long, env = "MOCK_PROCESSES", default_value_t = 1,
+          value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub processes: u32,
+    /// Listen with SO_REUSEPORT (set on the children of --processes).
+    #[arg(long, hide = true)]
+    pub reuse_port: bool,
 }
 
 /// `--arrivals`.

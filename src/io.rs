@@ -25,6 +25,10 @@ pub struct Io {
     pub abort: CancellationToken,
     /// Whether stderr is a terminal (progress display).
     pub tty: bool,
+    /// This program, for `--processes` children.
+    pub program: std::path::PathBuf,
+    /// The command line after the program name (a child mock takes it as it was given).
+    pub args: Vec<std::ffi::OsString>,
 }
 
 impl Io {
@@ -38,6 +42,8 @@ impl Io {
             interrupt: CancellationToken::new(),
             abort: CancellationToken::new(),
             tty: std::io::stderr().is_terminal(),
+            program: std::env::current_exe().unwrap_or_else(|_| "load-tester".into()),
+            args: std::env::args_os().skip(1).collect(),
         }
     }
 

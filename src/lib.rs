@@ -7,6 +7,7 @@ pub mod app;
 pub mod cli;
 pub mod duration;
 pub mod exit;
+pub mod fanout;
 pub mod io;
 pub mod limits;
 pub mod metrics;

@@ -25,11 +25,13 @@ pub fn fit(plan: &Plan, shard: Shard, in_process_mock: bool) -> Result<(), Strin
     let need = users * per_user + RESERVE;
     if need > limit {
         let hard = rlimit::getrlimit(rlimit::Resource::NOFILE).map_or(limit, |(_, h)| h);
+        let room = limit.saturating_sub(RESERVE).max(1);
+        let procs = need.div_ceil(room).max(2);
         return Err(format!(
             "{users} users need about {need} open files ({per_user} each), but this process may \
-             open {limit} (hard limit {hard}). Raise the hard limit (ulimit -Hn, or docker run \
-             --ulimit nofile=N:N), run fewer users, or split them over several generators with \
-             --shard I/N"
+             open {limit} (hard limit {hard}). Split them over several processes with \
+             --processes {procs}, raise the hard limit (ulimit -Hn, or docker run --ulimit \
+             nofile=N:N), or use several generators with --shard I/N"
         ));
     }
     let ports = ephemeral_ports();

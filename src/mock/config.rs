@@ -72,6 +72,10 @@ pub struct MockConfig {
     /// Concurrent WebSockets allowed per user (JWT `sub`); 0 = unlimited.
     #[arg(long, env = "MOCK_MAX_CONNECTIONS_PER_USER", default_value_t = 0)]
     pub max_connections_per_user: u32,
+
+    /// Listen with SO_REUSEPORT, so that several mock processes share the addresses.
+    #[arg(skip)]
+    pub reuse_port: bool,
 }
 
 impl Default for MockConfig {
@@ -90,6 +94,7 @@ impl Default for MockConfig {
             fault: None,
             fault_rate: 1.0,
             max_connections_per_user: 0,
+            reuse_port: false,
         }
     }
 }

@@ -70,13 +70,16 @@ pub struct MockStats {
 
 /// A listener with a deep accept queue: thousands of users connecting at once must not overflow
 /// it (an overflow drops the SYN and the client retries a second later, a false 1 s connect time).
-fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+fn listen(addr: SocketAddr, reuse_port: bool) -> std::io::Result<TcpListener> {
     let socket = if addr.is_ipv4() {
         tokio::net::TcpSocket::new_v4()?
     } else {
         tokio::net::TcpSocket::new_v6()?
     };
     socket.set_reuseaddr(true)?;
+    if reuse_port {
+        socket.set_reuseport(true)?;
+    }
     socket.bind(addr)?;
     // The kernel caps this at net.core.somaxconn.
     socket.listen(65_535)
@@ -96,7 +99,7 @@ impl MockServer {
         }
         let mut listeners = Vec::new();
         for a in &cfg.listen {
-            let l = listen(*a)
+            let l = listen(*a, cfg.reuse_port)
                 .map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen on {a}: {e}")))?;
             listeners.push(l);
         }

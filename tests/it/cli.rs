@@ -140,3 +140,65 @@ fn the_command_line_definition_is_consistent() {
         assert!(help.len() > 200, "{sub} --help teaches something");
     }
 }
+
+/// `--processes`: the users split over child processes of the real binary, results merged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn processes_split_the_users_and_merge_their_results() {
+    let dir = tempdir();
+    let path = scenario(dir.path(), "s.toml", &fast_golden(""));
+    let out = dir.path().join("r.json");
+    let o = run_cli(
+        &[
+            "run",
+            path.to_str().unwrap(),
+            "--mock",
+            "--users",
+            "5",
+            "--iterations",
+            "3",
+            "--processes",
+            "2",
+            "--progress-interval",
+            "1s",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(o.exit, Exit::Passed, "{}\n{}", o.stdout, o.stderr);
+    assert!(o.stderr.contains("running as 2 processes"), "{}", o.stderr);
+    let r = read_results(&out);
+    assert_eq!(r.generators, 2);
+    assert_eq!((r.flows.passed, r.flows.failed), (15, 0));
+    assert_eq!(r.step("login").unwrap().ok, 5, "every user logged in once");
+    assert_eq!(r.load.users, 5);
+    crate::schema::assert_valid(&read_json(&out));
+}
+
+#[tokio::test]
+async fn processes_refuse_an_hdr_log() {
+    let dir = tempdir();
+    let path = scenario(dir.path(), "s.toml", &fast_golden(""));
+    let log = dir.path().join("x.hlog");
+    let o = run_cli(
+        &[
+            "run",
+            path.to_str().unwrap(),
+            "--mock",
+            "--processes",
+            "2",
+            "--hdr-log",
+            log.to_str().unwrap(),
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(o.exit, Exit::Usage);
+    assert!(
+        o.stderr
+            .contains("--hdr-log is not supported with --processes"),
+        "{}",
+        o.stderr
+    );
+}

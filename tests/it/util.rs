@@ -43,6 +43,8 @@ pub async fn run_cli(args: &[&str], env: &[(&str, &str)]) -> Output {
         interrupt: CancellationToken::new(),
         abort: CancellationToken::new(),
         tty: false,
+        program: env!("CARGO_BIN_EXE_load-tester").into(),
+        args: args.iter().map(Into::into).collect(),
     };
     let exit = load_tester::run(cli, &io).await;
     Output {
