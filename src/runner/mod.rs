@@ -52,6 +52,18 @@ pub struct Stop {
 }
 
 impl Stop {
+    /// Stops after `deadline` (from `start`) or `iterations`, whichever comes first; no ramp.
+    pub fn new(start: Instant, deadline: Option<Duration>, iterations: Option<u64>) -> Stop {
+        Stop {
+            start,
+            deadline: deadline.map(|d| start + d),
+            iterations,
+            ramp: None,
+            soft: CancellationToken::new(),
+            hard: CancellationToken::new(),
+        }
+    }
+
     pub fn should_stop(&self, iterations_done: u64) -> bool {
         self.soft.is_cancelled()
             || self.iterations.is_some_and(|n| iterations_done >= n)
@@ -133,12 +145,8 @@ pub async fn run(plan: Arc<Plan>, opts: RunOptions, sink: Box<dyn IntervalSink>)
         _ => None,
     };
     let stop = Stop {
-        start,
-        deadline: plan.load.duration.map(|d| start + d),
-        iterations: plan.load.iterations,
         ramp,
-        soft: CancellationToken::new(),
-        hard: CancellationToken::new(),
+        ..Stop::new(start, plan.load.duration, plan.load.iterations)
     };
     let users = opts.shard.users(plan.load.users);
     let workers = opts.workers.min(users.max(1) as usize).max(1);
@@ -298,14 +306,7 @@ pub(crate) async fn join_all<T: 'static>(tasks: &mut tokio::task::JoinSet<T>, st
 pub async fn run_one<O: Observer + 'static>(plan: Arc<Plan>, obs: O) -> (Recorder, O, Duration) {
     let rec = Rc::new(RefCell::new(Recorder::new(&plan)));
     let start = Instant::now();
-    let stop = Stop {
-        start,
-        deadline: None,
-        iterations: Some(1),
-        ramp: None,
-        soft: CancellationToken::new(),
-        hard: CancellationToken::new(),
-    };
+    let stop = Stop::new(start, None, Some(1));
     let vu = Vu::new(plan.clone(), rec.clone(), 0, obs);
     let local = tokio::task::LocalSet::new();
     let obs = local.run_until(vu.run(stop)).await;

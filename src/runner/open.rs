@@ -145,7 +145,6 @@ async fn user_loop<U: FlowUser>(
 mod tests {
     use super::*;
     use crate::scenario::{self, Overrides};
-    use tokio_util::sync::CancellationToken;
 
     const NORMAL: Duration = Duration::from_millis(1);
     const STALL: Duration = Duration::from_secs(1);
@@ -216,14 +215,7 @@ mod tests {
         let plan = scenario::load(&path, &o, &|_| None).unwrap();
         let rec = Rc::new(RefCell::new(Recorder::new(&plan)));
         let start = Instant::now();
-        let stop = Stop {
-            start,
-            deadline: Some(start + Duration::from_secs(secs)),
-            iterations: None,
-            ramp: None,
-            soft: CancellationToken::new(),
-            hard: CancellationToken::new(),
-        };
+        let stop = Stop::new(start, Some(Duration::from_secs(secs)), None);
         let schedule = Rc::new(Schedule {
             ramp: Ramp::constant(rate, Some(Duration::from_secs(secs))),
             arrivals: Arrivals::Even,

@@ -346,7 +346,6 @@ fn think_time(t: &Think) -> Duration {
 mod tests {
     use super::*;
     use crate::scenario::{self, Overrides};
-    use tokio_util::sync::CancellationToken;
 
     /// A hundred thousand users must fit in memory: a user's whole task (its future, which holds
     /// the `Vu`) stays small because each step's state machine is boxed only while it runs.
@@ -356,15 +355,7 @@ mod tests {
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/golden-path.toml");
         let plan = Arc::new(scenario::load(&path, &Overrides::default(), &|_| None).unwrap());
         let rec = Rc::new(RefCell::new(Recorder::new(&plan)));
-        let start = Instant::now();
-        let stop = Stop {
-            start,
-            deadline: None,
-            iterations: Some(1),
-            ramp: None,
-            soft: CancellationToken::new(),
-            hard: CancellationToken::new(),
-        };
+        let stop = Stop::new(Instant::now(), None, Some(1));
         let vu = Vu::new(plan, rec, 0, ());
         let vu_size = std::mem::size_of_val(&vu);
         let task = vu.run(stop);
