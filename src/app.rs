@@ -239,7 +239,7 @@ async fn run(a: RunArgs, io: &Io) -> Exit {
         plan: plan.clone(),
         series: series.clone(),
         hdr,
-        progress: progress::Progress::new(plan.clone(), opts.live.clone(), mode),
+        progress: progress::Progress::new(plan.clone(), mode),
         interval: opts.interval,
         err: io.err.clone(),
     };

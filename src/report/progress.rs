@@ -1,7 +1,6 @@
 //! Live progress: one refreshing status line on a terminal (indicatif), or a plain, stable,
 //! grep-able `progress key=value ...` line every N seconds when output is not a terminal.
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,7 +9,6 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use crate::io::Out;
 use crate::metrics::recorder::Recorder;
 use crate::plan::{Plan, StepKind};
-use crate::runner::Live;
 
 pub enum Mode {
     /// Nothing (`--quiet`).
@@ -23,7 +21,6 @@ pub enum Mode {
 
 pub struct Progress {
     plan: Arc<Plan>,
-    live: Arc<Live>,
     mode: Mode,
     total: Option<Duration>,
     /// Since the last line: merged intervals.
@@ -32,14 +29,16 @@ pub struct Progress {
     flows: u64,
     errors: u64,
     dropped: u64,
+    /// Flows started so far: those started and not yet ended are in flight (no shared counter:
+    /// it comes from the workers' interval snapshots).
+    started: u64,
 }
 
 impl Progress {
-    pub fn new(plan: Arc<Plan>, live: Arc<Live>, mode: Mode) -> Progress {
+    pub fn new(plan: Arc<Plan>, mode: Mode) -> Progress {
         let total = plan.load.duration;
         Progress {
             plan,
-            live,
             mode,
             total,
             window: None,
@@ -47,6 +46,7 @@ impl Progress {
             flows: 0,
             errors: 0,
             dropped: 0,
+            started: 0,
         }
     }
 
@@ -66,6 +66,7 @@ impl Progress {
             return;
         }
         self.flows += rec.flows_passed + rec.flows_failed;
+        self.started += rec.flows_started;
         self.errors += rec.total_errors();
         self.dropped += rec.dropped;
         match self.window.as_mut() {
@@ -112,7 +113,7 @@ impl Progress {
         let mut line = format!(
             "elapsed={}s/{total} active={} flows={} rate={recent:.1}/s errors={} dropped={}",
             end.as_secs(),
-            self.live.active.load(Ordering::Relaxed),
+            self.started.saturating_sub(self.flows),
             self.flows,
             self.errors,
             self.dropped,

@@ -27,7 +27,7 @@ pub(crate) async fn worker(ctx: &WorkerCtx, rec: &Rc<RefCell<Recorder>>) {
                 break;
             }
         }
-        let vu = Vu::new(plan.clone(), rec.clone(), n, ()).with_live(ctx.live.clone());
+        let vu = Vu::new(plan.clone(), rec.clone(), n, ());
         users.spawn_local(vu.run(stop.clone()));
         // Reap finished users as we go so the set stays small on long ramps.
         while users.try_join_next().is_some() {}

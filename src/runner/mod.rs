@@ -20,7 +20,6 @@ pub mod vu;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
-use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -71,13 +70,6 @@ impl Stop {
     }
 }
 
-/// Counters read live by the progress display (relaxed atomics, touched once per flow).
-#[derive(Debug, Default)]
-pub struct Live {
-    /// Flows in flight.
-    pub active: AtomicU64,
-}
-
 /// Receives the merged recorder of each interval, in order, while the run goes on.
 pub trait IntervalSink: Send {
     /// `index` counts intervals from 0; `end` is the time from the start to the interval's end.
@@ -97,7 +89,6 @@ pub struct RunOptions {
     pub abort: CancellationToken,
     /// Length of a time-series interval.
     pub interval: Duration,
-    pub live: Arc<Live>,
 }
 
 impl Default for RunOptions {
@@ -108,7 +99,6 @@ impl Default for RunOptions {
             interrupt: CancellationToken::new(),
             abort: CancellationToken::new(),
             interval: Duration::from_secs(1),
-            live: Arc::new(Live::default()),
         }
     }
 }
@@ -130,7 +120,6 @@ pub(crate) struct WorkerCtx {
     pub shard: Shard,
     pub stop: Stop,
     pub interval: Duration,
-    pub live: Arc<Live>,
     pub snapshots: mpsc::UnboundedSender<ticker::Message>,
 }
 
@@ -160,7 +149,6 @@ pub async fn run(plan: Arc<Plan>, opts: RunOptions, sink: Box<dyn IntervalSink>)
         shard: opts.shard,
         stop: stop.clone(),
         interval: opts.interval,
-        live: opts.live.clone(),
         snapshots: tx.clone(),
     };
     let mut recorder = Recorder::new(&plan);

@@ -71,7 +71,7 @@ pub(crate) async fn worker(ctx: &WorkerCtx, rec: &Rc<RefCell<Recorder>>) {
     });
     let ids = pacing::worker_users(ctx.index, ctx.count, ctx.shard, plan.load.users);
     let users = ids.map(|id| {
-        let vu = Vu::new(plan.clone(), rec.clone(), id, ()).with_live(ctx.live.clone());
+        let vu = Vu::new(plan.clone(), rec.clone(), id, ());
         (id, vu)
     });
     run(schedule, users, &ctx.stop, rec).await;

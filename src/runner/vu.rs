@@ -6,7 +6,6 @@
 
 use std::cell::RefCell;
 use std::rc::Rc;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,7 +13,7 @@ use rand::Rng;
 use tokio::time::Instant;
 
 use super::observer::Observer;
-use super::{Live, Stop};
+use super::Stop;
 use crate::metrics::errors::ErrorKind;
 use crate::metrics::recorder::Recorder;
 use crate::plan::{Body, EventId, HttpStep, Plan, Step, StepId, StepKind, Think, WsConnect};
@@ -45,7 +44,6 @@ pub struct Vu<O: Observer> {
     /// Open model: how late the current flow started after its intended start.
     pub lag: Option<Duration>,
     setup_done: bool,
-    live: Option<Arc<Live>>,
     url_buf: String,
     body_buf: String,
 }
@@ -66,7 +64,6 @@ impl<O: Observer> Vu<O> {
             obs,
             lag: None,
             setup_done,
-            live: None,
             url_buf: String::new(),
             body_buf: String::new(),
         };
@@ -80,21 +77,12 @@ impl<O: Observer> Vu<O> {
         (!addrs.is_empty()).then(|| addrs[(self.id % addrs.len() as u64) as usize])
     }
 
-    /// Counts this user's flows in the live progress counters.
-    pub fn with_live(mut self, live: Arc<Live>) -> Self {
-        self.live = Some(live);
-        self
-    }
-
     /// One flow: the setup steps if they have not passed yet, then one iteration. `lag` is how
     /// late the flow starts after its intended start (open model). True when it passed.
     pub async fn flow(&mut self, lag: Option<Duration>) -> bool {
         let plan = self.plan.clone();
         self.lag = lag;
         self.rec.borrow_mut().flow_started();
-        if let Some(l) = &self.live {
-            l.active.fetch_add(1, Ordering::Relaxed);
-        }
         let passed = if !self.setup_done && !self.run_steps(plan.setup()).await {
             false
         } else {
@@ -119,9 +107,6 @@ impl<O: Observer> Vu<O> {
         };
         if !passed {
             self.rec.borrow_mut().flow_failed();
-        }
-        if let Some(l) = &self.live {
-            l.active.fetch_sub(1, Ordering::Relaxed);
         }
         passed
     }
