@@ -490,9 +490,10 @@ async fn mock(a: MockArgs, io: &Io) -> Exit {
             return Exit::Error;
         }
     };
+    let addrs: Vec<String> = server.addrs().iter().map(|a| format!("http://{a}")).collect();
     io.eprint(&format!(
         "mock target listening on {} (Ctrl-C to stop)\n",
-        server.base_url()
+        addrs.join(", ")
     ));
     io.interrupt.cancelled().await;
     server.shutdown().await;
