@@ -490,7 +490,11 @@ async fn mock(a: MockArgs, io: &Io) -> Exit {
             return Exit::Error;
         }
     };
-    let addrs: Vec<String> = server.addrs().iter().map(|a| format!("http://{a}")).collect();
+    let addrs: Vec<String> = server
+        .addrs()
+        .iter()
+        .map(|a| format!("http://{a}"))
+        .collect();
     io.eprint(&format!(
         "mock target listening on {} (Ctrl-C to stop)\n",
         addrs.join(", ")
