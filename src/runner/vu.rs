@@ -227,7 +227,8 @@ impl<O: Observer> Vu<O> {
         self.url_buf.clear();
         h.url.render_into(&ctx, &mut self.url_buf).map_err(unset)?;
         self.body_buf.clear();
-        let mut headers = Vec::with_capacity(h.headers.len() + 1);
+        // Empty (no allocation) unless the step has headers or a JSON body.
+        let mut headers = Vec::new();
         for (name, value) in &h.headers {
             headers.push((name.clone(), self.header_value(value)?));
         }

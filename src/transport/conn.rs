@@ -16,7 +16,7 @@ use tokio_rustls::TlsConnector;
 use super::{tcp_connect, tls_config};
 use crate::metrics::errors::ErrorKind;
 
-/// Where a connection goes: scheme security, host and port.
+/// Where a kept connection goes: scheme security, host and port.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Origin {
     pub tls: bool,
@@ -24,13 +24,32 @@ pub struct Origin {
     pub port: u16,
 }
 
-/// A parsed request target: where to connect and what to put on the request line.
+/// A parsed request target, borrowing the URL (parsing allocates nothing): where to connect and
+/// what to put on the request line.
 pub struct Target<'a> {
-    pub origin: Origin,
+    pub tls: bool,
+    pub host: &'a str,
+    pub port: u16,
     /// `host[:port]` as written, for the `host` header.
     pub authority: &'a str,
     /// Path and query, `/` when empty (the fragment is dropped).
     pub path: &'a str,
+}
+
+impl Target<'_> {
+    /// Whether a connection to `o` serves this target.
+    pub fn is_at(&self, o: &Origin) -> bool {
+        self.tls == o.tls && self.port == o.port && self.host == o.host
+    }
+
+    /// The owned origin, kept with a new connection.
+    pub fn origin(&self) -> Origin {
+        Origin {
+            tls: self.tls,
+            host: self.host.to_string(),
+            port: self.port,
+        }
+    }
 }
 
 /// The URL schemes a client accepts: (plain, secure), e.g. `("http://", "https://")`.
@@ -47,9 +66,12 @@ pub fn parse_url<'a>(url: &'a str, schemes: Schemes) -> Result<Target<'a>, Error
     } else {
         return Err(ErrorKind::Io);
     };
-    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let end = rest
+        .bytes()
+        .position(|b| matches!(b, b'/' | b'?' | b'#'))
+        .unwrap_or(rest.len());
     let (authority, path) = rest.split_at(end);
-    let path = path.split('#').next().unwrap_or("");
+    let path = path.split_once('#').map_or(path, |(p, _)| p);
     let path = if path.is_empty() { "/" } else { path };
     let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
         let close = v6.find(']').ok_or(ErrorKind::Io)?;
@@ -70,11 +92,9 @@ pub fn parse_url<'a>(url: &'a str, schemes: Schemes) -> Result<Target<'a>, Error
         return Err(ErrorKind::Io);
     }
     Ok(Target {
-        origin: Origin {
-            tls,
-            host: host.to_string(),
-            port,
-        },
+        tls,
+        host,
+        port,
         authority,
         path,
     })
@@ -87,13 +107,13 @@ pub enum Conn {
 }
 
 impl Conn {
-    /// Connects to `origin` (TCP, then TLS for a secure scheme) from the source address `bind`.
-    pub async fn open(origin: &Origin, bind: Option<std::net::IpAddr>) -> Result<Conn, ErrorKind> {
-        let tcp = tcp_connect(&origin.host, origin.port, bind).await?;
-        if !origin.tls {
+    /// Connects to `t` (TCP, then TLS for a secure scheme) from the source address `bind`.
+    pub async fn open(t: &Target<'_>, bind: Option<std::net::IpAddr>) -> Result<Conn, ErrorKind> {
+        let tcp = tcp_connect(t.host, t.port, bind).await?;
+        if !t.tls {
             return Ok(Conn::Plain(tcp));
         }
-        let name = rustls::pki_types::ServerName::try_from(origin.host.clone())
+        let name = rustls::pki_types::ServerName::try_from(t.host.to_string())
             .map_err(|_| ErrorKind::Tls)?;
         let tls = TlsConnector::from(tls_config())
             .connect(name, tcp)
@@ -168,23 +188,14 @@ mod tests {
     #[test]
     fn urls_split_into_origin_authority_and_path() {
         let t = parse_url("http://127.0.0.1:8080/health?x=1#frag", HTTP).unwrap();
-        assert_eq!(
-            (t.origin.host.as_str(), t.origin.port, t.origin.tls),
-            ("127.0.0.1", 8080, false)
-        );
+        assert_eq!((t.host, t.port, t.tls), ("127.0.0.1", 8080, false));
         assert_eq!((t.authority, t.path), ("127.0.0.1:8080", "/health?x=1"));
         let t = parse_url("https://auth.example.test", HTTP).unwrap();
-        assert_eq!((t.origin.port, t.path, t.origin.tls), (443, "/", true));
+        assert_eq!((t.port, t.path, t.tls), (443, "/", true));
         let t = parse_url("http://[::1]:9/a", HTTP).unwrap();
-        assert_eq!(
-            (t.origin.host.as_str(), t.origin.port, t.authority),
-            ("::1", 9, "[::1]:9")
-        );
+        assert_eq!((t.host, t.port, t.authority), ("::1", 9, "[::1]:9"));
         let t = parse_url("wss://api.example.test/ws?token=a%20b", WS).unwrap();
-        assert_eq!(
-            (t.origin.port, t.origin.tls, t.path),
-            (443, true, "/ws?token=a%20b")
-        );
+        assert_eq!((t.port, t.tls, t.path), (443, true, "/ws?token=a%20b"));
         for bad in ["ftp://x/", "http://", "http://h:port/", "nohost"] {
             assert!(parse_url(bad, HTTP).is_err(), "{bad}");
         }

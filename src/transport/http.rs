@@ -108,7 +108,7 @@ impl HttpClient {
         write_request(&mut self.out, method, &target, headers, body);
         let head = *method == http::Method::HEAD;
         loop {
-            let i = self.conn(&target.origin).await?;
+            let i = self.conn(&target).await?;
             let fresh = self.conns[i].used == 0;
             self.conns[i].used += 1;
             let result = {
@@ -139,14 +139,16 @@ impl HttpClient {
         }
     }
 
-    /// The connection to `origin`, opened if needed; its index.
-    async fn conn(&mut self, origin: &Origin) -> Result<usize, ErrorKind> {
-        if let Some(i) = self.conns.iter().position(|c| c.origin == *origin) {
+    /// The connection to `target`'s origin, opened if needed; its index.
+    async fn conn(&mut self, target: &Target<'_>) -> Result<usize, ErrorKind> {
+        if let Some(i) = self.conns.iter().position(|c| target.is_at(&c.origin)) {
             return Ok(i);
         }
-        let stream = Conn::open(origin, self.bind).await?;
+        // Boxed: connecting (DNS, TLS) is a large state machine that a kept-alive request never
+        // needs; inline, every request would carry (and move) it.
+        let stream = Box::pin(Conn::open(target, self.bind)).await?;
         self.conns.push(Kept {
-            origin: origin.clone(),
+            origin: target.origin(),
             stream,
             used: 0,
         });
@@ -305,10 +307,14 @@ fn framing(resp: &httparse::Response<'_, '_>, status: u16, head: bool) -> (Frami
                 .windows(7)
                 .any(|w| w.eq_ignore_ascii_case(b"chunked"));
         } else if h.name.eq_ignore_ascii_case("connection") {
-            let v = h.value.to_ascii_lowercase();
-            if v.windows(5).any(|w| w == b"close") {
+            let has = |token: &[u8]| {
+                h.value
+                    .windows(token.len())
+                    .any(|w| w.eq_ignore_ascii_case(token))
+            };
+            if has(b"close") {
                 close = true;
-            } else if v.windows(10).any(|w| w == b"keep-alive") {
+            } else if has(b"keep-alive") {
                 close = false;
             }
         }

@@ -69,7 +69,7 @@ async fn connect_inner(
     bind: Option<std::net::IpAddr>,
 ) -> Result<Stream, ErrorKind> {
     let target = parse_url(url, WS)?;
-    let mut conn = Conn::open(&target.origin, bind).await?;
+    let mut conn = Conn::open(&target, bind).await?;
     let key = generate_key();
     let mut out = Vec::with_capacity(256 + url.len() + upgrade.subprotocols.len());
     write_upgrade(&mut out, &target, &key, upgrade);
