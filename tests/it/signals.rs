@@ -94,3 +94,69 @@ fn sigterm_stops_within_the_grace_period_and_keeps_every_result() {
     assert_eq!(r.flows.started, passed + failed + interrupted);
     assert!(r.elapsed_s < 30.0, "the run ended early: {}", r.elapsed_s);
 }
+
+/// `mock --processes 2`: two processes serve one address (SO_REUSEPORT) with one JWT secret, so
+/// a run's logins and sockets pass whichever process accepts them; SIGTERM ends them all.
+#[test]
+fn mock_processes_share_an_address_and_a_secret() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut mock = Command::new(env!("CARGO_BIN_EXE_load-tester"))
+        .args([
+            "mock",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--processes",
+            "2",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the mock");
+    let stderr = mock.stderr.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let ready = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the mock says it listens within 30 s");
+    assert!(ready.contains("2 processes"), "{ready}");
+    let dir = tempdir();
+    let out = dir.path().join("r.json");
+    let url = format!("http://127.0.0.1:{port}");
+    let run = Command::new(env!("CARGO_BIN_EXE_load-tester"))
+        .args([
+            "run",
+            &shipped("golden-path.toml"),
+            "--target",
+            &url,
+            "--auth-url",
+            &url,
+        ])
+        .args(["--users", "8", "--iterations", "2", "-q", "--out"])
+        .arg(&out)
+        .output()
+        .expect("run against the mock");
+    let _ = Command::new("kill")
+        .args(["-TERM", &mock.id().to_string()])
+        .status();
+    let status = mock.wait().expect("the mock exits");
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stdout)
+    );
+    let r = read_results(&out);
+    assert_eq!((r.flows.passed, r.flows.failed), (16, 0));
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "both mock processes stopped cleanly"
+    );
+}
