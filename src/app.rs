@@ -471,15 +471,14 @@ async fn mock(a: MockArgs, io: &Io) -> Exit {
             io.eprint("error: mock --processes needs fixed ports (port 0 would give each process its own)\n");
             return Exit::Usage;
         }
-        let secret = match &a.config.jwt_secret {
-            Some(s) => s.expose().to_string(),
-            None => {
-                uuid::Uuid::new_v4().simple().to_string()
-                    + &uuid::Uuid::new_v4().simple().to_string()
-            }
-        };
-        return crate::fanout::mock(crate::fanout::mock_args(&io.args), a.processes, secret, io)
-            .await;
+        // One secret for all the processes, so a token minted by one verifies at another.
+        let secret = a
+            .config
+            .jwt_secret
+            .clone()
+            .unwrap_or_else(crate::mock::Secret::random);
+        let args = crate::fanout::mock_args(&io.args);
+        return crate::fanout::mock(args, a.processes, secret.expose(), io).await;
     }
     let mut config = a.config;
     config.reuse_port = a.reuse_port;

@@ -15,7 +15,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
+use tokio::process::Command;
 
 use crate::cli::{ArrivalsArg, RunArgs};
 use crate::exit::Exit;
@@ -122,7 +122,7 @@ pub fn sub_shard(parent: Shard, j: u32, n: u32) -> Shard {
 }
 
 struct Proc {
-    child: Child,
+    pid: Option<u32>,
     out: PathBuf,
 }
 
@@ -206,9 +206,15 @@ fn parse_progress(line: &str) -> Option<BTreeMap<String, String>> {
     )
 }
 
-/// Sends `signal` to a child (ignored if it has gone).
-fn signal(child: &Child, signal: i32) {
-    if let Some(pid) = child.id() {
+/// Whether a child's stderr line is shown as it is (progress lines are combined instead, and the
+/// children's start banner is the parent's to print).
+fn passthrough(line: &str) -> bool {
+    parse_progress(line).is_none() && !line.starts_with("running ") && !line.is_empty()
+}
+
+/// Sends `signal` to a child's pid (the caller sends only to children not yet reaped).
+fn signal(pid: Option<u32>, signal: i32) {
+    if let Some(pid) = pid {
         // SAFETY: kill(2) on a pid we spawned; no memory is shared.
         unsafe {
             libc::kill(pid as libc::pid_t, signal);
@@ -238,7 +244,9 @@ pub async fn run(
     let workers = workers.unwrap_or_else(|| (cpus / n as usize).max(1));
     let hidden = flag_env_names("run");
     let (lines_tx, mut lines_rx) = tokio::sync::mpsc::unbounded_channel::<(usize, String)>();
-    let mut procs = Vec::new();
+    // Each child is awaited by its own task, which reports its exit code here.
+    let (exits_tx, mut exits_rx) = tokio::sync::mpsc::unbounded_channel::<(usize, Option<i32>)>();
+    let mut procs: Vec<Proc> = Vec::new();
     for j in 0..n {
         let shard = sub_shard(parent, j, n);
         let out = dir.path().join(format!("part-{}.json", j + 1));
@@ -261,12 +269,16 @@ pub async fn run(
         for name in &hidden {
             cmd.env_remove(name);
         }
-        let mut child = cmd
-            .spawn()
-            .map_err(|e| fail(format!("cannot start process {}: {e}", j + 1)))?;
+        let mut child = match cmd.spawn() {
+            Ok(c) => c,
+            Err(e) => {
+                procs.iter().for_each(|p| signal(p.pid, libc::SIGKILL));
+                return Err(fail(format!("cannot start process {}: {e}", j + 1)));
+            }
+        };
+        let index = j as usize;
         if let Some(err) = child.stderr.take() {
             let tx = lines_tx.clone();
-            let index = j as usize;
             tokio::spawn(async move {
                 let mut lines = BufReader::new(err).lines();
                 while let Ok(Some(line)) = lines.next_line().await {
@@ -276,9 +288,16 @@ pub async fn run(
                 }
             });
         }
-        procs.push(Proc { child, out });
+        let pid = child.id();
+        let tx = exits_tx.clone();
+        tokio::spawn(async move {
+            let code = child.wait().await.ok().and_then(|s| s.code());
+            let _ = tx.send((index, code));
+        });
+        procs.push(Proc { pid, out });
     }
     drop(lines_tx);
+    drop(exits_tx);
     if !quiet {
         io.eprint(&format!(
             "running as {n} processes ({workers} worker thread{} each), shards {}..{}\n",
@@ -289,7 +308,14 @@ pub async fn run(
     }
     let mut progress = Progress::default();
     let (mut interrupted, mut aborted, mut lines_open) = (false, false, true);
-    let mut codes = vec![None; procs.len()];
+    let mut codes: Vec<Option<Option<i32>>> = vec![None; procs.len()];
+    let stop_running = |codes: &[Option<Option<i32>>]| {
+        for (p, code) in procs.iter().zip(codes) {
+            if code.is_none() {
+                signal(p.pid, libc::SIGTERM);
+            }
+        }
+    };
     while codes.iter().any(Option::is_none) {
         tokio::select! {
             line = lines_rx.recv(), if lines_open => match line {
@@ -301,33 +327,25 @@ pub async fn run(
                         if progress.report(j, kv, &running) && !quiet {
                             io.eprint(&format!("{}\n", progress.line()));
                         }
-                    } else if !line.starts_with("running ") && !line.is_empty() {
+                    } else if passthrough(&line) {
                         io.eprint(&format!("[process {}] {line}\n", j + 1));
                     }
                 }
             },
+            Some((j, code)) = exits_rx.recv() => codes[j] = Some(code),
             _ = io.interrupt.cancelled(), if !interrupted => {
                 interrupted = true;
-                procs.iter().for_each(|p| signal(&p.child, libc::SIGTERM));
+                stop_running(&codes);
             }
             _ = io.abort.cancelled(), if !aborted => {
                 aborted = true;
-                procs.iter().for_each(|p| signal(&p.child, libc::SIGTERM));
-            }
-            _ = tokio::time::sleep(Duration::from_millis(50)) => {
-                for (p, code) in procs.iter_mut().zip(codes.iter_mut()) {
-                    if code.is_none() {
-                        if let Ok(Some(status)) = p.child.try_wait() {
-                            *code = Some(status.code());
-                        }
-                    }
-                }
+                stop_running(&codes);
             }
         }
     }
-    // Drain what the children printed last (their errors).
-    while let Ok((j, line)) = lines_rx.try_recv() {
-        if parse_progress(&line).is_none() && !line.starts_with("running ") && !line.is_empty() {
+    // What the children printed last (their errors): their stderr ends as they exit.
+    while let Some((j, line)) = lines_rx.recv().await {
+        if passthrough(&line) {
             io.eprint(&format!("[process {}] {line}\n", j + 1));
         }
     }
@@ -382,7 +400,7 @@ pub fn mock_args(args: &[OsString]) -> Vec<OsString> {
 /// `mock --processes N`: N mock processes sharing one listening address (SO_REUSEPORT: the
 /// kernel spreads connections over them) and one JWT secret (so a token minted by one verifies
 /// at another). Returns when they have all ended, after forwarding the stop signal.
-pub async fn mock(args: Vec<OsString>, n: u32, secret: String, io: &Io) -> Exit {
+pub async fn mock(args: Vec<OsString>, n: u32, secret: &str, io: &Io) -> Exit {
     let exe = &io.program;
     let mut children = Vec::new();
     let mut ready = Vec::new();
@@ -391,7 +409,7 @@ pub async fn mock(args: Vec<OsString>, n: u32, secret: String, io: &Io) -> Exit 
         cmd.arg("mock")
             .args(&args)
             .arg("--reuse-port")
-            .env("JWT_SECRET_KEY", &secret)
+            .env("JWT_SECRET_KEY", secret)
             .env_remove("MOCK_PROCESSES")
             .stdin(Stdio::null())
             .stderr(Stdio::piped())
@@ -425,7 +443,7 @@ pub async fn mock(args: Vec<OsString>, n: u32, secret: String, io: &Io) -> Exit 
                     "error: --processes: cannot start mock process {}: {e}\n",
                     j + 1
                 ));
-                children.iter().for_each(|c| signal(c, libc::SIGTERM));
+                children.iter().for_each(|c| signal(c.id(), libc::SIGTERM));
                 return Exit::Error;
             }
         }
@@ -438,7 +456,7 @@ pub async fn mock(args: Vec<OsString>, n: u32, secret: String, io: &Io) -> Exit 
             }
             Err(_) => {
                 io.eprint("error: a mock process ended before listening\n");
-                children.iter().for_each(|c| signal(c, libc::SIGTERM));
+                children.iter().for_each(|c| signal(c.id(), libc::SIGTERM));
                 return Exit::Error;
             }
         }
@@ -447,7 +465,7 @@ pub async fn mock(args: Vec<OsString>, n: u32, secret: String, io: &Io) -> Exit 
         io.eprint(&format!("{line} — {n} processes\n"));
     }
     io.interrupt.cancelled().await;
-    children.iter().for_each(|c| signal(c, libc::SIGTERM));
+    children.iter().for_each(|c| signal(c.id(), libc::SIGTERM));
     let mut worst = Exit::Passed;
     for mut c in children {
         if let Ok(status) = c.wait().await {

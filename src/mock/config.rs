@@ -154,6 +154,14 @@ impl Secret {
     pub fn expose(&self) -> &str {
         &self.0
     }
+
+    /// 32 random bytes, hex-encoded (so it can be handed on in an environment variable).
+    pub fn random() -> Secret {
+        use rand::RngCore;
+        let mut bytes = [0u8; 32];
+        rand::thread_rng().fill_bytes(&mut bytes);
+        Secret(bytes.iter().map(|b| format!("{b:02x}")).collect())
+    }
 }
 
 impl fmt::Debug for Secret {

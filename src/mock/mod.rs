@@ -27,7 +27,6 @@ use std::time::Duration;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use rand::RngCore;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio::task::{JoinHandle, JoinSet};
@@ -176,14 +175,7 @@ pub(crate) struct Shared {
 
 impl Shared {
     fn new(cfg: MockConfig) -> Shared {
-        let secret = match &cfg.jwt_secret {
-            Some(s) => s.expose().as_bytes().to_vec(),
-            None => {
-                let mut bytes = vec![0u8; 32];
-                rand::thread_rng().fill_bytes(&mut bytes);
-                bytes
-            }
-        };
+        let secret = cfg.jwt_secret.clone().unwrap_or_else(Secret::random);
         let ws_config = WebSocketConfig::default()
             .read_buffer_size(4096)
             .write_buffer_size(0)
@@ -191,7 +183,7 @@ impl Shared {
             .max_message_size(Some(1 << 20))
             .max_frame_size(Some(1 << 20));
         Shared {
-            keys: Keys::new(&secret, &cfg.environment),
+            keys: Keys::new(secret.expose().as_bytes(), &cfg.environment),
             fraction: Fraction::new(cfg.fault_rate),
             counters: Counters::default(),
             flow_seq: AtomicU64::new(0),
