@@ -216,6 +216,16 @@ impl<O: Observer> Vu<O> {
         Ok(v)
     }
 
+    /// Renders a step's headers (an empty list allocates nothing).
+    fn header_list(
+        &self,
+        list: &[(http::HeaderName, Template)],
+    ) -> Result<Vec<(http::HeaderName, String)>, ErrorKind> {
+        list.iter()
+            .map(|(name, value)| Ok((name.clone(), self.header_value(value)?)))
+            .collect()
+    }
+
     async fn http_step(&mut self, h: &HttpStep) -> Result<(), ErrorKind> {
         // Scratch buffers live in the user and are reused: no allocation per request.
         let ctx = Ctx {
@@ -227,11 +237,7 @@ impl<O: Observer> Vu<O> {
         self.url_buf.clear();
         h.url.render_into(&ctx, &mut self.url_buf).map_err(unset)?;
         self.body_buf.clear();
-        // Empty (no allocation) unless the step has headers or a JSON body.
-        let mut headers = Vec::new();
-        for (name, value) in &h.headers {
-            headers.push((name.clone(), self.header_value(value)?));
-        }
+        let mut headers = self.header_list(&h.headers)?;
         match &h.body {
             None => {}
             Some(Body::Json(t)) => {
@@ -296,10 +302,7 @@ impl<O: Observer> Vu<O> {
             url.push('=');
             push_query_encoded(&mut url, &self.render(value)?);
         }
-        let mut headers = Vec::with_capacity(c.headers.len());
-        for (name, value) in &c.headers {
-            headers.push((name.clone(), self.header_value(value)?));
-        }
+        let headers = self.header_list(&c.headers)?;
         let mut offer = String::new();
         for (i, p) in c.subprotocols.iter().enumerate() {
             if i > 0 {

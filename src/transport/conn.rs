@@ -181,6 +181,16 @@ impl AsyncWrite for Conn {
     }
 }
 
+/// Appends `name: value` lines, one per header.
+pub fn push_headers(out: &mut Vec<u8>, headers: &[(http::HeaderName, String)]) {
+    for (name, value) in headers {
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,13 +5,13 @@
 //! channel and no shared pool sit between the user and the socket — about two system calls per
 //! request, as wrk does. Bodies framed by `content-length`, `chunked` or the end of the connection.
 
-use std::io;
+use std::io::{self, Write as _};
 use std::net::IpAddr;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::conn::{parse_url, Conn, Origin, Target, HTTP};
+use super::conn::{parse_url, push_headers, Conn, Origin, Target, HTTP};
 use crate::metrics::errors::ErrorKind;
 
 /// Most response headers read (beyond that the response is an error).
@@ -19,13 +19,10 @@ const MAX_HEADERS: usize = 64;
 /// Largest response accepted (headers and body).
 const MAX_RESPONSE: usize = 64 << 20;
 
-/// Writes the whole request (and flushes it through TLS).
+/// Writes the whole request (and flushes it through TLS; a TCP flush does nothing).
 async fn write_all(stream: &mut Conn, buf: &[u8]) -> io::Result<()> {
     stream.write_all(buf).await?;
-    if let Conn::Tls(_) = stream {
-        stream.flush().await?;
-    }
-    Ok(())
+    stream.flush().await
 }
 
 /// Reads what is available into `buf`; 0 at the end of the stream.
@@ -169,28 +166,18 @@ fn write_request(
     out.extend_from_slice(b" HTTP/1.1\r\nhost: ");
     out.extend_from_slice(target.authority.as_bytes());
     out.extend_from_slice(b"\r\n");
-    for (name, value) in headers {
-        out.extend_from_slice(name.as_str().as_bytes());
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(value.as_bytes());
-        out.extend_from_slice(b"\r\n");
-    }
+    push_headers(out, headers);
     if !body.is_empty()
         || matches!(
             *method,
             http::Method::POST | http::Method::PUT | http::Method::PATCH
         )
     {
-        out.extend_from_slice(b"content-length: ");
-        out.extend_from_slice(itoa(body.len()).as_bytes());
-        out.extend_from_slice(b"\r\n");
+        // Writing into a Vec cannot fail.
+        let _ = write!(out, "content-length: {}\r\n", body.len());
     }
     out.extend_from_slice(b"\r\n");
     out.extend_from_slice(body);
-}
-
-fn itoa(n: usize) -> String {
-    n.to_string()
 }
 
 enum ReadError {
@@ -262,12 +249,7 @@ async fn read_response(
                 .filter(|w| *w <= MAX_RESPONSE)
                 .ok_or(ReadError::Invalid)?;
             while buf.len() < want {
-                let n = read_into(stream, buf)
-                    .await
-                    .map_err(|e| ReadError::Io(e, false))?;
-                if n == 0 {
-                    return Err(ReadError::Invalid);
-                }
+                fill(stream, buf).await?;
             }
             Ok((status, (header_len, want), keep))
         }

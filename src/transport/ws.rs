@@ -17,7 +17,7 @@ use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::WebSocketStream;
 
-use super::conn::{parse_url, Conn, Target, WS};
+use super::conn::{parse_url, push_headers, Conn, Target, WS};
 use super::io_kind;
 use crate::metrics::errors::ErrorKind;
 
@@ -115,12 +115,7 @@ fn write_upgrade(out: &mut Vec<u8>, target: &Target<'_>, key: &str, upgrade: &Up
         out.extend_from_slice(upgrade.subprotocols.as_bytes());
         out.extend_from_slice(b"\r\n");
     }
-    for (name, value) in upgrade.headers {
-        out.extend_from_slice(name.as_str().as_bytes());
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(value.as_bytes());
-        out.extend_from_slice(b"\r\n");
-    }
+    push_headers(out, upgrade.headers);
     out.extend_from_slice(b"\r\n");
 }
 
