@@ -3,8 +3,8 @@
 //! `run(cli, io)` is the whole program; `main` only builds the runtime, the process `Io` and the
 //! signal handlers, and turns the returned `Exit` into the process exit code.
 
-pub mod app;
 pub mod cli;
+pub mod cmd;
 pub mod duration;
 pub mod exit;
 pub mod fanout;
@@ -23,5 +23,5 @@ pub mod wait;
 
 /// Runs one command to completion.
 pub async fn run(cli: cli::Cli, io: &io::Io) -> exit::Exit {
-    app::dispatch(cli.command, io).await
+    cmd::dispatch(cli.command, io).await
 }

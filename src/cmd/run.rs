@@ -1,116 +1,21 @@
-//! The four commands, wired from CLI arguments to the library: run, probe, mock, validate.
+//! `run`: many virtual users against the target; live sinks while it runs, summary and results at the end.
 
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::cli::{Command, MergeArgs, MockArgs, ProbeArgs, RunArgs, TargetArgs, ValidateArgs};
+use super::{prepare, render, target_overrides, write_out};
+use crate::cli::RunArgs;
 use crate::exit::Exit;
 use crate::io::Io;
 use crate::metrics::summary::{RunInfo, Summary};
-use crate::mock::{MockConfig, MockServer};
 use crate::plan::Plan;
 use crate::report::hdr_log::HdrLog;
 use crate::report::series::IntervalStats;
-use crate::report::{json::Json, progress, text::Text, write_file, Sink};
+use crate::report::{json::Json, progress, text::Text, write_file};
 use crate::runner::{self, RunOptions};
-use crate::scenario::{self, Overrides};
 
-pub async fn dispatch(command: Command, io: &Io) -> Exit {
-    match command {
-        Command::Run(a) => run(a, io).await,
-        Command::Probe(a) => probe(a, io).await,
-        Command::Mock(a) => mock(a, io).await,
-        Command::Validate(a) => validate(a, io),
-        Command::Merge(a) => merge(a, io),
-    }
-}
-
-/// Starts the in-process mock when `--mock` is given, pointing the overrides at it.
-async fn maybe_mock(
-    target: &TargetArgs,
-    cfg: &MockConfig,
-    overrides: &mut Overrides,
-    io: &Io,
-) -> Result<Option<MockServer>, Exit> {
-    if !target.mock {
-        return Ok(None);
-    }
-    let mut cfg = cfg.clone();
-    cfg.listen = vec![std::net::SocketAddr::from(([127, 0, 0, 1], 0))];
-    match MockServer::start(cfg).await {
-        Ok(server) => {
-            let url = server.base_url();
-            overrides.base_url = Some(url.clone());
-            overrides.auth_url = Some(url);
-            overrides.ws_url = None;
-            Ok(Some(server))
-        }
-        Err(e) => {
-            io.eprint(&format!("error: cannot start the built-in mock: {e}\n"));
-            Err(Exit::Error)
-        }
-    }
-}
-
-/// Starts the mock if asked, then compiles the scenario against the resulting target.
-async fn prepare(
-    scenario: &Path,
-    target: &TargetArgs,
-    mock_cfg: &MockConfig,
-    mut overrides: Overrides,
-    io: &Io,
-) -> Result<(Option<MockServer>, Arc<Plan>), Exit> {
-    let mock = maybe_mock(target, mock_cfg, &mut overrides, io).await?;
-    let plan = load_plan(scenario, &overrides, io)?;
-    Ok((mock, Arc::new(plan)))
-}
-
-fn target_overrides(t: &TargetArgs) -> Overrides {
-    Overrides {
-        base_url: t.base_url.clone(),
-        auth_url: t.auth_url.clone(),
-        ws_url: t.ws_url.clone(),
-        ..Overrides::default()
-    }
-}
-
-fn load_plan(path: &Path, overrides: &Overrides, io: &Io) -> Result<Plan, Exit> {
-    let env = io.env.clone();
-    scenario::load(path, overrides, &move |k| env(k)).map_err(|diags| {
-        let mut text = String::new();
-        for d in &diags {
-            text.push_str(&format!("error: {d}\n"));
-        }
-        text.push_str(&format!(
-            "{} error{} in {}; `load-tester validate` checks a scenario without running it\n",
-            diags.len(),
-            if diags.len() == 1 { "" } else { "s" },
-            path.display()
-        ));
-        io.eprint(&text);
-        Exit::Usage
-    })
-}
-
-fn write_out(path: Option<&Path>, summary: &Summary, io: &Io) -> Result<(), Exit> {
-    let Some(path) = path else { return Ok(()) };
-    write_file(path, &Json, summary).map_err(|e| {
-        io.eprint(&format!(
-            "error: cannot write results to {}: {e}\n",
-            path.display()
-        ));
-        Exit::Error
-    })
-}
-
-fn render(sink: &dyn Sink, summary: &Summary) -> String {
-    let mut buf = Vec::new();
-    let _ = sink.write(summary, &mut buf);
-    String::from_utf8_lossy(&buf).into_owned()
-}
-
-async fn run(a: RunArgs, io: &Io) -> Exit {
+pub(super) async fn run(a: RunArgs, io: &Io) -> Exit {
     let mut overrides = target_overrides(&a.target);
     overrides.users = a.users;
     overrides.spawn_rate = a.spawn_rate;
@@ -380,146 +285,4 @@ fn write_dir(dir: &Path, suffix: &str, summary: &Summary, text: &str, io: &Io) -
     write_file(&json, &Json, summary).map_err(|e| fail(&json, e))?;
     let txt = dir.join(format!("summary{suffix}.txt"));
     std::fs::write(&txt, text).map_err(|e| fail(&txt, e))
-}
-
-fn merge(a: MergeArgs, io: &Io) -> Exit {
-    let mut parts = Vec::new();
-    for path in &a.inputs {
-        let parsed = std::fs::read_to_string(path)
-            .map_err(|e| e.to_string())
-            .and_then(|t| serde_json::from_str::<Summary>(&t).map_err(|e| e.to_string()));
-        match parsed {
-            Ok(s) => parts.push(s),
-            Err(e) => {
-                io.eprint(&format!(
-                    "error: {}: not a load-tester results file: {e}\n",
-                    path.display()
-                ));
-                return Exit::Usage;
-            }
-        }
-    }
-    let merged = match crate::metrics::merge::merge(&parts) {
-        Ok(m) => m,
-        Err(e) => {
-            io.eprint(&format!("error: cannot merge: {e}\n"));
-            return Exit::Usage;
-        }
-    };
-    let written = write_out(a.out.as_deref(), &merged, io);
-    io.print(&format!(
-        "merged {} result files ({} generators)\n",
-        parts.len(),
-        merged.generators
-    ));
-    io.print(&render(&Text, &merged));
-    if let Err(e) = written {
-        return e;
-    }
-    Exit::from_code(merged.exit_code)
-}
-
-async fn probe(a: ProbeArgs, io: &Io) -> Exit {
-    let mut overrides = target_overrides(&a.target);
-    overrides.users = Some(1);
-    overrides.iterations = Some(1);
-    let (mock, plan) = match prepare(&a.scenario, &a.target, &a.mock, overrides, io).await {
-        Ok(x) => x,
-        Err(e) => return e,
-    };
-    io.print(&format!(
-        "probe {} against {}\n",
-        plan.name, plan.target.base_url
-    ));
-    let started_at = crate::scenario::template::now_iso8601();
-    let (rec, trace, elapsed) = runner::run_one(plan.clone(), crate::probe::Trace::default()).await;
-    if let Some(m) = mock {
-        m.shutdown().await;
-    }
-    io.print(&crate::probe::render(&plan, &trace, &rec.unknown_events));
-    let summary = Summary::build(
-        &plan,
-        &rec,
-        RunInfo {
-            mode: "probe",
-            shard: crate::shard::Shard::default(),
-            started_at,
-            elapsed_s: elapsed.as_secs_f64(),
-            timeseries: Vec::new(),
-        },
-    );
-    let written = write_out(a.out.as_deref(), &summary, io);
-    let verdict = match summary.exit_code {
-        0 => "PASSED",
-        3 => "UNREACHABLE",
-        _ => "FAILED",
-    };
-    io.print(&format!(
-        "{verdict} in {:.0} ms (exit {})\n",
-        elapsed.as_secs_f64() * 1000.0,
-        summary.exit_code
-    ));
-    if let Err(e) = written {
-        return e;
-    }
-    Exit::from_code(summary.exit_code)
-}
-
-async fn mock(a: MockArgs, io: &Io) -> Exit {
-    if a.processes > 1 {
-        if a.config.listen.iter().any(|l| l.port() == 0) {
-            io.eprint("error: mock --processes needs fixed ports (port 0 would give each process its own)\n");
-            return Exit::Usage;
-        }
-        // One secret for all the processes, so a token minted by one verifies at another.
-        let secret = a
-            .config
-            .jwt_secret
-            .clone()
-            .unwrap_or_else(crate::mock::Secret::random);
-        let args = crate::fanout::mock_args(&io.args);
-        return crate::fanout::mock(args, a.processes, secret.expose(), io).await;
-    }
-    let mut config = a.config;
-    config.reuse_port = a.reuse_port;
-    let server = match MockServer::start(config).await {
-        Ok(s) => s,
-        Err(e) => {
-            io.eprint(&format!("error: cannot start the mock: {e}\n"));
-            return Exit::Error;
-        }
-    };
-    let addrs: Vec<String> = server
-        .addrs()
-        .iter()
-        .map(|a| format!("http://{a}"))
-        .collect();
-    io.eprint(&format!(
-        "mock target listening on {} (Ctrl-C to stop)\n",
-        addrs.join(", ")
-    ));
-    io.interrupt.cancelled().await;
-    server.shutdown().await;
-    Exit::Passed
-}
-
-fn validate(a: ValidateArgs, io: &Io) -> Exit {
-    let mut failed = false;
-    for path in &a.scenarios {
-        match load_plan(path, &Overrides::default(), io) {
-            Ok(plan) => io.print(&format!(
-                "{}: ok ({} steps: {} setup, {} per iteration)\n",
-                path.display(),
-                plan.steps.len(),
-                plan.setup_len,
-                plan.steps.len() - plan.setup_len
-            )),
-            Err(_) => failed = true,
-        }
-    }
-    if failed {
-        Exit::Usage
-    } else {
-        Exit::Passed
-    }
 }

@@ -1,0 +1,114 @@
+//! The commands, one module each (run, probe, mock, validate, merge), and what they share:
+//! compiling the scenario against its target, starting the in-process mock, writing results.
+
+mod merge;
+mod mock;
+mod probe;
+mod run;
+mod validate;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::cli::{Command, TargetArgs};
+use crate::exit::Exit;
+use crate::io::Io;
+use crate::metrics::summary::Summary;
+use crate::mock::{MockConfig, MockServer};
+use crate::plan::Plan;
+use crate::report::{json::Json, write_file, Sink};
+use crate::scenario::{self, Overrides};
+
+pub async fn dispatch(command: Command, io: &Io) -> Exit {
+    match command {
+        Command::Run(a) => run::run(a, io).await,
+        Command::Probe(a) => probe::probe(a, io).await,
+        Command::Mock(a) => mock::mock(a, io).await,
+        Command::Validate(a) => validate::validate(a, io),
+        Command::Merge(a) => merge::merge(a, io),
+    }
+}
+
+/// Starts the in-process mock when `--mock` is given, pointing the overrides at it.
+pub(crate) async fn maybe_mock(
+    target: &TargetArgs,
+    cfg: &MockConfig,
+    overrides: &mut Overrides,
+    io: &Io,
+) -> Result<Option<MockServer>, Exit> {
+    if !target.mock {
+        return Ok(None);
+    }
+    let mut cfg = cfg.clone();
+    cfg.listen = vec![std::net::SocketAddr::from(([127, 0, 0, 1], 0))];
+    match MockServer::start(cfg).await {
+        Ok(server) => {
+            let url = server.base_url();
+            overrides.base_url = Some(url.clone());
+            overrides.auth_url = Some(url);
+            overrides.ws_url = None;
+            Ok(Some(server))
+        }
+        Err(e) => {
+            io.eprint(&format!("error: cannot start the built-in mock: {e}\n"));
+            Err(Exit::Error)
+        }
+    }
+}
+
+/// Starts the mock if asked, then compiles the scenario against the resulting target.
+pub(crate) async fn prepare(
+    scenario: &Path,
+    target: &TargetArgs,
+    mock_cfg: &MockConfig,
+    mut overrides: Overrides,
+    io: &Io,
+) -> Result<(Option<MockServer>, Arc<Plan>), Exit> {
+    let mock = maybe_mock(target, mock_cfg, &mut overrides, io).await?;
+    let plan = load_plan(scenario, &overrides, io)?;
+    Ok((mock, Arc::new(plan)))
+}
+
+pub(crate) fn target_overrides(t: &TargetArgs) -> Overrides {
+    Overrides {
+        base_url: t.base_url.clone(),
+        auth_url: t.auth_url.clone(),
+        ws_url: t.ws_url.clone(),
+        ..Overrides::default()
+    }
+}
+
+pub(crate) fn load_plan(path: &Path, overrides: &Overrides, io: &Io) -> Result<Plan, Exit> {
+    let env = io.env.clone();
+    scenario::load(path, overrides, &move |k| env(k)).map_err(|diags| {
+        let mut text = String::new();
+        for d in &diags {
+            text.push_str(&format!("error: {d}\n"));
+        }
+        text.push_str(&format!(
+            "{} error{} in {}; `load-tester validate` checks a scenario without running it\n",
+            diags.len(),
+            if diags.len() == 1 { "" } else { "s" },
+            path.display()
+        ));
+        io.eprint(&text);
+        Exit::Usage
+    })
+}
+
+pub(crate) fn write_out(path: Option<&Path>, summary: &Summary, io: &Io) -> Result<(), Exit> {
+    let Some(path) = path else { return Ok(()) };
+    write_file(path, &Json, summary).map_err(|e| {
+        io.eprint(&format!(
+            "error: cannot write results to {}: {e}\n",
+            path.display()
+        ));
+        Exit::Error
+    })
+}
+
+pub(crate) fn render(sink: &dyn Sink, summary: &Summary) -> String {
+    let mut buf = Vec::new();
+    let _ = sink.write(summary, &mut buf);
+    String::from_utf8_lossy(&buf).into_owned()
+}
