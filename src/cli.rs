@@ -98,6 +98,16 @@ pub struct RunArgs {
     /// which is then the starting rate). Replaces the scenario's stages.
     #[arg(long = "stage", env = "STAGES", value_delimiter = ',', value_parser = parse_stage, value_name = "DURATION:TARGET")]
     pub stages: Vec<Stage>,
+    /// Closed model: after a failed iteration a user pauses this long before its next one,
+    /// doubling with each further failure in a row (with jitter, up to --backoff-max) and reset
+    /// by a passed iteration, so a broken target is not hammered. 0 turns it off.
+    #[arg(long, env = "LOAD_TESTER_BACKOFF", value_parser = parse_duration, value_name = "DURATION",
+          default_value = "100ms")]
+    pub backoff: Duration,
+    /// The longest backoff pause.
+    #[arg(long, env = "LOAD_TESTER_BACKOFF_MAX", value_parser = parse_duration,
+          value_name = "DURATION", default_value = "10s")]
+    pub backoff_max: Duration,
     /// Time in-flight iterations get to finish when the run ends or is interrupted.
     #[arg(long, env = "GRACEFUL_STOP", value_parser = parse_duration)]
     pub graceful_stop: Option<Duration>,

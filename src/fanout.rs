@@ -101,6 +101,8 @@ pub fn run_args(a: &RunArgs, target: Option<&str>) -> Vec<OsString> {
     for s in &a.stages {
         flag("--stage", format!("{}:{}", dur(s.duration), s.target));
     }
+    flag("--backoff", dur(a.backoff));
+    flag("--backoff-max", dur(a.backoff_max));
     if let Some(x) = a.graceful_stop {
         flag("--graceful-stop", dur(x));
     }

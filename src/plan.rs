@@ -117,6 +117,26 @@ pub struct LoadProfile {
     /// Open model: an arrival that waited longer than this for a free user is dropped.
     pub max_lateness: Duration,
     pub model: Model,
+    /// Closed model: the pause after failed iterations.
+    pub backoff: Backoff,
+}
+
+/// Exponential backoff with jitter after a failed iteration (closed model): `base` after the
+/// first failure, doubling with each further failure in a row up to `max`; a passed iteration
+/// resets it. `base` zero turns it off. The open model needs none: its schedule bounds the rate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backoff {
+    pub base: Duration,
+    pub max: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff {
+            base: Duration::from_millis(100),
+            max: Duration::from_secs(10),
+        }
+    }
 }
 
 impl LoadProfile {

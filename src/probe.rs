@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use crate::metrics::errors::ErrorKind;
+use crate::metrics::errors::Failure;
 use crate::metrics::summary::PlanNames;
 use crate::plan::{Plan, Step};
 use crate::runner::observer::Observer;
@@ -12,7 +12,7 @@ use crate::runner::observer::Observer;
 #[derive(Debug, Clone)]
 pub enum Outcome {
     Passed(Duration),
-    Failed(ErrorKind),
+    Failed(Failure),
     Skipped,
 }
 
@@ -33,12 +33,12 @@ pub struct Trace {
 }
 
 impl Observer for Trace {
-    fn step(&mut self, step: &Step, result: &Result<Duration, ErrorKind>) {
+    fn step(&mut self, step: &Step, result: &Result<Duration, Failure>) {
         self.entries.push(Entry {
             step: step.name.clone(),
             outcome: match result {
                 Ok(d) => Outcome::Passed(*d),
-                Err(k) => Outcome::Failed(*k),
+                Err(f) => Outcome::Failed(f.clone()),
             },
             events: std::mem::take(&mut self.pending_events),
         });
@@ -71,8 +71,18 @@ pub fn render(plan: &Plan, trace: &Trace, unknown_events: &[String]) -> String {
             Outcome::Passed(d) => {
                 let _ = writeln!(out, "  PASS  {:<24} {:>10.2} ms", e.step, ms(*d));
             }
-            Outcome::Failed(k) => {
-                let _ = writeln!(out, "  FAIL  {:<24} {}", e.step, k.describe(&names));
+            Outcome::Failed(f) => {
+                let _ = writeln!(
+                    out,
+                    "  FAIL  {:<24} {} [{} {}]",
+                    e.step,
+                    f.kind.describe(&names),
+                    f.kind.code(),
+                    f.phase
+                );
+                if let Some(cause) = &f.cause {
+                    let _ = writeln!(out, "        {cause}");
+                }
             }
             Outcome::Skipped => {
                 let _ = writeln!(out, "  SKIP  {:<24} (an earlier step failed)", e.step);
@@ -81,6 +91,27 @@ pub fn render(plan: &Plan, trace: &Trace, unknown_events: &[String]) -> String {
         for (name, at) in &e.events {
             let _ = writeln!(out, "          {:<22} {:>10.2} ms", name, ms(*at));
         }
+    }
+    out
+}
+
+/// What the trace cannot show: a flow cut off by a signal (where it was and how long it had
+/// waited there), and failures of the tool itself.
+pub fn render_end(s: &crate::metrics::summary::Summary) -> String {
+    let mut out = String::new();
+    for i in &s.interrupted {
+        let at = match &i.after_event {
+            Some(e) => format!("after {e}"),
+            None => "before its first event".to_string(),
+        };
+        let _ = writeln!(
+            out,
+            "  STOP  {:<24} interrupted by a signal {at}, {:.0} ms into the wait",
+            i.step, i.longest_wait_ms
+        );
+    }
+    for e in &s.tool_errors {
+        let _ = writeln!(out, "  ERROR {e}");
     }
     out
 }

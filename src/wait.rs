@@ -29,7 +29,7 @@ pub async fn until_healthy(
                     match resp {
                         Ok(s) if (200..300).contains(&s) => break,
                         Ok(s) => last = format!("HTTP {s}"),
-                        Err(k) => last = k.code().replace('_', " "),
+                        Err(f) => last = f.cause_text().to_string(),
                     }
                     if Instant::now() >= deadline {
                         return Err(format!(

@@ -41,5 +41,5 @@ pub(super) fn merge(a: MergeArgs, io: &Io) -> Exit {
     if let Err(e) = written {
         return e;
     }
-    Exit::from_code(merged.exit_code)
+    merged.verdict.exit()
 }

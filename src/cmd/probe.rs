@@ -4,7 +4,7 @@ use super::{prepare, target_overrides, write_out};
 use crate::cli::ProbeArgs;
 use crate::exit::Exit;
 use crate::io::Io;
-use crate::metrics::summary::{RunInfo, Summary};
+use crate::metrics::summary::{Mode, RunInfo, StoppedBy, Summary};
 use crate::runner;
 
 pub(super) async fn probe(a: ProbeArgs, io: &Io) -> Exit {
@@ -20,35 +20,45 @@ pub(super) async fn probe(a: ProbeArgs, io: &Io) -> Exit {
         plan.name, plan.target.base_url
     ));
     let started_at = crate::scenario::template::now_iso8601();
-    let (rec, trace, elapsed) = runner::run_one(plan.clone(), crate::probe::Trace::default()).await;
+    let trace = std::rc::Rc::new(std::cell::RefCell::new(crate::probe::Trace::default()));
+    // A probe is one flow: the first signal stops it at once (no grace period to wait out).
+    let (rec, elapsed) = runner::run_one(plan.clone(), trace.clone(), io.interrupt.clone()).await;
     if let Some(m) = mock {
         m.shutdown().await;
     }
-    io.print(&crate::probe::render(&plan, &trace, &rec.unknown_events));
+    let stopped_by = if io.interrupt.is_cancelled() {
+        StoppedBy::Signal
+    } else {
+        StoppedBy::End
+    };
+    io.print(&crate::probe::render(
+        &plan,
+        &trace.borrow(),
+        &rec.unknown_events,
+    ));
     let summary = Summary::build(
         &plan,
         &rec,
         RunInfo {
-            mode: "probe",
+            mode: Mode::Probe,
+            stopped_by,
+            tool_errors: Vec::new(),
             shard: crate::shard::Shard::default(),
             started_at,
             elapsed_s: elapsed.as_secs_f64(),
             timeseries: Vec::new(),
         },
     );
+    io.print(&crate::probe::render_end(&summary));
     let written = write_out(a.out.as_deref(), &summary, io);
-    let verdict = match summary.exit_code {
-        0 => "PASSED",
-        3 => "UNREACHABLE",
-        _ => "FAILED",
-    };
     io.print(&format!(
-        "{verdict} in {:.0} ms (exit {})\n",
+        "{} in {:.0} ms (exit {})\n",
+        summary.verdict.label(),
         elapsed.as_secs_f64() * 1000.0,
         summary.exit_code
     ));
     if let Err(e) = written {
         return e;
     }
-    Exit::from_code(summary.exit_code)
+    summary.verdict.exit()
 }

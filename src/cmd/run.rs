@@ -8,7 +8,7 @@ use super::{prepare, render, target_overrides, write_out};
 use crate::cli::RunArgs;
 use crate::exit::Exit;
 use crate::io::Io;
-use crate::metrics::summary::{RunInfo, Summary};
+use crate::metrics::summary::{Mode, RunInfo, StoppedBy, Summary};
 use crate::plan::Plan;
 use crate::report::hdr_log::HdrLog;
 use crate::report::series::IntervalStats;
@@ -24,6 +24,8 @@ pub(super) async fn run(a: RunArgs, io: &Io) -> Exit {
     overrides.graceful_stop = a.graceful_stop;
     overrides.arrival_rate = a.arrival_rate;
     overrides.max_lateness = a.max_lateness;
+    overrides.backoff = Some(a.backoff);
+    overrides.backoff_max = Some(a.backoff_max);
     overrides.arrivals = a.arrivals.map(|x| match x {
         crate::cli::ArrivalsArg::Even => crate::plan::Arrivals::Even,
         crate::cli::ArrivalsArg::Poisson => crate::plan::Arrivals::Poisson { seed: a.seed },
@@ -160,7 +162,13 @@ pub(super) async fn run(a: RunArgs, io: &Io) -> Exit {
         &plan,
         &outcome.recorder,
         RunInfo {
-            mode: "run",
+            mode: Mode::Run,
+            stopped_by: if outcome.interrupted {
+                StoppedBy::Signal
+            } else {
+                StoppedBy::End
+            },
+            tool_errors: outcome.tool_errors,
             shard,
             started_at,
             elapsed_s: outcome.elapsed.as_secs_f64(),
@@ -190,7 +198,7 @@ fn finish(
     if let Err(e) = written {
         return e;
     }
-    Exit::from_code(summary.exit_code)
+    summary.verdict.exit()
 }
 
 /// One line saying what load runs, e.g. "open model, 100 flows/s (even), pool of 50 users, 30s".

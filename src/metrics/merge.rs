@@ -5,8 +5,8 @@ use hdrhistogram::Histogram;
 
 use super::recorder::new_histogram;
 use super::summary::{
-    ErrorCount, EventSummary, Flows, Generator, Latency, LoadInfo, StepSummary, Summary, Verdict,
-    RESULTS_VERSION,
+    Backoff, ErrorCount, EventSummary, Flows, Generator, InterruptedAt, Latency, LoadInfo,
+    StepSummary, StoppedBy, Summary, Verdict, RESULTS_VERSION,
 };
 use crate::report::series::IntervalStats;
 
@@ -54,13 +54,19 @@ pub fn merge(parts: &[Summary]) -> Result<Summary, String> {
     sort(&mut errors);
     let elapsed_s = parts.iter().map(|p| p.elapsed_s).fold(0.0, f64::max);
     let steps = rates(steps, elapsed_s);
-    let verdict = Verdict::judge(&flows, &steps, &errors);
+    let stopped_by = if parts.iter().any(|p| p.stopped_by == StoppedBy::Signal) {
+        StoppedBy::Signal
+    } else {
+        StoppedBy::End
+    };
+    let tool_errors: Vec<String> = parts.iter().flat_map(|p| p.tool_errors.clone()).collect();
+    let verdict = Verdict::judge(&flows, &steps, &errors, &tool_errors, stopped_by);
     Ok(Summary {
         version: RESULTS_VERSION,
         tool: first.tool.clone(),
         tool_version: env!("CARGO_PKG_VERSION").into(),
         scenario: first.scenario.clone(),
-        mode: first.mode.clone(),
+        mode: first.mode,
         started_at: parts
             .iter()
             .map(|p| p.started_at.clone())
@@ -75,6 +81,13 @@ pub fn merge(parts: &[Summary]) -> Result<Summary, String> {
         shard: None,
         generators: parts.iter().map(|p| p.generators).sum(),
         flows,
+        interrupted: merge_interrupted(parts),
+        stopped_by,
+        tool_errors,
+        backoff: Backoff {
+            waits: parts.iter().map(|p| p.backoff.waits).sum(),
+            total_s: parts.iter().map(|p| p.backoff.total_s).sum(),
+        },
         verdict,
         exit_code: verdict.exit_code(),
         steps,
@@ -193,14 +206,32 @@ fn merge_series(parts: &[Summary]) -> Vec<IntervalStats> {
 fn merge_errors<'a>(all: impl Iterator<Item = &'a ErrorCount>) -> Vec<ErrorCount> {
     let mut out: Vec<ErrorCount> = Vec::new();
     for e in all {
-        match out
-            .iter_mut()
-            .find(|x| x.step == e.step && x.kind == e.kind && x.detail == e.detail)
-        {
-            Some(x) => x.count += e.count,
+        match out.iter_mut().find(|x| {
+            x.step == e.step && x.kind == e.kind && x.phase == e.phase && x.detail == e.detail
+        }) {
+            Some(x) => x.absorb(e),
             None => out.push(e.clone()),
         }
     }
+    out
+}
+
+/// Interrupted flows by place, added up over the parts.
+fn merge_interrupted(parts: &[Summary]) -> Vec<InterruptedAt> {
+    let mut out: Vec<InterruptedAt> = Vec::new();
+    for i in parts.iter().flat_map(|p| p.interrupted.iter()) {
+        match out
+            .iter_mut()
+            .find(|x| x.step == i.step && x.after_event == i.after_event)
+        {
+            Some(x) => {
+                x.count += i.count;
+                x.longest_wait_ms = x.longest_wait_ms.max(i.longest_wait_ms);
+            }
+            None => out.push(i.clone()),
+        }
+    }
+    out.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.step.cmp(&b.step)));
     out
 }
 
@@ -266,7 +297,9 @@ mod tests {
             .enumerate()
             .map(|(i, r)| {
                 let info = RunInfo {
-                    mode: "run",
+                    mode: crate::metrics::summary::Mode::Run,
+                    stopped_by: StoppedBy::End,
+                    tool_errors: Vec::new(),
                     shard: Shard {
                         index: i as u32,
                         count: 3,
@@ -287,7 +320,9 @@ mod tests {
             &plan,
             &all,
             RunInfo {
-                mode: "run",
+                mode: crate::metrics::summary::Mode::Run,
+                stopped_by: StoppedBy::End,
+                tool_errors: Vec::new(),
                 shard: Shard::default(),
                 started_at: String::new(),
                 elapsed_s: 12.0,
@@ -336,7 +371,9 @@ mod tests {
         let plan = plan();
         let rec = recorder(&plan, 1, 10);
         let info = || RunInfo {
-            mode: "run",
+            mode: crate::metrics::summary::Mode::Run,
+            stopped_by: StoppedBy::End,
+            tool_errors: Vec::new(),
             shard: Shard::default(),
             started_at: String::new(),
             elapsed_s: 1.0,

@@ -3,4 +3,5 @@
 pub mod errors;
 pub mod merge;
 pub mod recorder;
+pub mod redact;
 pub mod summary;

@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
-use super::errors::{ErrorKind, EventRef};
-use crate::plan::{Plan, StepId};
+use super::errors::{ErrorKind, ErrorTable, EventRef, Failure};
+use crate::plan::{EventId, Plan, StepId};
 
 /// Histograms count microseconds with 3 significant digits and grow as needed.
 pub fn new_histogram() -> Histogram<u64> {
@@ -41,14 +41,15 @@ pub struct StepRecord {
     /// Durations of successful executions.
     pub latency: Histogram<u64>,
     pub ok: u64,
-    pub errors: HashMap<ErrorKind, u64>,
+    /// Failures by kind and phase, each with its most frequent causes.
+    pub errors: ErrorTable,
     /// Gaps between consecutive expected events (exchange steps only).
     pub gaps: Option<Histogram<u64>>,
 }
 
 impl StepRecord {
     pub fn failed(&self) -> u64 {
-        self.errors.values().sum()
+        self.errors.values().map(|s| s.count).sum()
     }
 }
 
@@ -71,6 +72,29 @@ pub struct Recorder {
     pub dropped: u64,
     /// The generator's own scheduling lag (how late its timers fire), in microseconds.
     pub lag: Histogram<u64>,
+    /// Flows cut off by the end of the run or a signal.
+    pub flows_interrupted: u64,
+    /// What the interrupted flows were doing, by step and last event seen.
+    pub interrupted: HashMap<Activity, Waited>,
+    /// Users whose task ended by a panic outside a flow (their remaining flows never ran).
+    pub users_lost: u64,
+    /// Closed model: pauses taken after a failed iteration, and their total length.
+    pub backoffs: u64,
+    pub backoff_total: Duration,
+}
+
+/// What a flow is doing: the step it is in and the last expected event it received there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Activity {
+    pub step: StepId,
+    pub after_event: Option<EventId>,
+}
+
+/// How many interrupted flows were cut at one activity, and the longest they had waited there.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Waited {
+    pub count: u64,
+    pub longest: Duration,
 }
 
 /// Latencies measured from the flow's intended start (coordinated-omission corrected).
@@ -113,6 +137,11 @@ impl Recorder {
             }),
             dropped: 0,
             lag: new_histogram(),
+            flows_interrupted: 0,
+            interrupted: HashMap::new(),
+            users_lost: 0,
+            backoffs: 0,
+            backoff_total: Duration::ZERO,
         }
     }
 
@@ -129,9 +158,12 @@ impl Recorder {
         }
     }
 
-    pub fn step_err(&mut self, step: StepId, kind: ErrorKind) {
+    pub fn step_err(&mut self, step: StepId, f: &Failure) {
         if let Some(s) = self.steps.get_mut(step as usize) {
-            *s.errors.entry(kind).or_insert(0) += 1;
+            s.errors
+                .entry((f.kind, f.phase))
+                .or_default()
+                .add(f.cause.as_deref(), 1);
         }
     }
 
@@ -173,10 +205,18 @@ impl Recorder {
         self.flows_failed += 1;
     }
 
-    /// Flows started but neither passed nor failed: cut off by a stop.
-    pub fn flows_interrupted(&self) -> u64 {
+    /// A flow was cut off by a stop while doing `at`, after waiting `waited` there.
+    pub fn flow_interrupted(&mut self, at: Activity, waited: Duration) {
+        self.flows_interrupted += 1;
+        let w = self.interrupted.entry(at).or_default();
+        w.count += 1;
+        w.longest = w.longest.max(waited);
+    }
+
+    /// Flows started but not yet passed, failed or interrupted: still running (0 at the end).
+    pub fn flows_unaccounted(&self) -> u64 {
         self.flows_started
-            .saturating_sub(self.flows_passed + self.flows_failed)
+            .saturating_sub(self.flows_passed + self.flows_failed + self.flows_interrupted)
     }
 
     /// Interns an event type name the plan does not know (error path only).
@@ -244,10 +284,10 @@ impl AddAssign<&Recorder> for Recorder {
             }
         }
         for (i, o) in other.steps.iter().enumerate() {
-            for (kind, n) in &o.errors {
+            for ((kind, phase), stat) in &o.errors {
                 let kind = self.remap_unknown(&other.unknown_events, *kind);
                 if let Some(s) = self.steps.get_mut(i) {
-                    *s.errors.entry(kind).or_insert(0) += n;
+                    s.errors.entry((kind, *phase)).or_default().merge(stat);
                 }
             }
         }
@@ -269,6 +309,15 @@ impl AddAssign<&Recorder> for Recorder {
         self.flows_started += other.flows_started;
         self.flows_passed += other.flows_passed;
         self.flows_failed += other.flows_failed;
+        self.flows_interrupted += other.flows_interrupted;
+        for (at, w) in &other.interrupted {
+            let mine = self.interrupted.entry(*at).or_default();
+            mine.count += w.count;
+            mine.longest = mine.longest.max(w.longest);
+        }
+        self.users_lost += other.users_lost;
+        self.backoffs += other.backoffs;
+        self.backoff_total += other.backoff_total;
     }
 }
 

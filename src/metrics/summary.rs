@@ -9,12 +9,12 @@ use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer}
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
-use super::errors::{ErrorKind, EventRef, Names};
+use super::errors::{ErrorCode, ErrorKind, ErrorStat, EventRef, Names, Phase};
 use super::recorder::Recorder;
 use crate::plan::{EventId, Plan, StepKind};
 
 /// Version of the JSON results format (`schema/results.schema.json`).
-pub const RESULTS_VERSION: u32 = 1;
+pub const RESULTS_VERSION: u32 = 2;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Summary {
@@ -22,8 +22,7 @@ pub struct Summary {
     pub tool: String,
     pub tool_version: String,
     pub scenario: String,
-    /// `run` or `probe`.
-    pub mode: String,
+    pub mode: Mode,
     /// ISO-8601 UTC time the run started.
     pub started_at: String,
     /// Wall-clock seconds from start to the end of the run.
@@ -36,7 +35,16 @@ pub struct Summary {
     /// How many generators' results this summary holds (1 unless merged).
     pub generators: u32,
     pub flows: Flows,
-    /// `passed`, `failed` or `unreachable`.
+    /// What the interrupted flows were doing when they were cut off, most frequent first.
+    pub interrupted: Vec<InterruptedAt>,
+    /// Why the run ended: its planned end, or a signal.
+    pub stopped_by: StoppedBy,
+    /// Failures of the tool itself (a worker that did not start, users lost to a panic):
+    /// any makes the verdict `error`.
+    pub tool_errors: Vec<String>,
+    /// Closed model: pauses taken after failed iterations (backoff), so a broken target is not
+    /// hammered.
+    pub backoff: Backoff,
     pub verdict: Verdict,
     pub exit_code: i32,
     pub steps: Vec<StepSummary>,
@@ -49,6 +57,44 @@ pub struct Summary {
     pub generator: Generator,
     /// Per interval (1 s): flows and per-step percentiles.
     pub timeseries: Vec<crate::report::series::IntervalStats>,
+}
+
+/// Which command produced the results.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    Run,
+    Probe,
+}
+
+/// Why a run ended.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum StoppedBy {
+    /// Its duration or iterations were done.
+    End,
+    /// A signal (Ctrl-C, SIGTERM from `docker stop`) stopped it early.
+    Signal,
+}
+
+/// Interrupted flows cut at one place.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct InterruptedAt {
+    pub step: String,
+    /// The last expected event the flows had received in that step (none: before the first).
+    pub after_event: Option<String>,
+    pub count: u64,
+    /// The longest any of them had been waiting there (since the step began or that event came).
+    pub longest_wait_ms: f64,
+}
+
+/// Backoff after failed iterations.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Default)]
+pub struct Backoff {
+    /// Pauses taken.
+    pub waits: u64,
+    /// Their total length, in seconds.
+    pub total_s: f64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -98,7 +144,7 @@ pub struct Flows {
     pub started: u64,
     pub passed: u64,
     pub failed: u64,
-    /// Cut off by the end of the run or a signal: neither passed nor failed.
+    /// Cut off by the end of the run or a signal: neither passed nor failed (see `interrupted`).
     pub interrupted: u64,
     /// Open model: arrivals that found no free user and no room to wait (k6's dropped_iterations).
     pub dropped: u64,
@@ -107,20 +153,41 @@ pub struct Flows {
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
-    /// Every flow passed (exit 0).
+    /// At least one flow passed and none failed (exit 0).
     Passed,
-    /// Some flow or check failed (exit 1).
+    /// Some flow or check failed, or no flow passed (exit 1).
     Failed,
     /// Nothing ever reached the target (exit 3).
     Unreachable,
+    /// The tool itself failed: an internal error, a worker that did not start (exit 3).
+    Error,
+    /// Stopped by a signal before any flow finished: nothing was measured (exit 3).
+    Interrupted,
 }
 
 impl Verdict {
-    pub fn exit_code(self) -> i32 {
+    /// The process exit for this verdict: the one place verdicts become exit codes.
+    pub fn exit(self) -> crate::exit::Exit {
+        use crate::exit::Exit;
         match self {
-            Verdict::Passed => 0,
-            Verdict::Failed => 1,
-            Verdict::Unreachable => 3,
+            Verdict::Passed => Exit::Passed,
+            Verdict::Failed => Exit::Failed,
+            Verdict::Unreachable | Verdict::Error | Verdict::Interrupted => Exit::Error,
+        }
+    }
+
+    pub fn exit_code(self) -> i32 {
+        self.exit().code()
+    }
+
+    /// How the summary and the probe print it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Verdict::Passed => "PASSED",
+            Verdict::Failed => "FAILED",
+            Verdict::Unreachable => "UNREACHABLE",
+            Verdict::Error => "ERROR",
+            Verdict::Interrupted => "INTERRUPTED",
         }
     }
 }
@@ -164,10 +231,45 @@ pub struct ErrorCount {
     /// The step it happened in.
     pub step: String,
     /// Stable kind code, e.g. `event_missing`.
-    pub kind: String,
+    pub kind: ErrorCode,
+    /// Where in the conversation: `dns`, `connect`, `tls`, `request`, `response`, `upgrade`,
+    /// `send`, `frame`, `close`, `events`, `template`, `internal`.
+    pub phase: Phase,
     /// Human description with names, e.g. `event missing: tool_completed (agent_completed came instead)`.
     pub detail: String,
     pub count: u64,
+    /// The most frequent exact causes (address and reason), at most `MAX_CAUSES`.
+    pub causes: Vec<CauseCount>,
+    /// Occurrences whose cause was not kept (more distinct causes than kept, or none given).
+    pub other_causes: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CauseCount {
+    pub cause: String,
+    pub count: u64,
+}
+
+impl ErrorCount {
+    /// Adds another count of the same step, kind, phase and detail; the causes stay bounded.
+    pub fn absorb(&mut self, other: &ErrorCount) {
+        let mut stat = ErrorStat::default();
+        for c in self.causes.iter().chain(&other.causes) {
+            stat.add(Some(&c.cause), c.count);
+        }
+        self.count += other.count;
+        self.other_causes += other.other_causes + stat.other;
+        self.causes = stat
+            .causes
+            .into_iter()
+            .map(|(cause, count)| CauseCount {
+                cause: cause.into(),
+                count,
+            })
+            .collect();
+        self.causes
+            .sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.cause.cmp(&b.cause)));
+    }
 }
 
 /// Percentiles in milliseconds plus the full histogram (microseconds).
@@ -234,7 +336,10 @@ pub fn decode_histogram(text: &str) -> Result<Histogram<u64>, String> {
 
 /// Facts about the run that the recorder does not hold.
 pub struct RunInfo {
-    pub mode: &'static str,
+    pub mode: Mode,
+    pub stopped_by: StoppedBy,
+    /// Failures of the tool itself seen by the runner (e.g. a worker thread that did not start).
+    pub tool_errors: Vec<String>,
     pub shard: crate::shard::Shard,
     pub started_at: String,
     pub elapsed_s: f64,
@@ -286,7 +391,7 @@ impl Summary {
                 let mut errors: Vec<ErrorCount> = r
                     .errors
                     .iter()
-                    .map(|(k, n)| error_count(&step.name, k, *n, &names))
+                    .map(|((k, p), stat)| error_count(&step.name, k, *p, stat, &names))
                     .collect();
                 sort_errors(&mut errors);
                 all_errors.extend(errors.iter().cloned());
@@ -348,16 +453,31 @@ impl Summary {
             started: rec.flows_started,
             passed: rec.flows_passed,
             failed: rec.flows_failed,
-            interrupted: rec.flows_interrupted(),
+            interrupted: rec.flows_interrupted,
             dropped: rec.dropped,
         };
-        let verdict = Verdict::judge(&flows, &steps, &all_errors);
+        let mut tool_errors = info.tool_errors;
+        if rec.users_lost > 0 {
+            tool_errors.push(format!(
+                "{} user task(s) ended by a panic between flows (a bug in load-tester; their \
+                 remaining flows never ran)",
+                rec.users_lost
+            ));
+        }
+        let unaccounted = rec.flows_unaccounted();
+        if unaccounted > 0 {
+            tool_errors.push(format!(
+                "{unaccounted} flow(s) started but neither passed, failed nor were interrupted"
+            ));
+        }
+        let interrupted = interrupted_at(plan, rec, &names);
+        let verdict = Verdict::judge(&flows, &steps, &all_errors, &tool_errors, info.stopped_by);
         Summary {
             version: RESULTS_VERSION,
             tool: "load-tester".into(),
             tool_version: env!("CARGO_PKG_VERSION").into(),
             scenario: plan.name.clone(),
-            mode: info.mode.into(),
+            mode: info.mode,
             started_at: info.started_at,
             elapsed_s: info.elapsed_s,
             target: TargetInfo {
@@ -369,6 +489,13 @@ impl Summary {
             shard: (!info.shard.is_whole()).then(|| info.shard.to_string()),
             generators: 1,
             flows,
+            interrupted,
+            stopped_by: info.stopped_by,
+            tool_errors,
+            backoff: Backoff {
+                waits: rec.backoffs,
+                total_s: rec.backoff_total.as_secs_f64(),
+            },
             verdict,
             exit_code: verdict.exit_code(),
             steps,
@@ -450,13 +577,55 @@ impl StepSummary {
     }
 }
 
-fn error_count(step: &str, k: &ErrorKind, n: u64, names: &PlanNames<'_>) -> ErrorCount {
+fn error_count(
+    step: &str,
+    k: &ErrorKind,
+    phase: Phase,
+    stat: &ErrorStat,
+    names: &PlanNames<'_>,
+) -> ErrorCount {
+    let mut causes: Vec<CauseCount> = stat
+        .causes
+        .iter()
+        .map(|(c, n)| CauseCount {
+            cause: c.to_string(),
+            count: *n,
+        })
+        .collect();
+    causes.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.cause.cmp(&b.cause)));
     ErrorCount {
         step: step.to_string(),
-        kind: k.code().to_string(),
+        kind: k.code(),
+        phase,
         detail: k.describe(names),
-        count: n,
+        count: stat.count,
+        causes,
+        other_causes: stat.other,
     }
+}
+
+/// The interrupted flows by place, most frequent first.
+fn interrupted_at(plan: &Plan, rec: &Recorder, names: &PlanNames<'_>) -> Vec<InterruptedAt> {
+    let mut out: Vec<InterruptedAt> = rec
+        .interrupted
+        .iter()
+        .map(|(at, w)| InterruptedAt {
+            step: plan
+                .steps
+                .get(at.step as usize)
+                .map_or_else(|| "?".into(), |s| s.name.clone()),
+            after_event: at.after_event.map(|e| names.event(e)),
+            count: w.count,
+            longest_wait_ms: w.longest.as_secs_f64() * 1000.0,
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        b.count
+            .cmp(&a.count)
+            .then_with(|| a.step.cmp(&b.step))
+            .then_with(|| a.after_event.cmp(&b.after_event))
+    });
+    out
 }
 
 fn sort_errors(errors: &mut [ErrorCount]) {
@@ -469,15 +638,29 @@ fn sort_errors(errors: &mut [ErrorCount]) {
 }
 
 impl Verdict {
-    /// Passed: at least one flow passed, none failed, no step error. Unreachable: nothing
-    /// succeeded and every error is a connection-level one (refused, DNS, TLS).
-    pub fn judge(flows: &Flows, steps: &[StepSummary], errors: &[ErrorCount]) -> Verdict {
+    /// In order: any failure of the tool itself (a tool error, an `internal` error) is `error`;
+    /// nothing succeeded and every error is a connection-level one (refused, DNS, TLS):
+    /// `unreachable`; any failed flow or step error: `failed`; at least one flow passed:
+    /// `passed`; none did: `interrupted` when a signal stopped the run before any flow
+    /// finished, else `failed` (a run that measured nothing never passes).
+    pub fn judge(
+        flows: &Flows,
+        steps: &[StepSummary],
+        errors: &[ErrorCount],
+        tool_errors: &[String],
+        stopped_by: StoppedBy,
+    ) -> Verdict {
         let any_ok = steps.iter().any(|s| s.ok > 0);
-        let unreachable_kind = |k: &str| matches!(k, "connection_refused" | "dns" | "tls");
-        if !errors.is_empty() && !any_ok && errors.iter().all(|e| unreachable_kind(&e.kind)) {
+        if !tool_errors.is_empty() || errors.iter().any(|e| e.kind == ErrorCode::Internal) {
+            Verdict::Error
+        } else if !errors.is_empty() && !any_ok && errors.iter().all(|e| e.kind.is_unreachable()) {
             Verdict::Unreachable
-        } else if flows.failed == 0 && errors.is_empty() && flows.passed > 0 {
+        } else if flows.failed > 0 || !errors.is_empty() {
+            Verdict::Failed
+        } else if flows.passed > 0 {
             Verdict::Passed
+        } else if stopped_by == StoppedBy::Signal {
+            Verdict::Interrupted
         } else {
             Verdict::Failed
         }

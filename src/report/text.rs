@@ -3,11 +3,13 @@
 use std::io::{self, Write};
 
 use super::Sink;
-use crate::metrics::summary::{Latency, Summary, Verdict};
+use crate::metrics::summary::{Latency, StoppedBy, Summary, Verdict};
 
 pub struct Text;
 
 const TOP_ERRORS: usize = 10;
+/// Causes shown under each error kind (the results keep more).
+const TOP_CAUSES: usize = 3;
 
 impl Sink for Text {
     fn write(&self, s: &Summary, w: &mut dyn Write) -> io::Result<()> {
@@ -92,19 +94,28 @@ impl Sink for Text {
                 g.lag_p99_ms, g.lag_max_ms
             )?;
         }
-        if !s.errors.is_empty() {
-            writeln!(w, "errors:")?;
-            for e in s.errors.iter().take(TOP_ERRORS) {
-                writeln!(w, "  {:>8}  {}: {}", e.count, e.step, e.detail)?;
-            }
-            if s.errors.len() > TOP_ERRORS {
-                writeln!(w, "  ... and {} more kinds", s.errors.len() - TOP_ERRORS)?;
-            }
+        interrupted(w, s)?;
+        if s.backoff.waits > 0 {
+            writeln!(
+                w,
+                "backoff: {} pauses after failed iterations, {:.1} s in all (so a failing target \
+                 is not hammered; --backoff sets it)",
+                s.backoff.waits, s.backoff.total_s
+            )?;
+        }
+        errors(w, s)?;
+        for e in &s.tool_errors {
+            writeln!(w, "TOOL ERROR: {e}")?;
         }
         let verdict = match s.verdict {
             Verdict::Passed => "PASSED",
+            Verdict::Failed if s.flows.passed == 0 && s.errors.is_empty() => {
+                "FAILED (no flow passed)"
+            }
             Verdict::Failed => "FAILED",
             Verdict::Unreachable => "UNREACHABLE (nothing reached the target)",
+            Verdict::Error => "ERROR (load-tester itself failed: the results are incomplete)",
+            Verdict::Interrupted => "INTERRUPTED (stopped by a signal before any flow finished)",
         };
         writeln!(w, "verdict: {verdict} (exit {})", s.exit_code)
     }
@@ -133,4 +144,63 @@ fn row(
         "  {label:<26} {count:>8} {errors:>7} {rate:>9} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>9.2}",
         l.p50_ms, l.p90_ms, l.p95_ms, l.p99_ms, l.max_ms
     )
+}
+
+/// Where interrupted flows were cut off, and whether a signal stopped the run.
+fn interrupted(w: &mut dyn Write, s: &Summary) -> io::Result<()> {
+    if s.stopped_by == StoppedBy::Signal {
+        writeln!(
+            w,
+            "stopped by a signal: the results cover what ran until then"
+        )?;
+    }
+    if s.interrupted.is_empty() {
+        return Ok(());
+    }
+    writeln!(
+        w,
+        "interrupted flows (cut off by the end of the run or a signal), where they were:"
+    )?;
+    for i in s.interrupted.iter().take(TOP_ERRORS) {
+        let at = match &i.after_event {
+            Some(e) => format!("after {e}"),
+            None => "before its first expected event".to_string(),
+        };
+        writeln!(
+            w,
+            "  {:>8}  {}: {at}, waiting up to {:.0} ms",
+            i.count, i.step, i.longest_wait_ms
+        )?;
+    }
+    Ok(())
+}
+
+/// Error kinds, most frequent first, each with its phase and its top causes.
+fn errors(w: &mut dyn Write, s: &Summary) -> io::Result<()> {
+    if s.errors.is_empty() {
+        return Ok(());
+    }
+    writeln!(
+        w,
+        "errors (count, step, what [kind, phase], then the top causes):"
+    )?;
+    for e in s.errors.iter().take(TOP_ERRORS) {
+        writeln!(
+            w,
+            "  {:>8}  {}: {} [{}, {}]",
+            e.count, e.step, e.detail, e.kind, e.phase
+        )?;
+        for c in e.causes.iter().take(TOP_CAUSES) {
+            writeln!(w, "  {:>8}    {}", c.count, c.cause)?;
+        }
+        let hidden: u64 = e.causes.iter().skip(TOP_CAUSES).map(|c| c.count).sum();
+        let more = hidden + e.other_causes;
+        if more > 0 && !e.causes.is_empty() {
+            writeln!(w, "  {more:>8}    (other causes)")?;
+        }
+    }
+    if s.errors.len() > TOP_ERRORS {
+        writeln!(w, "  ... and {} more kinds", s.errors.len() - TOP_ERRORS)?;
+    }
+    Ok(())
 }

@@ -32,5 +32,5 @@ pub(crate) async fn worker(ctx: &WorkerCtx, rec: &Rc<RefCell<Recorder>>) {
         // Reap finished users as we go so the set stays small on long ramps.
         while users.try_join_next().is_some() {}
     }
-    join_all(&mut users, stop).await;
+    join_all(&mut users, stop, rec).await;
 }

@@ -11,8 +11,8 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::observer::Observer;
-use super::vu::Vu;
-use crate::metrics::errors::{ErrorKind, EventRef};
+use super::vu::{no_socket, Vu};
+use crate::metrics::errors::{ErrorKind, EventRef, Failure, Phase};
 use crate::plan::{EventId, Expectation, Step, StepKind, Unlisted, WsExchange};
 use crate::transport::ws::{self, Frame};
 
@@ -30,18 +30,16 @@ impl<O: Observer> Vu<O> {
         &mut self,
         step: &Step,
         x: &WsExchange,
-    ) -> Result<Duration, ErrorKind> {
-        let Some(socket) = self.ws.as_mut() else {
-            return Err(ErrorKind::NoSocket);
-        };
+    ) -> Result<Duration, Failure> {
+        if self.ws.is_none() {
+            return Err(no_socket());
+        }
         let t0 = Instant::now();
         if let Some(t) = &x.send {
-            let ctx = crate::scenario::template::Ctx {
-                vu: self.id,
-                iteration: self.iteration,
-                vars: &self.vars,
+            let text = self.render(t)?;
+            let Some(socket) = self.ws.as_mut() else {
+                return Err(no_socket());
             };
-            let text = t.render(&ctx).map_err(|u| ErrorKind::VariableUnset(u.0))?;
             if let Err(e) = ws::send(&mut socket.stream, text).await {
                 self.ws = None;
                 return Err(e);
@@ -58,7 +56,7 @@ impl<O: Observer> Vu<O> {
         step: &Step,
         e: &Expectation,
         t0: Instant,
-    ) -> Result<Duration, ErrorKind> {
+    ) -> Result<Duration, Failure> {
         let plan = self.plan.clone();
         let expr = &e.expr;
         let mut state = expr.start();
@@ -76,7 +74,7 @@ impl<O: Observer> Vu<O> {
         loop {
             let (deadline, why) = nearest(e, t0, total_at, last, settle_at);
             let Some(socket) = self.ws.as_mut() else {
-                return Err(ErrorKind::NoSocket);
+                return Err(no_socket());
             };
             let frame = tokio::select! {
                 biased;
@@ -86,13 +84,20 @@ impl<O: Observer> Vu<O> {
             let now = Instant::now();
             let text = match frame {
                 None => {
+                    let waited = crate::duration::human(now - t0);
                     return match why {
                         // The step cost what the user waited, settle included.
                         Deadline::Settle => Ok(now - t0),
-                        _ if diverged => Err(expr.diagnose(&self.seq, None)),
-                        Deadline::First => Err(ErrorKind::FirstEventTimeout),
-                        Deadline::Gap => Err(ErrorKind::GapTimeout),
-                        Deadline::Total => Err(ErrorKind::TotalTimeout),
+                        _ if diverged => Err(expr.diagnose(&self.seq, None).into()),
+                        Deadline::First => Err(Failure::from(ErrorKind::FirstEventTimeout)
+                            .cause(format!("no event in {waited}"))),
+                        Deadline::Gap => Err(Failure::from(ErrorKind::GapTimeout).cause(format!(
+                            "no event for {} after {}",
+                            crate::duration::human(now - last.unwrap_or(t0)),
+                            last_symbol.map_or("the send", |id| plan.event_name(id))
+                        ))),
+                        Deadline::Total => Err(Failure::from(ErrorKind::TotalTimeout)
+                            .cause(self.waiting_for(expr, state, last_symbol, &waited))),
                     };
                 }
                 Some(Frame::Closed(code)) => {
@@ -100,20 +105,37 @@ impl<O: Observer> Vu<O> {
                     return if !diverged && expr.is_accepting(state) {
                         Ok(matched_after)
                     } else if diverged {
-                        Err(expr.diagnose(&self.seq, None))
+                        Err(expr.diagnose(&self.seq, None).into())
                     } else {
-                        Err(ErrorKind::WsClosed(code))
+                        Err(Failure::new(ErrorKind::WsClosed(code), Phase::Frame).cause(
+                            match last_symbol {
+                                Some(id) => format!(
+                                    "the server closed the WebSocket after {}",
+                                    plan.event_name(id)
+                                ),
+                                None => "the server closed the WebSocket before any expected event"
+                                    .to_string(),
+                            },
+                        ))
                     };
+                }
+                Some(Frame::Error(f)) => {
+                    self.ws = None;
+                    return Err(f);
                 }
                 Some(Frame::Text(t)) => t,
             };
             let Some(name) = ws::event_type(&text, &plan.envelope.wrappers) else {
                 match e.unlisted {
                     Unlisted::Fail => {
-                        return Err(ErrorKind::UnexpectedEvent {
+                        return Err(Failure::from(ErrorKind::UnexpectedEvent {
                             got: EventRef::Unreadable,
                             after: last_symbol,
                         })
+                        .cause(format!(
+                            "a frame with no readable event type: {}",
+                            frame_start(&text)
+                        )))
                     }
                     Unlisted::Ignore => continue,
                 }
@@ -131,6 +153,7 @@ impl<O: Observer> Vu<O> {
                 }
                 last = Some(now);
                 last_symbol = Some(id);
+                self.set_activity(step.id, Some(id));
                 let bit = 1u128.checked_shl(sym as u32).unwrap_or(0);
                 if bit == 0 || seen & bit == 0 {
                     seen |= bit;
@@ -157,13 +180,16 @@ impl<O: Observer> Vu<O> {
                     }
                 }
                 if diverged && expr.is_terminal(id) {
-                    return Err(expr.diagnose(&self.seq, None));
+                    return Err(expr.diagnose(&self.seq, None).into());
                 }
                 continue;
             }
             let matches = |globs: &[wildmatch::WildMatch]| globs.iter().any(|g| g.matches(&name));
             if matches(&e.fail_on) {
-                return Err(ErrorKind::ErrorEvent(self.event_ref(id, &name)));
+                return Err(
+                    Failure::from(ErrorKind::ErrorEvent(self.event_ref(id, &name)))
+                        .cause(format!("{name}: {}", frame_start(&text))),
+                );
             }
             if matches(&e.ignore) || e.unlisted == Unlisted::Ignore {
                 continue;
@@ -171,7 +197,8 @@ impl<O: Observer> Vu<O> {
             return Err(ErrorKind::UnexpectedEvent {
                 got: self.event_ref(id, &name),
                 after: last_symbol,
-            });
+            }
+            .into());
         }
     }
 
@@ -182,8 +209,35 @@ impl<O: Observer> Vu<O> {
         }
     }
 
+    /// What a timed-out expectation was still waiting for, for the cause.
+    fn waiting_for(
+        &self,
+        expr: &crate::scenario::expect::Expr,
+        state: crate::scenario::expect::State,
+        last: Option<EventId>,
+        waited: &str,
+    ) -> String {
+        let after = last.map_or("the send".to_string(), |id| {
+            self.plan.event_name(id).to_string()
+        });
+        let next: Vec<&str> = expr
+            .alphabet()
+            .iter()
+            .filter(|ev| expr.step(state, **ev).is_some())
+            .map(|ev| self.plan.event_name(*ev))
+            .collect();
+        if next.is_empty() {
+            format!("after {waited}, last event {after}")
+        } else {
+            format!(
+                "after {waited}, waiting for {} after {after}",
+                next.join(" or ")
+            )
+        }
+    }
+
     /// Runs the open socket's responders for an event: captures, then the reply.
-    pub(super) async fn respond(&mut self, id: EventId, text: &str) -> Result<(), ErrorKind> {
+    pub(super) async fn respond(&mut self, id: EventId, text: &str) -> Result<(), Failure> {
         let plan = self.plan.clone();
         let Some(socket) = self.ws.as_ref() else {
             return Ok(());
@@ -228,6 +282,11 @@ impl<O: Observer> Vu<O> {
             }
         }
     }
+}
+
+/// The start of a frame for a cause: one line, at most 160 characters, secrets masked.
+fn frame_start(text: &str) -> String {
+    crate::metrics::redact::snippet(text.as_bytes(), 160)
 }
 
 fn nearest(

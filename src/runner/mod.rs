@@ -10,6 +10,7 @@
 
 pub mod closed;
 pub mod exchange;
+pub mod guard;
 pub mod observer;
 pub mod open;
 pub mod pacing;
@@ -109,6 +110,9 @@ pub struct Outcome {
     pub elapsed: Duration,
     /// True when a signal cut the run short.
     pub interrupted: bool,
+    /// Failures of the runner itself (a worker thread that did not start or died): the
+    /// verdict is then `error`.
+    pub tool_errors: Vec<String>,
 }
 
 /// What a worker needs; cheap to clone into each thread.
@@ -126,6 +130,7 @@ pub(crate) struct WorkerCtx {
 /// Runs the plan to its end (duration, iterations, or interruption) and merges the recorders;
 /// `sink` sees every interval as it completes.
 pub async fn run(plan: Arc<Plan>, opts: RunOptions, sink: Box<dyn IntervalSink>) -> Outcome {
+    guard::install_panic_hook();
     let start = Instant::now();
     let ramp = match &plan.load.model {
         Model::Closed { stages } if !stages.is_empty() => {
@@ -152,6 +157,7 @@ pub async fn run(plan: Arc<Plan>, opts: RunOptions, sink: Box<dyn IntervalSink>)
         snapshots: tx.clone(),
     };
     let mut recorder = Recorder::new(&plan);
+    let mut tool_errors = Vec::new();
     if opts.workers == 0 {
         let local = tokio::task::LocalSet::new();
         recorder += &local.run_until(worker(ctx(0))).await;
@@ -163,22 +169,33 @@ pub async fn run(plan: Arc<Plan>, opts: RunOptions, sink: Box<dyn IntervalSink>)
             let spawned = std::thread::Builder::new()
                 .name(format!("worker-{index}"))
                 .spawn(move || {
-                    let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                    let rt = match tokio::runtime::Builder::new_current_thread()
                         .enable_all()
                         .build()
-                    else {
-                        return;
+                    {
+                        Ok(rt) => rt,
+                        Err(e) => {
+                            let _ = done_tx.send(Err(format!("cannot start its runtime: {e}")));
+                            return;
+                        }
                     };
                     let local = tokio::task::LocalSet::new();
-                    let _ = done_tx.send(local.block_on(&rt, worker(c)));
+                    let _ = done_tx.send(Ok(local.block_on(&rt, worker(c))));
                 });
-            if spawned.is_ok() {
-                receivers.push(done_rx);
+            match spawned {
+                Ok(_) => receivers.push((index, done_rx)),
+                Err(e) => tool_errors.push(format!("worker {index} did not start: {e}")),
             }
         }
-        for rx in receivers {
-            if let Ok(rec) = rx.await {
-                recorder += &rec;
+        for (index, rx) in receivers {
+            match rx.await {
+                Ok(Ok(rec)) => recorder += &rec,
+                Ok(Err(e)) => tool_errors.push(format!("worker {index} {e}")),
+                // The sender was dropped unsent: the worker thread panicked. Its users' flows
+                // (and its recorder) are lost.
+                Err(_) => tool_errors.push(format!(
+                    "worker {index} died (a panic in load-tester); its users' results are lost"
+                )),
             }
         }
     }
@@ -189,6 +206,7 @@ pub async fn run(plan: Arc<Plan>, opts: RunOptions, sink: Box<dyn IntervalSink>)
         recorder,
         elapsed: start.elapsed(),
         interrupted: opts.interrupt.is_cancelled(),
+        tool_errors,
     }
 }
 
@@ -276,12 +294,22 @@ async fn worker(ctx: WorkerCtx) -> Recorder {
     out
 }
 
-/// Waits for a worker's flows; on the hard stop, cancels those still in flight.
-pub(crate) async fn join_all<T: 'static>(tasks: &mut tokio::task::JoinSet<T>, stop: &Stop) {
+/// Waits for a worker's users; on the hard stop, cancels those still in flight (their flows
+/// are then counted as interrupted by their guards). Users whose task panicked are counted in
+/// the recorder as lost: a bug, which makes the verdict `error`.
+pub(crate) async fn join_all<T: 'static>(
+    tasks: &mut tokio::task::JoinSet<T>,
+    stop: &Stop,
+    rec: &Rc<RefCell<Recorder>>,
+) {
     let mut hard = false;
     loop {
         tokio::select! {
-            r = tasks.join_next() => if r.is_none() { break },
+            r = tasks.join_next() => match r {
+                None => break,
+                Some(Err(e)) if e.is_panic() => rec.borrow_mut().users_lost += 1,
+                Some(_) => {}
+            },
             _ = stop.hard.cancelled(), if !hard => {
                 hard = true;
                 tasks.abort_all();
@@ -290,15 +318,35 @@ pub(crate) async fn join_all<T: 'static>(tasks: &mut tokio::task::JoinSet<T>, st
     }
 }
 
-/// Runs one user once (setup, then one iteration) on the caller's runtime with an observer.
-pub async fn run_one<O: Observer + 'static>(plan: Arc<Plan>, obs: O) -> (Recorder, O, Duration) {
+/// Runs one user once (setup, then one iteration) on the caller's runtime with an observer
+/// (shared, so what it saw survives a stop). `stop` cancelled: the flow is cut off at once and
+/// counted as interrupted.
+pub async fn run_one<O: Observer + 'static>(
+    plan: Arc<Plan>,
+    obs: O,
+    stop: CancellationToken,
+) -> (Recorder, Duration) {
+    guard::install_panic_hook();
     let rec = Rc::new(RefCell::new(Recorder::new(&plan)));
     let start = Instant::now();
-    let stop = Stop::new(start, None, Some(1));
+    let once = Stop::new(start, None, Some(1));
     let vu = Vu::new(plan.clone(), rec.clone(), 0, obs);
     let local = tokio::task::LocalSet::new();
-    let obs = local.run_until(vu.run(stop)).await;
+    let task = local.spawn_local(vu.run(once));
+    let cut = local
+        .run_until(async {
+            tokio::select! {
+                r = task => r.err().filter(|e| e.is_panic()).map(|_| ()),
+                _ = stop.cancelled() => None,
+            }
+        })
+        .await;
+    if cut.is_some() {
+        rec.borrow_mut().users_lost += 1;
+    }
+    // Dropping the set drops the user's task if it still runs: its guard records it.
+    drop(local);
     let elapsed = start.elapsed();
     let rec = rec.borrow().clone();
-    (rec, obs, elapsed)
+    (rec, elapsed)
 }

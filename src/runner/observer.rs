@@ -2,13 +2,13 @@
 
 use std::time::Duration;
 
-use crate::metrics::errors::ErrorKind;
+use crate::metrics::errors::Failure;
 use crate::plan::Step;
 
 /// Sees what one user does. Load runs use `()`, which compiles to nothing.
 pub trait Observer {
     /// A step finished: its measured time or its error.
-    fn step(&mut self, _step: &Step, _result: &Result<Duration, ErrorKind>) {}
+    fn step(&mut self, _step: &Step, _result: &Result<Duration, Failure>) {}
     /// An expected event arrived for the first time in this step, `since_send` after the send.
     fn event(&mut self, _step: &Step, _name: &str, _since_send: Duration) {}
     /// A step was skipped because an earlier one failed.
@@ -16,3 +16,16 @@ pub trait Observer {
 }
 
 impl Observer for () {}
+
+/// A shared observer: the caller keeps a handle and reads it even if the user is dropped.
+impl<O: Observer> Observer for std::rc::Rc<std::cell::RefCell<O>> {
+    fn step(&mut self, step: &Step, result: &Result<Duration, Failure>) {
+        self.borrow_mut().step(step, result);
+    }
+    fn event(&mut self, step: &Step, name: &str, since_send: Duration) {
+        self.borrow_mut().event(step, name, since_send);
+    }
+    fn skipped(&mut self, step: &Step) {
+        self.borrow_mut().skipped(step);
+    }
+}

@@ -94,7 +94,7 @@ pub(crate) async fn run<U: FlowUser>(
             rec.clone(),
         ));
     }
-    join_all(&mut tasks, stop).await;
+    join_all(&mut tasks, stop, rec).await;
 }
 
 async fn user_loop<U: FlowUser>(
@@ -114,6 +114,10 @@ async fn user_loop<U: FlowUser>(
         if stop.deadline.is_some_and(|d| at >= d) {
             break;
         }
+        // Late only by the time the user was still busy after the arrival was due: an idle
+        // user's timer firing a little late is not lateness (so max_lateness 0 drops only the
+        // arrivals that found their user busy, as k6 drops those that find no free VU).
+        let busy_for = Instant::now().saturating_duration_since(at);
         tokio::select! {
             _ = tokio::time::sleep_until(at) => {}
             _ = stop.soft.cancelled() => {}
@@ -122,11 +126,11 @@ async fn user_loop<U: FlowUser>(
             unstarted = Some(at);
             break;
         }
-        let lag = Instant::now().saturating_duration_since(at);
-        if lag > schedule.max_lateness {
+        if busy_for > schedule.max_lateness {
             rec.borrow_mut().dropped += 1;
             continue;
         }
+        let lag = Instant::now().saturating_duration_since(at);
         user.flow(lag).await;
     }
     // Arrivals that came due while this user was busy or stopping, but never started.

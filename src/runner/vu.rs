@@ -4,7 +4,7 @@
 //! Results go straight into the worker's `Recorder` (a `RefCell` on this thread, never held across
 //! an await), so the hot path has no lock and no channel.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,10 +12,11 @@ use std::time::Duration;
 use rand::Rng;
 use tokio::time::Instant;
 
+use super::guard::FlowGuard;
 use super::observer::Observer;
 use super::Stop;
-use crate::metrics::errors::ErrorKind;
-use crate::metrics::recorder::Recorder;
+use crate::metrics::errors::{ErrorKind, Failure, Phase};
+use crate::metrics::recorder::{Activity, Recorder};
 use crate::plan::{Body, EventId, HttpStep, Plan, Step, StepId, StepKind, Think, WsConnect};
 use crate::scenario::template::{Ctx, Template};
 use crate::transport::http::HttpClient;
@@ -43,6 +44,10 @@ pub struct Vu<O: Observer> {
     pub obs: O,
     /// Open model: how late the current flow started after its intended start.
     pub lag: Option<Duration>,
+    /// What the current flow is doing and since when (read if the flow is cut off).
+    pub activity: Rc<Cell<(Activity, Instant)>>,
+    /// Failed flows in a row (closed model backoff; reset by a passed flow).
+    failures_in_row: u32,
     setup_done: bool,
     url_buf: String,
     body_buf: String,
@@ -63,6 +68,14 @@ impl<O: Observer> Vu<O> {
             seq: Vec::new(),
             obs,
             lag: None,
+            activity: Rc::new(Cell::new((
+                Activity {
+                    step: 0,
+                    after_event: None,
+                },
+                Instant::now(),
+            ))),
+            failures_in_row: 0,
             setup_done,
             url_buf: String::new(),
             body_buf: String::new(),
@@ -83,6 +96,9 @@ impl<O: Observer> Vu<O> {
         let plan = self.plan.clone();
         self.lag = lag;
         self.rec.borrow_mut().flow_started();
+        // Accounts for the flow if it never gets to the end of this function: cut off by a
+        // stop (interrupted) or by a panic (failed, kind `internal`).
+        let guard = FlowGuard::new(self.rec.clone(), self.activity.clone());
         let passed = if !self.setup_done && !self.run_steps(plan.setup()).await {
             false
         } else {
@@ -108,7 +124,14 @@ impl<O: Observer> Vu<O> {
         if !passed {
             self.rec.borrow_mut().flow_failed();
         }
+        guard.done();
         passed
+    }
+
+    /// Records what the flow is doing now (for the summary, if a stop cuts it off).
+    pub fn set_activity(&self, step: crate::plan::StepId, after_event: Option<EventId>) {
+        self.activity
+            .set((Activity { step, after_event }, Instant::now()));
     }
 
     /// Closed model: iterates until `stop` says so (or, with a ramp, while the ramp counts this
@@ -134,18 +157,39 @@ impl<O: Observer> Vu<O> {
             if stop.should_stop(done) {
                 break;
             }
-            let setup_was_done = self.setup_done;
             let passed = self.flow(None).await;
             done += 1;
-            if !passed && !setup_was_done && !self.setup_done && !stop.should_stop(done) {
-                tokio::select! {
-                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-                    _ = stop.soft.cancelled() => {}
+            if passed {
+                self.failures_in_row = 0;
+            } else {
+                self.failures_in_row = self.failures_in_row.saturating_add(1);
+                if !stop.should_stop(done) {
+                    self.back_off(&stop).await;
                 }
             }
         }
         self.close().await;
         self.obs
+    }
+
+    /// After a failed flow: waits (exponential backoff with jitter, reset by a passed flow) so a
+    /// broken target is not hammered; a stop ends the wait.
+    async fn back_off(&mut self, stop: &Stop) {
+        let Some(wait) = backoff_delay(
+            &self.plan.load.backoff,
+            self.failures_in_row,
+            rand::thread_rng().gen_range(0.0..1.0),
+        ) else {
+            return;
+        };
+        let started = Instant::now();
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = stop.soft.cancelled() => {}
+        }
+        let mut rec = self.rec.borrow_mut();
+        rec.backoffs += 1;
+        rec.backoff_total += started.elapsed();
     }
 
     /// Closes the socket, if one is open (bounded).
@@ -158,12 +202,13 @@ impl<O: Observer> Vu<O> {
     /// Runs steps in order; stops at the first failure. True when all passed.
     async fn run_steps(&mut self, steps: &[Step]) -> bool {
         for (i, step) in steps.iter().enumerate() {
+            self.set_activity(step.id, None);
             let result = self.exec(step).await;
             self.obs.step(step, &result);
             match result {
                 Ok(took) => self.rec.borrow_mut().step_ok(step.id, took, self.lag),
-                Err(kind) => {
-                    self.rec.borrow_mut().step_err(step.id, kind);
+                Err(f) => {
+                    self.rec.borrow_mut().step_err(step.id, &f);
                     for s in &steps[i + 1..] {
                         self.obs.skipped(s);
                     }
@@ -178,14 +223,14 @@ impl<O: Observer> Vu<O> {
     /// hundred bytes between steps (while it thinks or waits for its next arrival) instead of
     /// carrying the largest step's state machine (the WebSocket handshake's is kilobytes) all
     /// its life. One allocation per step is nothing beside the step's system calls.
-    async fn exec(&mut self, step: &Step) -> Result<Duration, ErrorKind> {
+    async fn exec(&mut self, step: &Step) -> Result<Duration, Failure> {
         let started = Instant::now();
         match &step.kind {
             StepKind::Http(h) => Box::pin(self.http_step(h)).await?,
             StepKind::WsConnect(c) => Box::pin(self.connect(step.id, c)).await?,
             StepKind::WsExchange(x) => return Box::pin(self.exchange(step, x)).await,
             StepKind::WsClose(c) => {
-                let mut socket = self.ws.take().ok_or(ErrorKind::NoSocket)?;
+                let mut socket = self.ws.take().ok_or_else(no_socket)?;
                 Box::pin(ws::close(
                     &mut socket.stream,
                     c.code,
@@ -198,20 +243,24 @@ impl<O: Observer> Vu<O> {
         Ok(started.elapsed())
     }
 
-    pub fn render(&self, t: &Template) -> Result<String, ErrorKind> {
+    pub fn render(&self, t: &Template) -> Result<String, Failure> {
         let ctx = Ctx {
             vu: self.id,
             iteration: self.iteration,
             vars: &self.vars,
         };
-        t.render(&ctx).map_err(|u| ErrorKind::VariableUnset(u.0))
+        t.render(&ctx).map_err(|u| unset(u, &self.plan))
     }
 
     /// Renders a header value; a line break would inject headers, so it fails the step.
-    fn header_value(&self, t: &Template) -> Result<String, ErrorKind> {
+    fn header_value(&self, name: &str, t: &Template) -> Result<String, Failure> {
         let v = self.render(t)?;
         if v.contains(['\r', '\n']) {
-            return Err(ErrorKind::Io);
+            return Err(
+                Failure::new(ErrorKind::InvalidRequest, Phase::Template).cause(format!(
+                    "the value of header {name} holds a line break (it would inject headers)"
+                )),
+            );
         }
         Ok(v)
     }
@@ -220,20 +269,21 @@ impl<O: Observer> Vu<O> {
     fn header_list(
         &self,
         list: &[(http::HeaderName, Template)],
-    ) -> Result<Vec<(http::HeaderName, String)>, ErrorKind> {
+    ) -> Result<Vec<(http::HeaderName, String)>, Failure> {
         list.iter()
-            .map(|(name, value)| Ok((name.clone(), self.header_value(value)?)))
+            .map(|(name, value)| Ok((name.clone(), self.header_value(name.as_str(), value)?)))
             .collect()
     }
 
-    async fn http_step(&mut self, h: &HttpStep) -> Result<(), ErrorKind> {
+    async fn http_step(&mut self, h: &HttpStep) -> Result<(), Failure> {
         // Scratch buffers live in the user and are reused: no allocation per request.
         let ctx = Ctx {
             vu: self.id,
             iteration: self.iteration,
             vars: &self.vars,
         };
-        let unset = |u: crate::scenario::template::Unset| ErrorKind::VariableUnset(u.0);
+        let plan = &self.plan;
+        let unset = |u: crate::scenario::template::Unset| unset(u, plan);
         self.url_buf.clear();
         h.url.render_into(&ctx, &mut self.url_buf).map_err(unset)?;
         self.body_buf.clear();
@@ -267,14 +317,41 @@ impl<O: Observer> Vu<O> {
         } else {
             h.expect_status.contains(&resp.status)
         };
+        let at = || request_label(&h.method, &self.url_buf);
         if !ok {
-            return Err(ErrorKind::HttpStatus(resp.status));
+            let body = body_start(resp.body);
+            let want = if h.expect_status.is_empty() {
+                "2xx".to_string()
+            } else {
+                format!("{:?}", h.expect_status)
+            };
+            return Err(
+                Failure::new(ErrorKind::HttpStatus(resp.status), Phase::Response).cause(format!(
+                    "{}: HTTP {} (expected {want}){}",
+                    at(),
+                    resp.status,
+                    if body.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {body}")
+                    }
+                )),
+            );
         }
         if !h.extract.is_empty() {
-            let json: serde_json::Value =
-                serde_json::from_slice(resp.body).map_err(|_| ErrorKind::Extract)?;
+            let extract = |why: String| {
+                Failure::new(ErrorKind::Extract, Phase::Response).cause(format!("{}: {why}", at()))
+            };
+            let json: serde_json::Value = serde_json::from_slice(resp.body).map_err(|e| {
+                extract(format!(
+                    "the body is not JSON ({e}): {}",
+                    body_start(resp.body)
+                ))
+            })?;
             for x in &h.extract {
-                let v = json.pointer(&x.pointer).ok_or(ErrorKind::Extract)?;
+                let v = json
+                    .pointer(&x.pointer)
+                    .ok_or_else(|| extract(format!("the JSON body has no {}", x.pointer)))?;
                 let text = match v {
                     serde_json::Value::String(s) => s.clone(),
                     other => other.to_string(),
@@ -287,7 +364,7 @@ impl<O: Observer> Vu<O> {
         Ok(())
     }
 
-    async fn connect(&mut self, step: StepId, c: &WsConnect) -> Result<(), ErrorKind> {
+    async fn connect(&mut self, step: StepId, c: &WsConnect) -> Result<(), Failure> {
         // A new connect replaces the previous socket (a scenario without a close step).
         self.ws = None;
         let mut url = self.render(&c.url)?;
@@ -308,7 +385,7 @@ impl<O: Observer> Vu<O> {
             if i > 0 {
                 offer.push_str(", ");
             }
-            offer.push_str(&self.header_value(p)?);
+            offer.push_str(&self.header_value("Sec-WebSocket-Protocol", p)?);
         }
         let upgrade = ws::Upgrade {
             headers: &headers,
@@ -321,6 +398,49 @@ impl<O: Observer> Vu<O> {
         }));
         Ok(())
     }
+}
+
+/// The failure of a template that used a variable with no value yet.
+fn unset(u: crate::scenario::template::Unset, plan: &Plan) -> Failure {
+    let name = plan.vars.get(u.0 as usize).map_or("?", |v| v.name.as_str());
+    Failure::from(ErrorKind::VariableUnset(u.0)).cause(format!(
+        "variable {name} has no value yet (set it in [vars], or check the step that extracts it)"
+    ))
+}
+
+/// A step that needs a WebSocket found none.
+pub(super) fn no_socket() -> Failure {
+    Failure::from(ErrorKind::NoSocket)
+        .cause("no open WebSocket: an earlier connect failed or the socket was closed")
+}
+
+/// `METHOD scheme://host:port/path` of a request, for causes: the query is left out (it may
+/// carry tokens), and so are credentials.
+fn request_label(method: &http::Method, url: &str) -> String {
+    match crate::transport::conn::parse_url(url, crate::transport::conn::HTTP) {
+        Ok(t) => {
+            let path = t.path.split('?').next().unwrap_or("/");
+            format!("{method} {}{path}", t.label())
+        }
+        Err(_) => method.to_string(),
+    }
+}
+
+/// The start of a response body for a message: one line, at most 120 characters, secrets masked.
+fn body_start(body: &[u8]) -> String {
+    crate::metrics::redact::snippet(body, 120)
+}
+
+/// The pause after the `n`-th failed flow in a row: `base·2^(n-1)` capped at `max`, with
+/// "equal jitter" (half fixed, half uniform from `r` in [0, 1)), so users that failed together
+/// do not retry together. `None` when backoff is off (`base` 0).
+pub fn backoff_delay(b: &crate::plan::Backoff, n: u32, r: f64) -> Option<Duration> {
+    if b.base.is_zero() || n == 0 {
+        return None;
+    }
+    let factor = 2u32.saturating_pow(n.saturating_sub(1).min(30));
+    let full = b.base.saturating_mul(factor).min(b.max.max(b.base));
+    Some(full / 2 + full.mul_f64(r.clamp(0.0, 1.0) / 2.0))
 }
 
 fn think_time(t: &Think) -> Duration {
@@ -351,5 +471,26 @@ mod tests {
         let size = std::mem::size_of_val(&task);
         eprintln!("Vu {vu_size} bytes, user task {size} bytes");
         assert!(size <= 1536, "a user's task is {size} bytes");
+    }
+
+    #[test]
+    fn backoff_doubles_with_jitter_up_to_its_cap_and_zero_turns_it_off() {
+        let b = crate::plan::Backoff {
+            base: Duration::from_millis(100),
+            max: Duration::from_secs(1),
+        };
+        let ms = |n, r| backoff_delay(&b, n, r).map(|d| d.as_millis());
+        assert_eq!(ms(0, 0.5), None, "no failure, no pause");
+        assert_eq!(ms(1, 0.0), Some(50));
+        assert_eq!(ms(1, 0.999_999), Some(99));
+        assert_eq!(ms(2, 0.0), Some(100));
+        assert_eq!(ms(3, 0.0), Some(200));
+        assert_eq!(ms(5, 0.0), Some(500), "capped at max: 1 s, half fixed");
+        assert_eq!(ms(60, 0.0), Some(500), "no overflow for long failure runs");
+        let off = crate::plan::Backoff {
+            base: Duration::ZERO,
+            max: Duration::from_secs(1),
+        };
+        assert_eq!(backoff_delay(&off, 3, 0.5), None);
     }
 }

@@ -32,6 +32,9 @@ pub struct Overrides {
     /// Replace the scenario's stages.
     pub stages: Option<Vec<crate::plan::Stage>>,
     pub max_lateness: Option<Duration>,
+    /// Closed model: first pause after a failed iteration (0 turns backoff off), and its cap.
+    pub backoff: Option<Duration>,
+    pub backoff_max: Option<Duration>,
 }
 
 /// One problem found in a scenario, with its place.

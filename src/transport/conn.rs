@@ -14,7 +14,7 @@ use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 
 use super::{tcp_connect, tls_config};
-use crate::metrics::errors::ErrorKind;
+use crate::metrics::errors::{ErrorKind, Failure, Phase};
 
 /// Where a kept connection goes: scheme security, host and port.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,6 +27,8 @@ pub struct Origin {
 /// A parsed request target, borrowing the URL (parsing allocates nothing): where to connect and
 /// what to put on the request line.
 pub struct Target<'a> {
+    /// `http`, `https`, `ws` or `wss`.
+    pub scheme: &'static str,
     pub tls: bool,
     pub host: &'a str,
     pub port: u16,
@@ -34,6 +36,27 @@ pub struct Target<'a> {
     pub authority: &'a str,
     /// Path and query, `/` when empty (the fragment is dropped).
     pub path: &'a str,
+}
+
+/// `scheme://host:port` of a target, for messages (never the path, query or credentials).
+pub struct OriginLabel<'a>(&'a Target<'a>);
+
+impl std::fmt::Display for OriginLabel<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let t = self.0;
+        if t.host.contains(':') {
+            write!(f, "{}://[{}]:{}", t.scheme, t.host, t.port)
+        } else {
+            write!(f, "{}://{}:{}", t.scheme, t.host, t.port)
+        }
+    }
+}
+
+impl<'a> Target<'a> {
+    /// Names the target in messages: `scheme://host:port`.
+    pub fn label(&'a self) -> OriginLabel<'a> {
+        OriginLabel(self)
+    }
 }
 
 impl Target<'_> {
@@ -52,19 +75,28 @@ impl Target<'_> {
     }
 }
 
-/// The URL schemes a client accepts: (plain, secure), e.g. `("http://", "https://")`.
+/// The URL schemes a client accepts: (plain, secure), e.g. `("http", "https")`.
 pub type Schemes = (&'static str, &'static str);
-pub const HTTP: Schemes = ("http://", "https://");
-pub const WS: Schemes = ("ws://", "wss://");
+pub const HTTP: Schemes = ("http", "https");
+pub const WS: Schemes = ("ws", "wss");
+
+/// An invalid URL: the cause never repeats the URL (it may hold secrets), only what is wrong.
+fn bad_url(why: &str) -> Failure {
+    Failure::new(ErrorKind::InvalidRequest, Phase::Template).cause(format!("invalid URL: {why}"))
+}
 
 /// Splits `url` into origin, authority and path, for one of `schemes`.
-pub fn parse_url<'a>(url: &'a str, schemes: Schemes) -> Result<Target<'a>, ErrorKind> {
-    let (tls, rest) = if let Some(r) = url.strip_prefix(schemes.0) {
-        (false, r)
-    } else if let Some(r) = url.strip_prefix(schemes.1) {
-        (true, r)
+pub fn parse_url<'a>(url: &'a str, schemes: Schemes) -> Result<Target<'a>, Failure> {
+    let after = |scheme: &str| url.strip_prefix(scheme).and_then(|r| r.strip_prefix("://"));
+    let (scheme, tls, rest) = if let Some(r) = after(schemes.0) {
+        (schemes.0, false, r)
+    } else if let Some(r) = after(schemes.1) {
+        (schemes.1, true, r)
     } else {
-        return Err(ErrorKind::Io);
+        return Err(bad_url(&format!(
+            "it must start with {}:// or {}://",
+            schemes.0, schemes.1
+        )));
     };
     let end = rest
         .bytes()
@@ -73,8 +105,15 @@ pub fn parse_url<'a>(url: &'a str, schemes: Schemes) -> Result<Target<'a>, Error
     let (authority, path) = rest.split_at(end);
     let path = path.split_once('#').map_or(path, |(p, _)| p);
     let path = if path.is_empty() { "/" } else { path };
+    if authority.contains('@') {
+        return Err(bad_url(
+            "credentials in a URL are not accepted (use an Authorization header)",
+        ));
+    }
     let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
-        let close = v6.find(']').ok_or(ErrorKind::Io)?;
+        let close = v6
+            .find(']')
+            .ok_or_else(|| bad_url("unclosed '[' in the host"))?;
         let port = v6[close + 1..].strip_prefix(':');
         (&v6[..close], port)
     } else {
@@ -84,14 +123,18 @@ pub fn parse_url<'a>(url: &'a str, schemes: Schemes) -> Result<Target<'a>, Error
         }
     };
     let port = match port {
-        Some(p) => p.parse().map_err(|_| ErrorKind::Io)?,
+        Some(p) => match p.parse::<u16>() {
+            Ok(n) if n > 0 => n,
+            _ => return Err(bad_url("the port must be a number from 1 to 65535")),
+        },
         None if tls => 443,
         None => 80,
     };
     if host.is_empty() {
-        return Err(ErrorKind::Io);
+        return Err(bad_url("no host"));
     }
     Ok(Target {
+        scheme,
         tls,
         host,
         port,
@@ -108,17 +151,20 @@ pub enum Conn {
 
 impl Conn {
     /// Connects to `t` (TCP, then TLS for a secure scheme) from the source address `bind`.
-    pub async fn open(t: &Target<'_>, bind: Option<std::net::IpAddr>) -> Result<Conn, ErrorKind> {
-        let tcp = tcp_connect(t.host, t.port, bind).await?;
+    pub async fn open(t: &Target<'_>, bind: Option<std::net::IpAddr>) -> Result<Conn, Failure> {
+        let label = t.label();
+        let tcp = tcp_connect(t.host, t.port, bind, &label).await?;
         if !t.tls {
             return Ok(Conn::Plain(tcp));
         }
+        let tls_err =
+            |why: String| Failure::new(ErrorKind::Tls, Phase::Tls).cause(format!("{label}: {why}"));
         let name = rustls::pki_types::ServerName::try_from(t.host.to_string())
-            .map_err(|_| ErrorKind::Tls)?;
+            .map_err(|e| tls_err(format!("invalid server name: {e}")))?;
         let tls = TlsConnector::from(tls_config())
             .connect(name, tcp)
             .await
-            .map_err(|_| ErrorKind::Tls)?;
+            .map_err(|e| tls_err(e.to_string()))?;
         Ok(Conn::Tls(Box::new(tls)))
     }
 }
@@ -206,7 +252,15 @@ mod tests {
         assert_eq!((t.host, t.port, t.authority), ("::1", 9, "[::1]:9"));
         let t = parse_url("wss://api.example.test/ws?token=a%20b", WS).unwrap();
         assert_eq!((t.port, t.tls, t.path), (443, true, "/ws?token=a%20b"));
-        for bad in ["ftp://x/", "http://", "http://h:port/", "nohost"] {
+        for bad in [
+            "ftp://x/",
+            "http://",
+            "http://h:port/",
+            "nohost",
+            "http://h:99999/",
+            "http://h:0/",
+            "http://user:pw@h/",
+        ] {
             assert!(parse_url(bad, HTTP).is_err(), "{bad}");
         }
         assert!(parse_url("http://x/ws", WS).is_err());

@@ -12,7 +12,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::conn::{parse_url, push_headers, Conn, Origin, Target, HTTP};
-use crate::metrics::errors::ErrorKind;
+use crate::metrics::errors::{ErrorKind, Failure, Phase};
 
 /// Most response headers read (beyond that the response is an error).
 const MAX_HEADERS: usize = 64;
@@ -77,16 +77,23 @@ impl HttpClient {
         headers: &[(http::HeaderName, String)],
         body: &[u8],
         timeout: Duration,
-    ) -> Result<Response<'_>, ErrorKind> {
-        let status =
-            match tokio::time::timeout(timeout, self.exchange(method, url, headers, body)).await {
-                Ok(r) => r?,
-                Err(_) => {
-                    // The connection is in an unknown state: drop it.
-                    self.conns.clear();
-                    return Err(ErrorKind::Timeout);
-                }
-            };
+    ) -> Result<Response<'_>, Failure> {
+        let mut phase = Phase::Connect;
+        let exchange = self.exchange(method, url, headers, body, &mut phase);
+        let status = match tokio::time::timeout(timeout, exchange).await {
+            Ok(r) => r?,
+            Err(_) => {
+                // The connection is in an unknown state: drop it.
+                self.conns.clear();
+                let origin = parse_url(url, HTTP)
+                    .map(|t| t.label().to_string())
+                    .unwrap_or_default();
+                return Err(Failure::new(ErrorKind::Timeout, phase).cause(format!(
+                    "{origin}: no complete response within {} (waiting in {phase})",
+                    crate::duration::human(timeout)
+                )));
+            }
+        };
         Ok(Response {
             status,
             body: &self.buf[self.body.0..self.body.1],
@@ -99,19 +106,25 @@ impl HttpClient {
         url: &str,
         headers: &[(http::HeaderName, String)],
         body: &[u8],
-    ) -> Result<u16, ErrorKind> {
+        phase: &mut Phase,
+    ) -> Result<u16, Failure> {
         let target = parse_url(url, HTTP)?;
         self.out.clear();
         write_request(&mut self.out, method, &target, headers, body);
         let head = *method == http::Method::HEAD;
         loop {
+            *phase = Phase::Connect;
             let i = self.conn(&target).await?;
             let fresh = self.conns[i].used == 0;
             self.conns[i].used += 1;
             let result = {
                 let conn = &mut self.conns[i];
+                *phase = Phase::Request;
                 match write_all(&mut conn.stream, &self.out).await {
-                    Ok(()) => read_response(&mut conn.stream, &mut self.buf, head).await,
+                    Ok(()) => {
+                        *phase = Phase::Response;
+                        read_response(&mut conn.stream, &mut self.buf, head).await
+                    }
                     Err(e) => Err(ReadError::Io(e, true)),
                 }
             };
@@ -130,14 +143,14 @@ impl HttpClient {
                     if stale && !fresh {
                         continue;
                     }
-                    return Err(e.kind());
+                    return Err(e.failure(*phase, &target.label()));
                 }
             }
         }
     }
 
     /// The connection to `target`'s origin, opened if needed; its index.
-    async fn conn(&mut self, target: &Target<'_>) -> Result<usize, ErrorKind> {
+    async fn conn(&mut self, target: &Target<'_>) -> Result<usize, Failure> {
         if let Some(i) = self.conns.iter().position(|c| target.is_at(&c.origin)) {
             return Ok(i);
         }
@@ -190,10 +203,14 @@ enum ReadError {
 }
 
 impl ReadError {
-    fn kind(&self) -> ErrorKind {
+    fn failure(&self, phase: Phase, origin: &dyn std::fmt::Display) -> Failure {
         match self {
-            ReadError::Io(e, _) => super::io_kind(e),
-            ReadError::Closed | ReadError::Invalid => ErrorKind::Io,
+            ReadError::Io(e, _) => super::io_failure(e, phase, origin),
+            ReadError::Closed => Failure::new(ErrorKind::ConnectionClosed, phase).cause(format!(
+                "{origin}: the server closed the connection before responding"
+            )),
+            ReadError::Invalid => Failure::new(ErrorKind::HttpProtocol, phase)
+                .cause(format!("{origin}: not a valid HTTP/1.1 response")),
         }
     }
 }
@@ -428,9 +445,10 @@ mod tests {
         let mut c = HttpClient::default();
         let t = Duration::from_secs(5);
         let url = format!("http://127.0.0.1:{port}/");
+        let f = c.request(&http::Method::GET, &url, &[], b"", t).await.err();
         assert_eq!(
-            c.request(&http::Method::GET, &url, &[], b"", t).await.err(),
-            Some(ErrorKind::Io)
+            f.map(|f| (f.kind, f.phase)),
+            Some((ErrorKind::HttpProtocol, Phase::Response))
         );
         let closed = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
@@ -438,9 +456,20 @@ mod tests {
             .unwrap()
             .port();
         let url = format!("http://127.0.0.1:{closed}/");
+        let f = c
+            .request(&http::Method::GET, &url, &[], b"", t)
+            .await
+            .err()
+            .unwrap();
         assert_eq!(
-            c.request(&http::Method::GET, &url, &[], b"", t).await.err(),
-            Some(ErrorKind::ConnectionRefused)
+            (f.kind, f.phase),
+            (ErrorKind::ConnectionRefused, Phase::Connect)
+        );
+        assert!(
+            f.cause_text()
+                .starts_with(&format!("http://127.0.0.1:{closed}: ")),
+            "{}",
+            f.cause_text()
         );
     }
 }

@@ -1,7 +1,8 @@
 //! Network edges for virtual users: TCP/TLS connect with typed errors, an HTTP/1 client, WebSockets.
 //!
-//! Connections are opened here (not inside hyper or tungstenite) so that every failure maps to an
-//! `ErrorKind` — refused, DNS, TLS, timeout — instead of an opaque error string.
+//! Connections are opened here (not inside hyper or tungstenite) so that every failure maps to a
+//! `Failure` — its kind (refused, DNS, TLS, timeout, ...), its phase, and a cause that names the
+//! address (`scheme://host:port`, never credentials) and the exact reason.
 
 pub mod conn;
 pub mod dns;
@@ -14,36 +15,59 @@ use std::sync::{Arc, OnceLock};
 
 use tokio::net::{TcpSocket, TcpStream};
 
-use crate::metrics::errors::ErrorKind;
+use crate::metrics::errors::{ErrorKind, Failure, Phase};
 
 /// Maps an I/O error to its kind.
 pub fn io_kind(e: &io::Error) -> ErrorKind {
     match e.kind() {
         io::ErrorKind::ConnectionRefused => ErrorKind::ConnectionRefused,
         io::ErrorKind::TimedOut => ErrorKind::Timeout,
+        io::ErrorKind::UnexpectedEof => ErrorKind::ConnectionClosed,
         _ => ErrorKind::Io,
     }
 }
 
+/// An I/O error in `phase` talking to `origin` (`scheme://host:port`), with the OS error.
+pub fn io_failure(e: &io::Error, phase: Phase, origin: &dyn std::fmt::Display) -> Failure {
+    Failure::new(io_kind(e), phase).cause(format!("{origin}: {e}"))
+}
+
 /// Resolves `host` and opens a TCP connection to `port` (trying each address in turn), from the
-/// source address `bind` when given (and of the same family).
+/// source address `bind` when given (and of the same family). `origin` names it in failures.
 pub async fn tcp_connect(
     host: &str,
     port: u16,
     bind: Option<IpAddr>,
-) -> Result<TcpStream, ErrorKind> {
-    let addrs = dns::resolve(host).await.ok_or(ErrorKind::Dns)?;
-    let mut last = ErrorKind::Dns;
+    origin: &dyn std::fmt::Display,
+) -> Result<TcpStream, Failure> {
+    let addrs = dns::resolve(host).await.ok_or_else(|| {
+        Failure::new(ErrorKind::Dns, Phase::Dns)
+            .cause(format!("{origin}: host name '{host}' did not resolve"))
+    })?;
+    let mut last = None;
     for ip in addrs {
-        match connect_from(SocketAddr::new(ip, port), bind).await {
+        let to = SocketAddr::new(ip, port);
+        match connect_from(to, bind).await {
             Ok(s) => {
                 let _ = s.set_nodelay(true);
                 return Ok(s);
             }
-            Err(e) => last = io_kind(&e),
+            Err(e) => {
+                let at = if host.parse::<IpAddr>().is_ok() {
+                    String::new()
+                } else {
+                    format!(" ({to})")
+                };
+                last = Some(
+                    Failure::new(io_kind(&e), Phase::Connect).cause(format!("{origin}{at}: {e}")),
+                );
+            }
         }
     }
-    Err(last)
+    Err(last.unwrap_or_else(|| {
+        Failure::new(ErrorKind::Dns, Phase::Dns)
+            .cause(format!("{origin}: host name '{host}' has no address"))
+    }))
 }
 
 async fn connect_from(to: SocketAddr, bind: Option<IpAddr>) -> std::io::Result<TcpStream> {

@@ -18,8 +18,8 @@ use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::WebSocketStream;
 
 use super::conn::{parse_url, push_headers, Conn, Target, WS};
-use super::io_kind;
-use crate::metrics::errors::ErrorKind;
+use super::io_failure;
+use crate::metrics::errors::{ErrorKind, Failure, Phase};
 
 pub type Stream = WebSocketStream<Conn>;
 
@@ -52,10 +52,19 @@ pub async fn connect(
     upgrade: &Upgrade<'_>,
     timeout: Duration,
     bind: Option<std::net::IpAddr>,
-) -> Result<Stream, ErrorKind> {
-    match tokio::time::timeout(timeout, connect_inner(url, upgrade, bind)).await {
+) -> Result<Stream, Failure> {
+    let mut phase = Phase::Connect;
+    match tokio::time::timeout(timeout, connect_inner(url, upgrade, bind, &mut phase)).await {
         Ok(r) => r,
-        Err(_) => Err(ErrorKind::Timeout),
+        Err(_) => {
+            let origin = parse_url(url, WS)
+                .map(|t| t.label().to_string())
+                .unwrap_or_default();
+            Err(Failure::new(ErrorKind::Timeout, phase).cause(format!(
+                "{origin}: not connected and upgraded within {} (waiting in {phase})",
+                crate::duration::human(timeout)
+            )))
+        }
     }
 }
 
@@ -67,32 +76,67 @@ async fn connect_inner(
     url: &str,
     upgrade: &Upgrade<'_>,
     bind: Option<std::net::IpAddr>,
-) -> Result<Stream, ErrorKind> {
+    phase: &mut Phase,
+) -> Result<Stream, Failure> {
     let target = parse_url(url, WS)?;
+    let label = target.label();
     let mut conn = Conn::open(&target, bind).await?;
     let key = generate_key();
     let mut out = Vec::with_capacity(256 + url.len() + upgrade.subprotocols.len());
     write_upgrade(&mut out, &target, &key, upgrade);
-    conn.write_all(&out).await.map_err(|e| io_kind(&e))?;
-    conn.flush().await.map_err(|e| io_kind(&e))?;
+    *phase = Phase::Request;
+    let io = |e: std::io::Error, phase: Phase| io_failure(&e, phase, &label);
+    conn.write_all(&out)
+        .await
+        .map_err(|e| io(e, Phase::Request))?;
+    conn.flush().await.map_err(|e| io(e, Phase::Request))?;
+    *phase = Phase::Upgrade;
     let mut buf = out;
     buf.clear();
     let head = loop {
         if buf.capacity() - buf.len() < 512 {
             buf.reserve(1024);
         }
-        if conn.read_buf(&mut buf).await.map_err(|e| io_kind(&e))? == 0 {
-            return Err(ErrorKind::Io);
+        if conn
+            .read_buf(&mut buf)
+            .await
+            .map_err(|e| io(e, Phase::Upgrade))?
+            == 0
+        {
+            return Err(
+                Failure::new(ErrorKind::ConnectionClosed, Phase::Upgrade).cause(format!(
+                    "{label}: the server closed the connection before the upgrade response{}",
+                    if buf.is_empty() { "" } else { " was complete" }
+                )),
+            );
         }
         let mut headers = [httparse::EMPTY_HEADER; 32];
         let mut resp = httparse::Response::new(&mut headers);
         match resp.parse(&buf) {
             Ok(httparse::Status::Complete(len)) => {
-                check_response(&resp, &key, upgrade.subprotocols)?;
+                check_response(&resp, &key, upgrade.subprotocols, &buf[len..]).map_err(|f| {
+                    let cause = format!("{label}: {}", f.cause_text());
+                    f.cause(cause)
+                })?;
                 break len;
             }
             Ok(httparse::Status::Partial) if buf.len() < MAX_HEAD => continue,
-            _ => return Err(ErrorKind::Io),
+            Ok(httparse::Status::Partial) => {
+                return Err(
+                    Failure::new(ErrorKind::TooLarge, Phase::Upgrade).cause(format!(
+                        "{label}: upgrade response head over {MAX_HEAD} bytes"
+                    )),
+                )
+            }
+            Err(e) => {
+                let kind = if e == httparse::Error::TooManyHeaders {
+                    ErrorKind::TooLarge
+                } else {
+                    ErrorKind::HttpProtocol
+                };
+                return Err(Failure::new(kind, Phase::Upgrade)
+                    .cause(format!("{label}: invalid upgrade response: {e}")));
+            }
         }
     };
     let tail = buf[head..].to_vec();
@@ -120,15 +164,24 @@ fn write_upgrade(out: &mut Vec<u8>, target: &Target<'_>, key: &str, upgrade: &Up
 }
 
 /// RFC 6455 §4.1: a 101 that upgrades to websocket, with the accept key derived from ours, and
-/// no subprotocol we did not offer (none at all is allowed, as browsers allow it).
+/// no subprotocol we did not offer (none at all is allowed, as browsers allow it). `rest` is
+/// what followed the head (for a refusal, the start of its body, quoted in the cause).
 fn check_response(
     resp: &httparse::Response<'_, '_>,
     key: &str,
     offered: &str,
-) -> Result<(), ErrorKind> {
+    rest: &[u8],
+) -> Result<(), Failure> {
     let status = resp.code.unwrap_or(0);
     if status != 101 {
-        return Err(ErrorKind::WsRejected(status));
+        let body = String::from_utf8_lossy(&rest[..rest.len().min(120)]);
+        let body = body.trim();
+        let cause = if body.is_empty() {
+            format!("HTTP {status} instead of 101 Switching Protocols")
+        } else {
+            format!("HTTP {status} instead of 101 Switching Protocols: {body}")
+        };
+        return Err(Failure::new(ErrorKind::WsRejected(status), Phase::Upgrade).cause(cause));
     }
     let header = |name: &str| {
         resp.headers
@@ -148,22 +201,49 @@ fn check_response(
         None => true,
         Some(chosen) => offered.split(',').any(|p| p.trim() == chosen),
     };
-    if upgrade_ok && connection_ok && accept_ok && protocol_ok {
-        Ok(())
-    } else {
-        Err(ErrorKind::Io)
+    let fail = |why: String| Err(Failure::new(ErrorKind::WsHandshake, Phase::Upgrade).cause(why));
+    if !upgrade_ok {
+        return fail("101 without `Upgrade: websocket`".into());
     }
+    if !connection_ok {
+        return fail("101 without `Connection: Upgrade`".into());
+    }
+    if !accept_ok {
+        return fail("wrong Sec-WebSocket-Accept (not derived from our key)".into());
+    }
+    if !protocol_ok {
+        return fail("the server chose a subprotocol we did not offer".into());
+    }
+    Ok(())
 }
 
-fn classify(e: &tungstenite::Error) -> ErrorKind {
+/// A tungstenite error, in `phase`, as a failure: a protocol violation we rejected, a limit, an
+/// I/O error, or the end of the connection.
+pub fn classify(e: &tungstenite::Error, phase: Phase) -> Failure {
+    use tungstenite::error::{CapacityError, Error as E};
     match e {
-        tungstenite::Error::Http(resp) => ErrorKind::WsRejected(resp.status().as_u16()),
-        tungstenite::Error::Tls(_) => ErrorKind::Tls,
-        tungstenite::Error::Io(io) => io_kind(io),
-        tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed => {
-            ErrorKind::WsClosed(None)
+        E::Io(io) => {
+            Failure::new(super::io_kind(io), phase).cause(format!("WebSocket I/O error: {io}"))
         }
-        _ => ErrorKind::Io,
+        E::ConnectionClosed | E::AlreadyClosed => Failure::new(ErrorKind::WsClosed(None), phase)
+            .cause("the connection was already closed"),
+        E::Capacity(CapacityError::MessageTooLong { size, max_size }) => {
+            Failure::new(ErrorKind::TooLarge, phase).cause(format!(
+                "WebSocket message of {size} bytes over the limit of {max_size}"
+            ))
+        }
+        E::Capacity(c) => Failure::new(ErrorKind::TooLarge, phase).cause(c.to_string()),
+        E::WriteBufferFull(_) => Failure::new(ErrorKind::TooLarge, phase)
+            .cause("the write buffer is full: the server is not reading"),
+        E::Utf8 => {
+            Failure::new(ErrorKind::WsProtocol, phase).cause("invalid UTF-8 in a text frame")
+        }
+        E::Protocol(p) => {
+            Failure::new(ErrorKind::WsProtocol, phase).cause(format!("frame rejected: {p}"))
+        }
+        E::Tls(t) => Failure::new(ErrorKind::Tls, phase).cause(t.to_string()),
+        E::Http(resp) => Failure::new(ErrorKind::WsRejected(resp.status().as_u16()), phase),
+        other => Failure::new(ErrorKind::WsProtocol, phase).cause(other.to_string()),
     }
 }
 
@@ -173,6 +253,8 @@ pub enum Frame {
     Text(tungstenite::Utf8Bytes),
     /// The server closed (with its close code, if it sent one) or the stream ended.
     Closed(Option<u16>),
+    /// Reading failed: a frame we rejected, a limit, an I/O error.
+    Error(Failure),
 }
 
 /// Reads the next data frame; control frames are handled by tungstenite (pings answered).
@@ -181,38 +263,50 @@ pub async fn read(stream: &mut Stream) -> Frame {
         match stream.next().await {
             Some(Ok(Message::Text(t))) => return Frame::Text(t),
             Some(Ok(Message::Binary(b))) => {
-                return Frame::Text(tungstenite::Utf8Bytes::try_from(b).unwrap_or_default())
+                return match tungstenite::Utf8Bytes::try_from(b) {
+                    Ok(t) => Frame::Text(t),
+                    Err(_) => Frame::Error(
+                        Failure::new(ErrorKind::WsProtocol, Phase::Frame)
+                            .cause("a binary frame that is not UTF-8 JSON"),
+                    ),
+                }
             }
             Some(Ok(Message::Close(frame))) => {
                 return Frame::Closed(frame.map(|f| u16::from(f.code)))
             }
             Some(Ok(_)) => continue,
-            Some(Err(_)) | None => return Frame::Closed(None),
+            Some(Err(e)) => return Frame::Error(classify(&e, Phase::Frame)),
+            None => return Frame::Closed(None),
         }
     }
 }
 
 /// Sends a text frame.
-pub async fn send(stream: &mut Stream, text: String) -> Result<(), ErrorKind> {
+pub async fn send(stream: &mut Stream, text: String) -> Result<(), Failure> {
     stream
         .send(Message::Text(text.into()))
         .await
-        .map_err(|e| classify(&e))
+        .map_err(|e| classify(&e, Phase::Send))
 }
 
 /// Closes with `code` and waits (bounded) for the server's close.
-pub async fn close(stream: &mut Stream, code: u16, timeout: Duration) -> Result<(), ErrorKind> {
+pub async fn close(stream: &mut Stream, code: u16, timeout: Duration) -> Result<(), Failure> {
     let frame = CloseFrame {
         code: CloseCode::from(code),
         reason: "".into(),
     };
-    if stream.close(Some(frame)).await.is_err() {
-        return Ok(()); // already closed by the peer: nothing left to do
-    }
-    let drain = async { while let Some(Ok(_)) = stream.next().await {} };
-    tokio::time::timeout(timeout, drain)
-        .await
-        .map_err(|_| ErrorKind::Timeout)
+    let handshake = async {
+        if stream.close(Some(frame)).await.is_err() {
+            return; // already closed by the peer: nothing left to do
+        }
+        while let Some(Ok(_)) = stream.next().await {}
+    };
+    tokio::time::timeout(timeout, handshake).await.map_err(|_| {
+        Failure::new(ErrorKind::Timeout, Phase::Close).cause(format!(
+            "the server did not complete the closing handshake within {}",
+            crate::duration::human(timeout)
+        ))
+    })
 }
 
 #[derive(Deserialize)]
@@ -315,7 +409,7 @@ mod tests {
         let mut headers = [httparse::EMPTY_HEADER; 32];
         let mut resp = httparse::Response::new(&mut headers);
         assert!(resp.parse(text.as_bytes()).unwrap().is_complete());
-        check_response(&resp, key, offered)
+        check_response(&resp, key, offered, b"").map_err(|f| f.kind)
     }
 
     #[test]
@@ -339,7 +433,7 @@ mod tests {
                 &format!("{ok}Sec-WebSocket-Protocol: other\r\n\r\n"),
                 "jwt.abc"
             ),
-            Err(ErrorKind::Io),
+            Err(ErrorKind::WsHandshake),
             "a subprotocol we did not offer fails the connection"
         );
         assert_eq!(
@@ -349,10 +443,13 @@ mod tests {
         let wrong_accept = ok.replace("{accept}", "AAAAAAAAAAAAAAAAAAAAAAAAAAA=");
         assert_eq!(
             check(&format!("{wrong_accept}\r\n"), ""),
-            Err(ErrorKind::Io)
+            Err(ErrorKind::WsHandshake)
         );
         let no_upgrade = ok.replace("Upgrade: WebSocket\r\n", "");
-        assert_eq!(check(&format!("{no_upgrade}\r\n"), ""), Err(ErrorKind::Io));
+        assert_eq!(
+            check(&format!("{no_upgrade}\r\n"), ""),
+            Err(ErrorKind::WsHandshake)
+        );
     }
 
     #[test]

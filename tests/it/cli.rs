@@ -98,7 +98,7 @@ async fn unreachable_target_exits_3() {
     .await;
     assert_eq!(o.exit, Exit::Error, "{}", o.stdout);
     let r = read_results(&out);
-    assert_eq!(r.errors[0].kind, "connection_refused");
+    assert_eq!(r.errors[0].kind.as_str(), "connection_refused");
     assert_eq!(r.errors[0].count, 2);
     assert!(o.stdout.contains("UNREACHABLE"), "{}", o.stdout);
 }

@@ -37,7 +37,12 @@ async fn run_with(
 fn only_error(r: &Summary) -> (String, String, String, u64) {
     assert_eq!(r.errors.len(), 1, "exactly one error kind: {:#?}", r.errors);
     let e = &r.errors[0];
-    (e.step.clone(), e.kind.clone(), e.detail.clone(), e.count)
+    (
+        e.step.clone(),
+        e.kind.to_string(),
+        e.detail.clone(),
+        e.count,
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

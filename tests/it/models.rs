@@ -291,7 +291,7 @@ async fn connections_leave_from_the_chosen_source_address() {
     let port = listener.local_addr().unwrap().port();
     let from: std::net::IpAddr = "127.0.0.7".parse().unwrap();
     let (client, accepted) = tokio::join!(
-        load_tester::transport::tcp_connect("127.0.0.1", port, Some(from)),
+        load_tester::transport::tcp_connect("127.0.0.1", port, Some(from), &"test"),
         listener.accept()
     );
     assert!(client.is_ok());

@@ -49,7 +49,7 @@ async fn results_with_failures_validate_against_the_schema() {
     .await;
     let v = read_json(&out);
     assert_valid(&v);
-    assert_eq!(v["version"], 1);
+    assert_eq!(v["version"], 2);
     assert_eq!(v["flows"]["failed"], 4);
     assert_eq!(v["errors"][0]["kind"], "event_missing");
 }
@@ -59,6 +59,52 @@ fn the_schema_rejects_what_it_should() {
     let schema = schema();
     let bad = serde_json::json!({"version": 2});
     assert!(schema.validate(&bad).is_err());
+}
+
+/// The schema's enums are the Rust types' own: every error code and phase, and nothing else.
+#[test]
+fn the_schema_lists_every_error_kind_and_phase_of_the_types() {
+    use load_tester::metrics::errors::ErrorCode;
+    let text = std::fs::read_to_string(format!(
+        "{}/schema/results.schema.json",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let listed = |ptr: &str| -> Vec<String> {
+        let mut v: Vec<String> = json
+            .pointer(ptr)
+            .and_then(|e| e.as_array())
+            .unwrap_or_else(|| panic!("{ptr} in the schema"))
+            .iter()
+            .map(|x| x.as_str().unwrap().to_string())
+            .collect();
+        v.sort();
+        v
+    };
+    let mut codes: Vec<String> = ErrorCode::ALL.iter().map(|c| c.to_string()).collect();
+    codes.sort();
+    assert_eq!(listed("/definitions/error/properties/kind/enum"), codes);
+    let mut phases: Vec<String> = codes_of_phases();
+    phases.sort();
+    assert_eq!(listed("/definitions/error/properties/phase/enum"), phases);
+}
+
+fn codes_of_phases() -> Vec<String> {
+    use load_tester::metrics::errors::Phase::*;
+    [
+        Dns, Connect, Tls, Request, Response, Upgrade, Send, Frame, Close, Events, Template,
+        Internal,
+    ]
+    .iter()
+    .map(|p| {
+        serde_json::to_value(p)
+            .unwrap()
+            .as_str()
+            .unwrap()
+            .to_string()
+    })
+    .collect()
 }
 
 #[test]

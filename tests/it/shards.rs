@@ -141,7 +141,7 @@ async fn waiting_for_a_target_that_never_comes_up_exits_3() {
     assert_eq!(o.exit, Exit::Error);
     assert!(
         o.stderr.contains(&format!(
-            "{target}/health did not answer 2xx within 1s (last: connection refused)"
+            "{target}/health did not answer 2xx within 1s (last: {target}: Connection refused"
         )),
         "{}",
         o.stderr

@@ -308,7 +308,13 @@ pub fn load(d: &mut Diags, root: &Loc, file: &model::Load, o: &Overrides) -> Loa
             .max(1),
         Model::Closed { .. } => users,
     };
+    let defaults = crate::plan::Backoff::default();
+    let backoff = crate::plan::Backoff {
+        base: o.backoff.unwrap_or(defaults.base),
+        max: o.backoff_max.unwrap_or(defaults.max),
+    };
     LoadProfile {
+        backoff,
         users,
         spawn_rate,
         duration,
