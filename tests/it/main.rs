@@ -4,6 +4,7 @@ mod cli;
 mod faults;
 mod golden;
 mod models;
+mod raw;
 mod schema;
 mod shards;
 mod signals;

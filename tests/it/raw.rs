@@ -1,0 +1,205 @@
+//! Servers we did not write with the tool: raw sockets that misbehave on purpose, and a way to
+//! run the real binary and read its exit, output, peak memory and time.
+//!
+//! A `RawServer` binds 127.0.0.1:0 before it returns (no readiness race) and runs `handler` on a
+//! thread per accepted connection, with a plain blocking `TcpStream`: the test writes exactly
+//! the bytes it wants, in the order it wants, or stops reading. The accept loop ends when the
+//! server is dropped.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub struct RawServer {
+    pub port: u16,
+    /// Connections accepted so far.
+    pub accepted: Arc<AtomicU64>,
+    stop: Arc<AtomicBool>,
+}
+
+impl RawServer {
+    /// Serves every connection with `handler` on its own thread.
+    pub fn start<F>(handler: F) -> RawServer
+    where
+        F: Fn(TcpStream) + Send + Sync + 'static,
+    {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        let port = listener.local_addr().expect("local addr").port();
+        let stop = Arc::new(AtomicBool::new(false));
+        let accepted = Arc::new(AtomicU64::new(0));
+        let handler = Arc::new(handler);
+        let (s, a) = (stop.clone(), accepted.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                // Drop connects once to wake this loop up after setting the flag.
+                if s.load(Ordering::Relaxed) {
+                    break;
+                }
+                let Ok(stream) = stream else { continue };
+                a.fetch_add(1, Ordering::Relaxed);
+                let h = handler.clone();
+                std::thread::spawn(move || h(stream));
+            }
+        });
+        RawServer {
+            port,
+            accepted,
+            stop,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for RawServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+    }
+}
+
+/// Reads one HTTP request head (up to the blank line) and its content-length body; `None` when
+/// the peer closed first.
+pub fn read_request(s: &mut TcpStream) -> Option<String> {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    let head_end = loop {
+        if let Some(i) = got.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        let n = s.read(&mut buf).ok()?;
+        if n == 0 {
+            return None;
+        }
+        got.extend_from_slice(&buf[..n]);
+    };
+    let head = String::from_utf8_lossy(&got[..head_end]).into_owned();
+    let len = head
+        .lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.trim()
+                .eq_ignore_ascii_case("content-length")
+                .then(|| v.trim().parse::<usize>().ok())?
+        })
+        .unwrap_or(0);
+    while got.len() < head_end + len {
+        let n = s.read(&mut buf).ok()?;
+        if n == 0 {
+            return None;
+        }
+        got.extend_from_slice(&buf[..n]);
+    }
+    Some(head)
+}
+
+/// Answers a login request with a token, as the golden path's login step expects.
+pub fn login_ok(s: &mut TcpStream) -> Option<()> {
+    read_request(s)?;
+    let body = r#"{"access_token":"t0k3n","token_type":"Bearer"}"#;
+    let resp = format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(resp.as_bytes()).ok()
+}
+
+/// What a run of the real binary did.
+pub struct Ran {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+    /// Peak resident memory of the process (getrusage of the child), in KiB.
+    pub peak_rss_kib: u64,
+    pub took: Duration,
+}
+
+/// Runs the load-tester binary with `args` (and only the given env vars beside PATH), waits for
+/// it to end (it must end by itself: every scenario in these tests has deadlines), and reads its
+/// peak RSS from the kernel's accounting of the child (`wait4`), so nothing is sampled.
+pub fn run_binary(args: &[&str], env: &[(&str, &str)]) -> Ran {
+    use std::os::unix::process::ExitStatusExt;
+    let started = Instant::now();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_load-tester"));
+    cmd.args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("start load-tester");
+    let pid = child.id() as libc::pid_t;
+    // Drain the pipes on threads so a chatty child never blocks on a full pipe.
+    let mut out = child.stdout.take().expect("stdout");
+    let mut err = child.stderr.take().expect("stderr");
+    let out_t = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = out.read_to_string(&mut s);
+        s
+    });
+    let err_t = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = err.read_to_string(&mut s);
+        s
+    });
+    let mut status = 0;
+    // SAFETY: an all-zero rusage is a valid value; wait4 fills it for our own child.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: waits for the child we spawned (std's Child is not waited on afterwards).
+    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    assert_eq!(r, pid, "wait4 on the child");
+    let took = started.elapsed();
+    let code = std::process::ExitStatus::from_raw(status).code();
+    std::mem::forget(child);
+    Ran {
+        code,
+        stdout: out_t.join().unwrap_or_default(),
+        stderr: err_t.join().unwrap_or_default(),
+        peak_rss_kib: usage.ru_maxrss as u64,
+        took,
+    }
+}
+
+/// The helpers themselves: a raw server answers, and a run of the binary against it is read.
+#[test]
+fn a_raw_server_serves_and_the_binary_reports_its_peak_memory() {
+    let server = RawServer::start(|mut s| {
+        let _ = login_ok(&mut s);
+    });
+    let dir = crate::util::tempdir();
+    let path = crate::util::scenario(
+        dir.path(),
+        "login.toml",
+        r#"
+name = "login-only"
+[[steps]]
+name = "login"
+http.method = "POST"
+http.url = "{{auth_url}}/auth/login"
+http.json = { email = "a@example.test", password = "pw" }
+http.extract = { token = "/access_token" }
+"#,
+    );
+    let ran = run_binary(
+        &[
+            "probe",
+            path.to_str().unwrap(),
+            "--target",
+            &server.url(),
+            "--auth-url",
+            &server.url(),
+        ],
+        &[],
+    );
+    assert_eq!(ran.code, Some(0), "{}{}", ran.stdout, ran.stderr);
+    assert!(ran.stdout.contains("PASS  login"), "{}", ran.stdout);
+    assert!(ran.peak_rss_kib > 1000, "peak RSS {} KiB", ran.peak_rss_kib);
+    assert_eq!(server.accepted.load(Ordering::Relaxed), 1);
+}
