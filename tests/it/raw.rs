@@ -201,5 +201,6 @@ http.extract = { token = "/access_token" }
     assert_eq!(ran.code, Some(0), "{}{}", ran.stdout, ran.stderr);
     assert!(ran.stdout.contains("PASS  login"), "{}", ran.stdout);
     assert!(ran.peak_rss_kib > 1000, "peak RSS {} KiB", ran.peak_rss_kib);
+    assert!(ran.took < Duration::from_secs(10), "took {:?}", ran.took);
     assert_eq!(server.accepted.load(Ordering::Relaxed), 1);
 }
