@@ -149,6 +149,10 @@ pub struct RunArgs {
     /// When stderr is not a terminal, print a `progress ...` line this often.
     #[arg(long, env = "PROGRESS_INTERVAL", value_parser = parse_duration, default_value = "10s")]
     pub progress_interval: Duration,
+    /// Self-test of the tool's own failure paths: panic in a user's flow at a step
+    /// (step:NAME) or in a worker thread (worker). Never useful in a real run.
+    #[arg(long, hide = true, value_name = "step:NAME|worker")]
+    pub self_test_panic: Option<crate::plan::SelfTestPanic>,
     /// Print only the final summary (no progress).
     #[arg(short, long, env = "QUIET")]
     pub quiet: bool,

@@ -56,6 +56,29 @@ pub struct Plan {
     /// Source addresses for outgoing connections (`--local-addrs`); user `u` uses
     /// `local_addrs[u % len]`. Empty: the system chooses.
     pub local_addrs: Vec<std::net::IpAddr>,
+    /// Self-test only (`--self-test-panic`): make the tool itself fail here, to prove that such
+    /// a failure is counted and reported, never hidden. `None` in every real run.
+    pub self_test_panic: Option<SelfTestPanic>,
+}
+
+/// Where `--self-test-panic` makes the tool panic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SelfTestPanic {
+    /// In a user's flow, when it starts this step.
+    Step(String),
+    /// In worker thread 0, before it runs any user.
+    Worker,
+}
+
+impl std::str::FromStr for SelfTestPanic {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.split_once(':') {
+            Some(("step", name)) if !name.is_empty() => Ok(SelfTestPanic::Step(name.into())),
+            None if s == "worker" => Ok(SelfTestPanic::Worker),
+            _ => Err(format!("'{s}': use step:NAME or worker")),
+        }
+    }
 }
 
 impl Plan {

@@ -37,8 +37,11 @@ pub(super) async fn run(a: RunArgs, io: &Io) -> Exit {
         Ok(x) => x,
         Err(e) => return e,
     };
-    if let (Some(addrs), Some(p)) = (a.local_addrs.clone(), Arc::get_mut(&mut plan)) {
-        p.local_addrs = addrs.0;
+    if let Some(p) = Arc::get_mut(&mut plan) {
+        if let Some(addrs) = a.local_addrs.clone() {
+            p.local_addrs = addrs.0;
+        }
+        p.self_test_panic = a.self_test_panic.clone();
     }
     let env = io.env.clone();
     let shard_wait = a.wait_for_target.unwrap_or(Duration::from_secs(60));

@@ -459,8 +459,8 @@ impl Summary {
         let mut tool_errors = info.tool_errors;
         if rec.users_lost > 0 {
             tool_errors.push(format!(
-                "{} user task(s) ended by a panic between flows (a bug in load-tester; their \
-                 remaining flows never ran)",
+                "{} user task(s) ended by a panic (a bug in load-tester; their remaining flows \
+                 never ran)",
                 rec.users_lost
             ));
         }

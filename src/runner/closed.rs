@@ -29,8 +29,13 @@ pub(crate) async fn worker(ctx: &WorkerCtx, rec: &Rc<RefCell<Recorder>>) {
         }
         let vu = Vu::new(plan.clone(), rec.clone(), n, ());
         users.spawn_local(vu.run(stop.clone()));
-        // Reap finished users as we go so the set stays small on long ramps.
-        while users.try_join_next().is_some() {}
+        // Reap finished users as we go so the set stays small on long ramps (a panicked one
+        // is counted, as `join_all` counts it).
+        while let Some(r) = users.try_join_next() {
+            if r.as_ref().is_err_and(|e| e.is_panic()) {
+                rec.borrow_mut().users_lost += 1;
+            }
+        }
     }
     join_all(&mut users, stop, rec).await;
 }

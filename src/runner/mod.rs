@@ -280,6 +280,9 @@ async fn collect(
 
 /// One worker: runs its share of the users (closed or open model) and returns its recorder.
 async fn worker(ctx: WorkerCtx) -> Recorder {
+    if ctx.index == 0 && ctx.plan.self_test_panic == Some(crate::plan::SelfTestPanic::Worker) {
+        panic!("self-test panic in worker 0");
+    }
     let rec = Rc::new(RefCell::new(Recorder::new(&ctx.plan)));
     let total = Rc::new(RefCell::new(Recorder::new(&ctx.plan)));
     let ticks = tokio::task::spawn_local(ticker::run(ctx.clone(), rec.clone(), total.clone()));

@@ -203,6 +203,11 @@ impl<O: Observer> Vu<O> {
     async fn run_steps(&mut self, steps: &[Step]) -> bool {
         for (i, step) in steps.iter().enumerate() {
             self.set_activity(step.id, None);
+            if let Some(crate::plan::SelfTestPanic::Step(name)) = &self.plan.self_test_panic {
+                if *name == step.name {
+                    panic!("self-test panic at step {name}");
+                }
+            }
             let result = self.exec(step).await;
             self.obs.step(step, &result);
             match result {

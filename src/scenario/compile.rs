@@ -107,6 +107,7 @@ pub fn compile(
         event_metrics: metrics,
         envelope: Envelope::default(),
         local_addrs: Vec::new(),
+        self_test_panic: None,
     })
 }
 

@@ -92,6 +92,14 @@ fn sigterm_stops_within_the_grace_period_and_keeps_every_result() {
     );
     assert!(passed > 0);
     assert_eq!(r.flows.started, passed + failed + interrupted);
+    assert_eq!(
+        r.stopped_by,
+        load_tester::metrics::summary::StoppedBy::Signal,
+        "the results say a signal stopped the run"
+    );
+    assert!(stdout.contains("stopped by a signal"), "{stdout}");
+    let cut: u64 = r.interrupted.iter().map(|i| i.count).sum();
+    assert_eq!(cut, interrupted, "every interrupted flow says where it was");
     assert!(r.elapsed_s < 30.0, "the run ended early: {}", r.elapsed_s);
 }
 
