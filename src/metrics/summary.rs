@@ -107,17 +107,56 @@ pub struct TargetInfo {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct LoadInfo {
     /// `closed` (users iterate) or `open` (flows arrive at a rate).
-    pub model: String,
+    pub model: ModelKind,
     /// Closed: users. Open: the pool (most flows in flight).
     pub users: u32,
     pub spawn_rate: f64,
     /// Open model: flows per second (the starting rate, with stages).
     pub arrival_rate: Option<f64>,
     /// Open model: `even` or `poisson`.
-    pub arrivals: Option<String>,
+    pub arrivals: Option<ArrivalsKind>,
     pub stages: Vec<StageInfo>,
     pub duration_s: Option<f64>,
     pub iterations: Option<u64>,
+}
+
+/// The load model, as written in the results.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ModelKind {
+    Closed,
+    Open,
+}
+
+/// How open-model arrivals are spaced, as written in the results.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ArrivalsKind {
+    Even,
+    Poisson,
+}
+
+/// A step's kind, as written in the results.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub enum StepKindCode {
+    #[serde(rename = "http")]
+    Http,
+    #[serde(rename = "ws.connect")]
+    WsConnect,
+    #[serde(rename = "ws.exchange")]
+    WsExchange,
+    #[serde(rename = "ws.close")]
+    WsClose,
+    #[serde(rename = "think")]
+    Think,
+}
+
+/// Whether a step runs once per user or every iteration.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum StepPhase {
+    Setup,
+    Iteration,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -196,9 +235,9 @@ impl Verdict {
 pub struct StepSummary {
     pub name: String,
     /// `http`, `ws.connect`, `ws.exchange`, `ws.close` or `think`.
-    pub kind: String,
+    pub kind: StepKindCode,
     /// `setup` or `iteration`.
-    pub phase: String,
+    pub phase: StepPhase,
     /// Executions: `ok + failed`.
     pub count: u64,
     pub ok: u64,
@@ -426,11 +465,17 @@ impl Summary {
                 let failed = r.failed();
                 StepSummary {
                     name: step.name.clone(),
-                    kind: step.kind.label().to_string(),
+                    kind: match &step.kind {
+                        StepKind::Http(_) => StepKindCode::Http,
+                        StepKind::WsConnect(_) => StepKindCode::WsConnect,
+                        StepKind::WsExchange(_) => StepKindCode::WsExchange,
+                        StepKind::WsClose(_) => StepKindCode::WsClose,
+                        StepKind::Think(_) => StepKindCode::Think,
+                    },
                     phase: if (step.id as usize) < plan.setup_len {
-                        "setup".into()
+                        StepPhase::Setup
                     } else {
-                        "iteration".into()
+                        StepPhase::Iteration
                     },
                     count: r.ok + failed,
                     ok: r.ok,
@@ -471,7 +516,7 @@ impl Summary {
             ));
         }
         let interrupted = interrupted_at(plan, rec, &names);
-        let verdict = Verdict::judge(&flows, &steps, &all_errors, &tool_errors, info.stopped_by);
+
         Summary {
             version: RESULTS_VERSION,
             tool: "load-tester".into(),
@@ -496,8 +541,8 @@ impl Summary {
                 waits: rec.backoffs,
                 total_s: rec.backoff_total.as_secs_f64(),
             },
-            verdict,
-            exit_code: verdict.exit_code(),
+            verdict: Verdict::Failed,
+            exit_code: Verdict::Failed.exit_code(),
             steps,
             iteration: Latency::from_histogram(&rec.iteration),
             iteration_corrected: rec
@@ -508,6 +553,28 @@ impl Summary {
             generator: Generator::of(&rec.lag),
             timeseries: info.timeseries,
         }
+        .conclude()
+    }
+
+    /// Derives what follows from the counts: step and event rates, the verdict and the exit
+    /// code. The one place these are computed, for run, probe and merge alike.
+    pub fn conclude(mut self) -> Summary {
+        let secs = self.elapsed_s.max(1e-9);
+        for s in &mut self.steps {
+            s.rate_per_s = s.count as f64 / secs;
+            for e in &mut s.events {
+                e.rate_per_s = e.count as f64 / secs;
+            }
+        }
+        self.verdict = Verdict::judge(
+            &self.flows,
+            &self.steps,
+            &self.errors,
+            &self.tool_errors,
+            self.stopped_by,
+        );
+        self.exit_code = self.verdict.exit_code();
+        self
     }
 
     /// Looks a step up by name.
@@ -519,23 +586,23 @@ impl Summary {
 fn load_info(plan: &Plan, shard: crate::shard::Shard) -> LoadInfo {
     use crate::plan::{Arrivals, Model};
     let (model, arrival_rate, arrivals, stages) = match &plan.load.model {
-        Model::Closed { stages } => ("closed", None, None, stages.as_slice()),
+        Model::Closed { stages } => (ModelKind::Closed, None, None, stages.as_slice()),
         Model::Open {
             rate,
             stages,
             arrivals,
         } => (
-            "open",
+            ModelKind::Open,
             Some(*rate),
             Some(match arrivals {
-                Arrivals::Even => "even".to_string(),
-                Arrivals::Poisson { .. } => "poisson".to_string(),
+                Arrivals::Even => ArrivalsKind::Even,
+                Arrivals::Poisson { .. } => ArrivalsKind::Poisson,
             }),
             stages.as_slice(),
         ),
     };
     LoadInfo {
-        model: model.into(),
+        model,
         users: shard.users(plan.load.users),
         spawn_rate: plan.load.spawn_rate,
         arrival_rate,

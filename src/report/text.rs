@@ -24,7 +24,7 @@ impl Sink for Text {
             "step / event (ms)", "count", "errors", "rate/s", "p50", "p90", "p95", "p99", "max"
         )?;
         for step in &s.steps {
-            let label = if step.phase == "setup" {
+            let label = if step.phase == crate::metrics::summary::StepPhase::Setup {
                 format!("{} (setup)", step.name)
             } else {
                 step.name.clone()
@@ -70,7 +70,7 @@ impl Sink for Text {
             "\nflows: {} passed, {} failed, {} interrupted",
             s.flows.passed, s.flows.failed, s.flows.interrupted
         )?;
-        if s.load.model == "open" {
+        if s.load.model == crate::metrics::summary::ModelKind::Open {
             write!(w, ", {} dropped (no free user)", s.flows.dropped)?;
         }
         writeln!(

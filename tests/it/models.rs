@@ -29,7 +29,7 @@ async fn open_model_runs_the_rate_and_reports_corrected_latency() {
     .await;
     assert_eq!(o.exit, Exit::Passed, "{}\n{}", o.stdout, o.stderr);
     let r = read_results(&out);
-    assert_eq!(r.load.model, "open");
+    assert_eq!(r.load.model, load_tester::metrics::summary::ModelKind::Open);
     assert_eq!(r.load.arrival_rate, Some(40.0));
     assert_eq!(
         r.flows.passed + r.flows.dropped,
@@ -115,7 +115,10 @@ async fn closed_stages_ramp_users_up_and_down() {
     .await;
     assert_eq!(o.exit, Exit::Passed, "{}", o.stderr);
     let r = read_results(&out);
-    assert_eq!(r.load.model, "closed");
+    assert_eq!(
+        r.load.model,
+        load_tester::metrics::summary::ModelKind::Closed
+    );
     assert_eq!(r.load.users, 4, "the peak of the stages");
     assert_eq!(r.load.stages.len(), 3);
     assert!(r.elapsed_s >= 3.0 && r.elapsed_s < 9.0, "{}", r.elapsed_s);
