@@ -141,8 +141,8 @@ fn merge_step<'a>(
     let failed: u64 = steps.clone().map(|s| s.failed).sum();
     Ok(StepSummary {
         name: first.name.clone(),
-        kind: first.kind.clone(),
-        phase: first.phase.clone(),
+        kind: first.kind,
+        phase: first.phase,
         count: ok + failed,
         ok,
         failed,
