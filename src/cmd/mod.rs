@@ -40,7 +40,18 @@ pub(crate) async fn maybe_mock(
         return Ok(None);
     }
     let mut cfg = cfg.clone();
-    cfg.listen = vec![std::net::SocketAddr::from(([127, 0, 0, 1], 0))];
+    // A free port, unless the user chose the address (then it is honoured, e.g. to watch the
+    // mock from another tool while the run goes on).
+    let chosen = io
+        .args
+        .iter()
+        .any(|a| a == "--listen" || a.to_string_lossy().starts_with("--listen="))
+        || ["LOAD_TESTER_MOCK_LISTEN", "MOCK_LISTEN"]
+            .iter()
+            .any(|k| (io.env)(k).is_some());
+    if !chosen {
+        cfg.listen = vec![std::net::SocketAddr::from(([127, 0, 0, 1], 0))];
+    }
     match MockServer::start(cfg).await {
         Ok(server) => {
             let url = server.base_url();

@@ -202,3 +202,40 @@ async fn processes_refuse_an_hdr_log() {
         o.stderr
     );
 }
+
+/// `run --mock --listen ADDR` serves the in-process mock where it is told to.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_mock_honours_listen() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let dir = tempdir();
+    let path = scenario(dir.path(), "s.toml", &fast_golden(""));
+    let out = dir.path().join("r.json");
+    let o = run_cli(
+        &[
+            "run",
+            path.to_str().unwrap(),
+            "--mock",
+            "--listen",
+            &addr,
+            "--quiet",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(
+        o.exit,
+        load_tester::exit::Exit::Passed,
+        "{}{}",
+        o.stdout,
+        o.stderr
+    );
+    let r = read_results(&out);
+    assert_eq!(r.target.base_url, format!("http://{addr}"));
+}
