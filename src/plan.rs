@@ -122,6 +122,19 @@ pub struct Target {
     pub ws_url: String,
 }
 
+impl Target {
+    /// `auth_url http://localhost:8081 (override with --auth-url or AUTH_URL)`: a URL of the
+    /// target by its key, with how to change it, for messages.
+    pub fn describe(&self, key: &str) -> String {
+        let (url, how) = match key {
+            "base_url" => (&self.base_url, "--target or TARGET_URL"),
+            "auth_url" => (&self.auth_url, "--auth-url or AUTH_URL"),
+            _ => (&self.ws_url, "--ws-url or LOAD_TESTER_WS_URL"),
+        };
+        format!("the scenario's {key} {url} (override with {how})")
+    }
+}
+
 /// The load profile: closed model (users iterate; Locust's users + spawn rate, or k6-style
 /// stages of users) or open model (flows start at an arrival rate from a pool of users).
 #[derive(Debug, Clone, PartialEq)]

@@ -3,6 +3,7 @@
 
 mod merge;
 mod mock;
+mod preflight;
 mod probe;
 mod run;
 mod validate;

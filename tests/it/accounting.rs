@@ -167,12 +167,21 @@ async fn flows_cut_by_the_end_say_where_they_were_and_a_run_with_no_passed_flow_
 /// A failing target is not hammered: users back off after failed iterations.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn users_back_off_after_failed_iterations() {
-    let closed = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let url = format!("http://127.0.0.1:{closed}");
+    use std::io::Write;
+    // A login service that is up but broken: every request gets a 503.
+    let server = crate::raw::RawServer::start(|mut s| {
+        while crate::raw::read_request(&mut s).is_some() {
+            let body = "overloaded";
+            let resp = format!(
+                "HTTP/1.1 503 Service Unavailable\r\ncontent-length: {}\r\n\r\n{body}",
+                body.len()
+            );
+            if s.write_all(resp.as_bytes()).is_err() {
+                return;
+            }
+        }
+    });
+    let url = server.url();
     let dir = tempdir();
     let path = fast(dir.path());
     let out = dir.path().join("r.json");
@@ -197,21 +206,18 @@ async fn users_back_off_after_failed_iterations() {
         &[],
     )
     .await;
-    assert_eq!(o.exit, Exit::Error, "unreachable: {}", o.stdout);
+    assert_eq!(o.exit, Exit::Failed, "{}", o.stdout);
     let r = read_results(&out);
     // 100 ms, 200, 400, 800 (each with up to half of it as jitter): at most ~5 tries per user
     // in 1 s, where without backoff there were thousands.
     assert!(r.flows.failed <= 12, "{} attempts in 1 s", r.flows.failed);
+    assert!(r.flows.failed >= 2, "{} attempts in 1 s", r.flows.failed);
     assert!(r.backoff.waits >= 2, "{:?}", r.backoff);
     let e = &r.errors[0];
+    assert_eq!((e.kind, e.phase), (ErrorCode::HttpStatus, Phase::Response));
     assert_eq!(
-        (e.kind, e.phase),
-        (ErrorCode::ConnectionRefused, Phase::Connect)
-    );
-    assert!(
-        e.causes[0].cause.starts_with(&format!("{url}: ")),
-        "{:?}",
-        e.causes
+        e.causes[0].cause,
+        format!("POST {url}/auth/login: HTTP 503 (expected [200]): overloaded")
     );
     assert!(o.stdout.contains("backoff: "), "{}", o.stdout);
 }

@@ -85,6 +85,8 @@ async fn unreachable_target_exits_3() {
             &shipped("golden-path.toml"),
             "--target",
             &target,
+            "--auth-url",
+            &target,
             "--users",
             "2",
             "--iterations",
@@ -97,10 +99,21 @@ async fn unreachable_target_exits_3() {
     )
     .await;
     assert_eq!(o.exit, Exit::Error, "{}", o.stdout);
-    let r = read_results(&out);
-    assert_eq!(r.errors[0].kind.as_str(), "connection_refused");
-    assert_eq!(r.errors[0].count, 2);
-    assert!(o.stdout.contains("UNREACHABLE"), "{}", o.stdout);
+    // One line: the address, the reason, which URL of the scenario it is and how to change it;
+    // no load was sent.
+    let lines: Vec<&str> = o
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("error: "))
+        .collect();
+    assert_eq!(lines.len(), 1, "{}", o.stderr);
+    assert!(
+        lines[0].starts_with(&format!("error: unreachable: {target}: Connection refused")),
+        "{}",
+        lines[0]
+    );
+    assert!(lines[0].contains("--target"), "{}", lines[0]);
+    assert!(!out.exists(), "nothing was measured, so no results");
 }
 
 #[tokio::test]

@@ -1,0 +1,92 @@
+//! Before a load run: one connection to each address the scenario talks to, so an unreachable
+//! target is one clear line (the address, where it came from, how to override it) and exit 3,
+//! instead of a run's worth of refused connections.
+
+use std::time::Duration;
+
+use crate::metrics::errors::{ErrorCode, Failure};
+use crate::plan::Plan;
+use crate::transport::conn::{parse_url, Conn, HTTP, WS};
+
+/// How long the check waits for each address (connect and TLS).
+const PREFLIGHT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// One of the scenario's base URLs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Base,
+    Auth,
+    Ws,
+}
+
+impl Role {
+    pub fn key(self) -> &'static str {
+        match self {
+            Role::Base => "base_url",
+            Role::Auth => "auth_url",
+            Role::Ws => "ws_url",
+        }
+    }
+}
+
+/// An address that could not be reached: which roles use it and why.
+pub struct Unreachable {
+    pub roles: Vec<Role>,
+    pub failure: Failure,
+}
+
+/// Connects once to each distinct origin among the plan's base, auth and WebSocket URLs. Only
+/// failures that mean "nothing is there" are returned (DNS, refused, TLS, a connect timeout).
+pub async fn check(plan: &Plan) -> Vec<Unreachable> {
+    let urls = [
+        (Role::Base, plan.target.base_url.as_str(), HTTP),
+        (Role::Auth, plan.target.auth_url.as_str(), HTTP),
+        (Role::Ws, plan.target.ws_url.as_str(), WS),
+    ];
+    // (tls, host, port) → roles
+    let mut origins: Vec<(
+        bool,
+        String,
+        u16,
+        &str,
+        crate::transport::conn::Schemes,
+        Vec<Role>,
+    )> = Vec::new();
+    for (role, url, schemes) in urls {
+        let Ok(t) = parse_url(url, schemes) else {
+            continue; // compile already refused it
+        };
+        match origins
+            .iter_mut()
+            .find(|o| o.0 == t.tls && o.1 == t.host && o.2 == t.port)
+        {
+            Some(o) => o.5.push(role),
+            None => origins.push((t.tls, t.host.to_string(), t.port, url, schemes, vec![role])),
+        }
+    }
+    let mut out = Vec::new();
+    for (_, _, _, url, schemes, roles) in origins {
+        let Ok(t) = parse_url(url, schemes) else {
+            continue;
+        };
+        let bind = plan.local_addrs.first().copied();
+        let failure = match tokio::time::timeout(PREFLIGHT_TIMEOUT, Conn::open(&t, bind)).await {
+            Ok(Ok(_)) => continue,
+            Ok(Err(f)) => f,
+            Err(_) => Failure::new(
+                crate::metrics::errors::ErrorKind::Timeout,
+                crate::metrics::errors::Phase::Connect,
+            )
+            .cause(format!(
+                "{}: no connection within {}",
+                t.label(),
+                crate::duration::human(PREFLIGHT_TIMEOUT)
+            )),
+        };
+        let code = failure.kind.code();
+        if code.is_unreachable() || code == ErrorCode::Timeout {
+            out.push(Unreachable { roles, failure });
+        }
+    }
+    out
+}
