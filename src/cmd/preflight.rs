@@ -43,29 +43,37 @@ pub async fn check(plan: &Plan) -> Vec<Unreachable> {
         (Role::Auth, plan.target.auth_url.as_str(), HTTP),
         (Role::Ws, plan.target.ws_url.as_str(), WS),
     ];
-    // (tls, host, port) → roles
-    let mut origins: Vec<(
-        bool,
-        String,
-        u16,
-        &str,
-        crate::transport::conn::Schemes,
-        Vec<Role>,
-    )> = Vec::new();
+    // Distinct origins, each with the first URL that names it and every role that uses it.
+    struct Origin<'a> {
+        key: (bool, String, u16),
+        url: &'a str,
+        schemes: crate::transport::conn::Schemes,
+        roles: Vec<Role>,
+    }
+    let mut origins: Vec<Origin> = Vec::new();
     for (role, url, schemes) in urls {
         let Ok(t) = parse_url(url, schemes) else {
             continue; // compile already refused it
         };
-        match origins
-            .iter_mut()
-            .find(|o| o.0 == t.tls && o.1 == t.host && o.2 == t.port)
-        {
-            Some(o) => o.5.push(role),
-            None => origins.push((t.tls, t.host.to_string(), t.port, url, schemes, vec![role])),
+        let key = (t.tls, t.host.to_string(), t.port);
+        match origins.iter_mut().find(|o| o.key == key) {
+            Some(o) => o.roles.push(role),
+            None => origins.push(Origin {
+                key,
+                url,
+                schemes,
+                roles: vec![role],
+            }),
         }
     }
     let mut out = Vec::new();
-    for (_, _, _, url, schemes, roles) in origins {
+    for Origin {
+        url,
+        schemes,
+        roles,
+        ..
+    } in origins
+    {
         let Ok(t) = parse_url(url, schemes) else {
             continue;
         };
