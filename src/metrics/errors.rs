@@ -15,6 +15,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::plan::EventId;
 
+/// Distinct unknown event type names a recorder keeps; further ones are `OtherUnknown`.
+pub const MAX_UNKNOWN_EVENTS: usize = 64;
 /// Distinct causes kept per (step, kind, phase); further ones are only counted.
 pub const MAX_CAUSES: usize = 8;
 /// Longest cause kept, in characters (bodies and server messages are cut).
@@ -83,6 +85,8 @@ pub enum EventRef {
     Unknown(u32),
     /// A frame whose type could not be read (not JSON, no `type` field).
     Unreadable,
+    /// An unknown type after the recorder's table of names was full (`MAX_UNKNOWN_EVENTS`).
+    OtherUnknown,
 }
 
 /// Why a step failed.
@@ -364,6 +368,7 @@ impl fmt::Display for EventRef {
             EventRef::Known(id) => write!(f, "#{id}"),
             EventRef::Unknown(i) => write!(f, "?{i}"),
             EventRef::Unreadable => f.write_str("(unreadable frame)"),
+            EventRef::OtherUnknown => f.write_str("(another unknown event type)"),
         }
     }
 }

@@ -221,10 +221,15 @@ impl Recorder {
 
     /// Interns an event type name the plan does not know (error path only).
     pub fn unknown_event(&mut self, name: &str) -> EventRef {
+        let name = truncate(name, 64);
         let idx = match self.unknown_events.iter().position(|n| n == name) {
             Some(i) => i,
+            // Bounded: a server that invents a type per frame cannot grow the table.
+            None if self.unknown_events.len() >= super::errors::MAX_UNKNOWN_EVENTS => {
+                return EventRef::OtherUnknown
+            }
             None => {
-                self.unknown_events.push(truncate(name, 64).to_string());
+                self.unknown_events.push(name.to_string());
                 self.unknown_events.len() - 1
             }
         };
@@ -324,6 +329,25 @@ impl AddAssign<&Recorder> for Recorder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unknown_event_names_are_bounded() {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/golden-path.toml");
+        let plan = crate::scenario::load(&path, &crate::scenario::Overrides::default(), &|_| None)
+            .unwrap();
+        let mut rec = Recorder::new(&plan);
+        let long = "x".repeat(500);
+        assert_eq!(rec.unknown_event(&long), rec.unknown_event(&long));
+        for i in 0..1000 {
+            rec.unknown_event(&format!("invented_{i}"));
+        }
+        assert_eq!(
+            rec.unknown_events.len(),
+            super::super::errors::MAX_UNKNOWN_EVENTS
+        );
+        assert_eq!(rec.unknown_event("yet_another"), EventRef::OtherUnknown);
+    }
 
     #[test]
     fn merging_into_an_empty_histogram_keeps_values() {

@@ -403,6 +403,7 @@ impl Names for PlanNames<'_> {
                 .cloned()
                 .unwrap_or_else(|| "?".into()),
             EventRef::Unreadable => "(unreadable frame)".into(),
+            EventRef::OtherUnknown => "(another unknown event type)".into(),
         }
     }
     fn var(&self, id: u16) -> String {
