@@ -19,7 +19,8 @@
 # bench/results/compare-<date>.md (hold100k-<date>.md).
 #
 # Environment: PEERS (default "wrk oha hey locust": the peers to run), RUNS, BENCH_PORT (18080),
-# GEN_CPU, TARGET_CPU, KEEP_WORK=1 (keep the work directory of raw outputs);
+# GEN_CPU, TARGET_CPU, KEEP_WORK=1 (keep the work directory of raw outputs), LT (the load-tester
+# binary to measure, default target/release/load-tester: compare two builds with LT=...);
 # hold100k: HOLD_USERS (100000), HOLD_SPAWN (1000), HOLD_SECS (170), HOLD_PROCS (6).
 set -euo pipefail
 export PYTHONDONTWRITEBYTECODE=1
@@ -41,7 +42,7 @@ esac
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
-LT=$ROOT/target/release/load-tester
+LT=${LT:-$ROOT/target/release/load-tester}
 PORT=${BENCH_PORT:-18080}
 PEERS=${PEERS:-"wrk oha hey locust"}
 GEN_CPU=${GEN_CPU:-0}
