@@ -46,18 +46,28 @@ pub enum Command {
 /// Where to point the scenario; these win over the scenario's `[target]`.
 #[derive(Args, Debug, Clone, Default)]
 pub struct TargetArgs {
-    /// Backend base URL (http or https). The WebSocket URL is derived from it (http→ws, https→wss).
+    #[command(flatten)]
+    pub urls: UrlArgs,
+    /// Start the built-in mock in-process on a free port and point the scenario at it.
+    #[arg(long)]
+    pub mock: bool,
+}
+
+/// The target URLs given on the command line or by env vars.
+#[derive(Args, Debug, Clone, Default)]
+pub struct UrlArgs {
+    /// Backend base URL (http or https). The auth and WebSocket URLs follow it (auth = the
+    /// target, WebSocket derived http→ws, https→wss) unless given too: the scenario's [target]
+    /// is then not used.
     #[arg(long = "target", env = "TARGET_URL", value_name = "URL")]
     pub base_url: Option<String>,
-    /// Auth service base URL [default: the scenario's, else the target URL].
+    /// Auth service base URL [default: the target URL when --target is given, else the
+    /// scenario's auth_url, else its base_url].
     #[arg(long, env = "AUTH_URL", value_name = "URL")]
     pub auth_url: Option<String>,
     /// WebSocket base URL, when it cannot be derived from the target (e.g. another host).
     #[arg(long, env = "WS_URL", value_name = "URL")]
     pub ws_url: Option<String>,
-    /// Start the built-in mock in-process on a free port and point the scenario at it.
-    #[arg(long)]
-    pub mock: bool,
 }
 
 #[derive(Args, Debug)]
@@ -221,4 +231,7 @@ pub struct ValidateArgs {
     /// Scenario files to check.
     #[arg(required = true)]
     pub scenarios: Vec<PathBuf>,
+    // The target URLs a run would use, checked with each scenario.
+    #[command(flatten)]
+    pub urls: UrlArgs,
 }

@@ -61,13 +61,13 @@ pub fn run_args(a: &RunArgs, target: Option<&str>) -> Vec<OsString> {
             flag("--auth-url", url.to_string());
         }
         None => {
-            if let Some(x) = &a.target.base_url {
+            if let Some(x) = &a.target.urls.base_url {
                 flag("--target", x.clone());
             }
-            if let Some(x) = &a.target.auth_url {
+            if let Some(x) = &a.target.urls.auth_url {
                 flag("--auth-url", x.clone());
             }
-            if let Some(x) = &a.target.ws_url {
+            if let Some(x) = &a.target.urls.ws_url {
                 flag("--ws-url", x.clone());
             }
         }

@@ -59,6 +59,9 @@ pub struct Plan {
     /// Self-test only (`--self-test-panic`): make the tool itself fail here, to prove that such
     /// a failure is counted and reported, never hidden. `None` in every real run.
     pub self_test_panic: Option<SelfTestPanic>,
+    /// Environment variables the scenario reads that were not set, without default (only when
+    /// compiled for `validate`; a run refuses them). Sorted, each once.
+    pub unset_env: Vec<String>,
 }
 
 /// Where `--self-test-panic` makes the tool panic.
@@ -94,6 +97,13 @@ impl Plan {
             .map(String::as_str)
             .unwrap_or("?")
     }
+    /// One line saying which URL `which` is, where it came from and how to override it, e.g.
+    /// `auth_url http://localhost:8081 from scenarios/golden-path.toml:10 ([target].auth_url);
+    /// override with --auth-url or AUTH_URL`.
+    pub fn where_from(&self, which: TargetUrl) -> String {
+        self.target.where_from(which)
+    }
+
     /// Looks an event type up by name (linear: a plan interns a few dozen names at most).
     pub fn event_id(&self, name: &str) -> Option<EventId> {
         self.events
@@ -120,18 +130,172 @@ pub struct Target {
     pub auth_url: String,
     /// WebSocket base URL derived from `base_url` (http→ws, https→wss) unless set explicitly.
     pub ws_url: String,
+    /// Where each of the three came from, for messages about them.
+    pub sources: UrlSources,
 }
 
 impl Target {
-    /// `auth_url http://localhost:8081 (override with --auth-url or AUTH_URL)`: a URL of the
-    /// target by its key, with how to change it, for messages.
+    /// One of the three URLs.
+    pub fn url(&self, which: TargetUrl) -> &str {
+        match which {
+            TargetUrl::Base => &self.base_url,
+            TargetUrl::Auth => &self.auth_url,
+            TargetUrl::Ws => &self.ws_url,
+        }
+    }
+
+    /// Where one of the three URLs came from.
+    pub fn source(&self, which: TargetUrl) -> &UrlSource {
+        match which {
+            TargetUrl::Base => &self.sources.base_url,
+            TargetUrl::Auth => &self.sources.auth_url,
+            TargetUrl::Ws => &self.sources.ws_url,
+        }
+    }
+
+    /// A URL of the target by its key (`auth_url`), where it came from and how to change it,
+    /// for messages: `Target::where_from`.
     pub fn describe(&self, key: &str) -> String {
-        let (url, how) = match key {
-            "base_url" => (&self.base_url, "--target or TARGET_URL"),
-            "auth_url" => (&self.auth_url, "--auth-url or AUTH_URL"),
-            _ => (&self.ws_url, "--ws-url or LOAD_TESTER_WS_URL"),
-        };
-        format!("the scenario's {key} {url} (override with {how})")
+        let which = TargetUrl::ALL.into_iter().find(|w| w.key() == key);
+        self.where_from(which.unwrap_or(TargetUrl::Ws))
+    }
+
+    /// One line saying which URL `which` is, where it came from and how to override it, e.g.
+    /// `auth_url http://localhost:8081 from scenarios/golden-path.toml:10 ([target].auth_url);
+    /// override with --auth-url or AUTH_URL`.
+    pub fn where_from(&self, which: TargetUrl) -> String {
+        let mut out = format!("{} {}", which.key(), self.url(which));
+        match self.source(which) {
+            UrlSource::Derived(from) => {
+                out.push_str(&format!(" derived from {}", from.key()));
+                match self.source(*from) {
+                    UrlSource::Derived(_) => {}
+                    src => out.push_str(&format!(", which is from {src}")),
+                }
+            }
+            UrlSource::Default => out.push_str(" (the built-in default)"),
+            src => out.push_str(&format!(" from {src}")),
+        }
+        if *self.source(which) != UrlSource::Mock {
+            out.push_str(&format!(
+                "; override with {} or {}",
+                which.flag(),
+                which.env()
+            ));
+        }
+        out
+    }
+}
+
+/// One of the three URLs of `[target]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TargetUrl {
+    Base,
+    Auth,
+    Ws,
+}
+
+impl TargetUrl {
+    pub const ALL: [TargetUrl; 3] = [TargetUrl::Base, TargetUrl::Auth, TargetUrl::Ws];
+
+    /// The key in `[target]` and the template name (`{{base_url}}`).
+    pub fn key(self) -> &'static str {
+        match self {
+            TargetUrl::Base => "base_url",
+            TargetUrl::Auth => "auth_url",
+            TargetUrl::Ws => "ws_url",
+        }
+    }
+
+    /// The flag that overrides it (a test checks these against `cli`).
+    pub fn flag(self) -> &'static str {
+        match self {
+            TargetUrl::Base => "--target",
+            TargetUrl::Auth => "--auth-url",
+            TargetUrl::Ws => "--ws-url",
+        }
+    }
+
+    /// The environment variable that overrides it (a test checks these against `cli`).
+    pub fn env(self) -> &'static str {
+        match self {
+            TargetUrl::Base => "TARGET_URL",
+            TargetUrl::Auth => "AUTH_URL",
+            TargetUrl::Ws => "WS_URL",
+        }
+    }
+}
+
+/// Where a target URL came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UrlSource {
+    /// The scenario's `[target].<field>`, at `place`.
+    Scenario { place: Place, field: &'static str },
+    /// A command-line flag, e.g. `--target`.
+    Flag(&'static str),
+    /// An environment variable, e.g. `TARGET_URL`.
+    Env(&'static str),
+    /// Derived from another target URL (`auth_url` and `ws_url` follow `base_url`).
+    Derived(TargetUrl),
+    /// The built-in default (`http://localhost:8000`).
+    Default,
+    /// The built-in mock started by `--mock`.
+    Mock,
+}
+
+impl UrlSource {
+    /// A value given by `flag` or, when the flag was not on the command line, by `env`.
+    pub fn flag_or_env(flag: &'static str, env: &'static str, was_flag_given: bool) -> UrlSource {
+        if was_flag_given {
+            UrlSource::Flag(flag)
+        } else {
+            UrlSource::Env(env)
+        }
+    }
+
+    /// Whether this URL was given on the command line or by an environment variable.
+    pub fn is_override(&self) -> bool {
+        matches!(
+            self,
+            UrlSource::Flag(_) | UrlSource::Env(_) | UrlSource::Mock
+        )
+    }
+}
+
+impl fmt::Display for UrlSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            UrlSource::Scenario { place, field } => {
+                write!(f, "{}", place.file.display())?;
+                if place.line > 0 {
+                    write!(f, ":{}", place.line)?;
+                }
+                write!(f, " ([target].{field})")
+            }
+            UrlSource::Flag(flag) => f.write_str(flag),
+            UrlSource::Env(name) => write!(f, "env {name}"),
+            UrlSource::Derived(from) => write!(f, "{}", from.key()),
+            UrlSource::Default => f.write_str("the built-in default"),
+            UrlSource::Mock => f.write_str("the built-in mock (--mock)"),
+        }
+    }
+}
+
+/// Where each target URL came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UrlSources {
+    pub base_url: UrlSource,
+    pub auth_url: UrlSource,
+    pub ws_url: UrlSource,
+}
+
+impl Default for UrlSources {
+    fn default() -> Self {
+        UrlSources {
+            base_url: UrlSource::Default,
+            auth_url: UrlSource::Derived(TargetUrl::Base),
+            ws_url: UrlSource::Derived(TargetUrl::Base),
+        }
     }
 }
 
@@ -245,6 +409,8 @@ impl StepKind {
 pub struct HttpStep {
     pub method: http::Method,
     pub url: Template,
+    /// The target URL the step's URL starts with (`{{auth_url}}/...`), for messages.
+    pub url_from: Option<TargetUrl>,
     pub headers: Vec<(http::HeaderName, Template)>,
     pub body: Option<Body>,
     /// Accepted statuses; empty means any 2xx.
@@ -273,6 +439,8 @@ pub struct Extract {
 pub struct WsConnect {
     /// Full URL, query included (`query` entries are appended, URL-encoded).
     pub url: Template,
+    /// The target URL the step's URL starts with (`{{ws_url}}/...`), for messages.
+    pub url_from: Option<TargetUrl>,
     pub query: Vec<(String, Template)>,
     pub subprotocols: Vec<Template>,
     pub headers: Vec<(http::HeaderName, Template)>,

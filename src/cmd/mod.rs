@@ -11,12 +11,12 @@ mod validate;
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::cli::{Command, TargetArgs};
+use crate::cli::{Command, TargetArgs, UrlArgs};
 use crate::exit::Exit;
 use crate::io::Io;
 use crate::metrics::summary::Summary;
 use crate::mock::{MockConfig, MockServer};
-use crate::plan::Plan;
+use crate::plan::{Plan, TargetUrl, UrlSource};
 use crate::report::{json::Json, write_file, Sink};
 use crate::scenario::{self, Overrides};
 
@@ -56,9 +56,9 @@ pub(crate) async fn maybe_mock(
     match MockServer::start(cfg).await {
         Ok(server) => {
             let url = server.base_url();
-            overrides.base_url = Some(url.clone());
-            overrides.auth_url = Some(url);
-            overrides.ws_url = None;
+            overrides.set_url(TargetUrl::Base, Some(url.clone()), UrlSource::Mock);
+            overrides.set_url(TargetUrl::Auth, Some(url), UrlSource::Mock);
+            overrides.set_url(TargetUrl::Ws, None, UrlSource::Mock);
             Ok(Some(server))
         }
         Err(e) => {
@@ -81,13 +81,12 @@ pub(crate) async fn prepare(
     Ok((mock, Arc::new(plan)))
 }
 
-pub(crate) fn target_overrides(t: &TargetArgs) -> Overrides {
-    Overrides {
-        base_url: t.base_url.clone(),
-        auth_url: t.auth_url.clone(),
-        ws_url: t.ws_url.clone(),
-        ..Overrides::default()
-    }
+/// The target URL overrides, each with where it came from (flag or env var).
+pub(crate) fn target_overrides(urls: &UrlArgs, io: &Io) -> Overrides {
+    let mut o = Overrides::default();
+    let values = [&urls.base_url, &urls.auth_url, &urls.ws_url].map(Clone::clone);
+    o.set_urls_from_args(values, &io.args);
+    o
 }
 
 pub(crate) fn load_plan(path: &Path, overrides: &Overrides, io: &Io) -> Result<Plan, Exit> {

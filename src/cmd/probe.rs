@@ -8,7 +8,7 @@ use crate::metrics::summary::{Mode, RunInfo, StoppedBy, Summary};
 use crate::runner;
 
 pub(super) async fn probe(a: ProbeArgs, io: &Io) -> Exit {
-    let mut overrides = target_overrides(&a.target);
+    let mut overrides = target_overrides(&a.target.urls, io);
     overrides.users = Some(1);
     overrides.iterations = Some(1);
     let (mock, plan) = match prepare(&a.scenario, &a.target, &a.mock, overrides, io).await {

@@ -16,7 +16,7 @@ use crate::report::{json::Json, progress, text::Text, write_file};
 use crate::runner::{self, RunOptions};
 
 pub(super) async fn run(a: RunArgs, io: &Io) -> Exit {
-    let mut overrides = target_overrides(&a.target);
+    let mut overrides = target_overrides(&a.target.urls, io);
     overrides.users = a.users;
     overrides.spawn_rate = a.spawn_rate;
     overrides.duration = a.duration;

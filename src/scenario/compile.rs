@@ -9,10 +9,14 @@
 
 mod diag;
 mod header;
+mod headers;
 mod steps;
+mod target;
 mod templates;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_target;
 mod ws;
 
 use std::collections::HashMap;
@@ -33,7 +37,12 @@ pub fn compile(
     overrides: &Overrides,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Plan, Vec<Diagnostic>> {
-    let src = Source { text, file };
+    let anchors = super::source::index(text);
+    let src = Source {
+        text,
+        file,
+        anchors: &anchors,
+    };
     let doc = match ImDocument::parse(text) {
         Ok(doc) => doc,
         Err(e) => {
@@ -54,7 +63,7 @@ pub fn compile(
         place: src.place(0),
     };
     let top = header::read(&mut d, &root);
-    let target = header::target(&mut d, &root, &top.target, overrides);
+    let target = target::target(&mut d, &root, &top.target, overrides);
     let load = header::load(&mut d, &root, &top.load, overrides);
     let raw = read_steps(&mut d, &top);
     check_names(&mut d, &raw);
@@ -72,6 +81,8 @@ pub fn compile(
             env,
             vars: &vars.ids,
             var_names: &names,
+            allow_unset_env: overrides.allow_unset_env,
+            unset_env: Vec::new(),
         },
         events: Vec::new(),
         metrics: Vec::new(),
@@ -85,15 +96,15 @@ pub fn compile(
         mut d,
         events,
         metrics,
-        ..
+        res,
     } = lower;
+    let mut unset_env = res.unset_env;
+    unset_env.sort();
     if events.len() > usize::from(u16::MAX) {
         d.whole(&root, "too many distinct event types");
     }
-    if !d.out.is_empty() {
-        let mut out = d.out;
-        out.sort_by_key(|x| (x.place.line, x.place.col));
-        return Err(out);
+    if d.len() > 0 {
+        return Err(d.finish());
     }
     Ok(Plan {
         name: top.name.unwrap_or_default(),
@@ -108,6 +119,7 @@ pub fn compile(
         envelope: Envelope::default(),
         local_addrs: Vec::new(),
         self_test_panic: None,
+        unset_env,
     })
 }
 

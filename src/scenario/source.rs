@@ -17,18 +17,72 @@ use crate::plan::Place;
 pub struct Source<'a> {
     pub text: &'a str,
     pub file: &'a Path,
+    /// From `index(text)`: where lines start, and marks inside long lines.
+    pub anchors: &'a [Anchor],
+}
+
+/// A known place in the text: byte offset `at` is at `line:col`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Anchor {
+    at: usize,
+    line: usize,
+    col: usize,
+}
+
+/// The most bytes between two anchors of one line: turning an offset into a place counts at most
+/// this many bytes, so a scenario with many steps on one long line stays linear.
+const ANCHOR_EVERY: usize = 1024;
+
+/// The anchors of `text`: every line start, and a mark every `ANCHOR_EVERY` bytes of a line.
+pub fn index(text: &str) -> Vec<Anchor> {
+    let mut out = vec![Anchor {
+        at: 0,
+        line: 1,
+        col: 1,
+    }];
+    let (mut line, mut col, mut last) = (1, 1, 0);
+    for (i, c) in text.char_indices() {
+        if i - last >= ANCHOR_EVERY {
+            out.push(Anchor { at: i, line, col });
+            last = i;
+        }
+        if c == '\n' {
+            line += 1;
+            col = 1;
+            last = i + 1;
+            out.push(Anchor {
+                at: last,
+                line,
+                col,
+            });
+        } else {
+            col += 1;
+        }
+    }
+    out
 }
 
 impl Source<'_> {
     /// The 1-based line and column (in chars) of a byte offset.
     pub fn place(&self, offset: usize) -> Place {
-        let offset = offset.min(self.text.len());
-        let before = self.text.get(..offset).unwrap_or(self.text);
-        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        let mut offset = offset.min(self.text.len());
+        while !self.text.is_char_boundary(offset) {
+            offset -= 1;
+        }
+        let i = self.anchors.partition_point(|a| a.at <= offset);
+        let a = match i.checked_sub(1).and_then(|i| self.anchors.get(i)) {
+            Some(a) => *a,
+            None => Anchor {
+                at: 0,
+                line: 1,
+                col: 1,
+            },
+        };
+        let between = self.text.get(a.at..offset).unwrap_or("");
         Place {
             file: self.file.to_path_buf(),
-            line: before.matches('\n').count() + 1,
-            col: before[line_start..].chars().count() + 1,
+            line: a.line,
+            col: a.col + between.chars().count(),
         }
     }
 
@@ -234,9 +288,12 @@ mod tests {
 
     #[test]
     fn places_count_lines_and_chars() {
+        let text = "a = 1\nbé = \"x\"\n";
+        let anchors = index(text);
         let src = Source {
-            text: "a = 1\nbé = \"x\"\n",
+            text,
             file: Path::new("f.toml"),
+            anchors: &anchors,
         };
         let p = src.place(0);
         assert_eq!((p.line, p.col), (1, 1));
@@ -245,6 +302,34 @@ mod tests {
         assert_eq!((p.line, p.col), (2, 6));
         let p = src.place_in_string(off..off + 3, "x", 1);
         assert_eq!((p.line, p.col), (2, 8));
+        let p = src.place(text.len());
+        assert_eq!((p.line, p.col), (3, 1));
+    }
+
+    #[test]
+    fn places_in_long_lines_match_a_plain_count() {
+        let text = format!(
+            "x = \"{}\"\nyé = [{}]\n",
+            "é".repeat(3000),
+            "1, ".repeat(2000)
+        );
+        let anchors = index(&text);
+        assert!(anchors.len() > 10, "long lines get marks");
+        let src = Source {
+            text: &text,
+            file: Path::new("f.toml"),
+            anchors: &anchors,
+        };
+        for (offset, _) in text.char_indices().step_by(97).chain([(text.len(), ' ')]) {
+            let before = &text[..offset];
+            let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+            let want = (
+                before.matches('\n').count() + 1,
+                before[line_start..].chars().count() + 1,
+            );
+            let p = src.place(offset);
+            assert_eq!((p.line, p.col), want, "offset {offset}");
+        }
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! Collecting diagnostics: each check pushes its message with the place of the field it names.
 //!
-//! Checks never stop at the first problem; `compile` returns the whole list, sorted by place.
+//! Checks never stop at the first problem; `compile` returns the list, sorted by place. A list
+//! longer than `MAX_LISTED` is cut there (the rest counted, not placed): a hostile file cannot
+//! make the error path slow or the output huge.
 
 use serde::de::{DeserializeOwned, IntoDeserializer};
 use toml_edit::{DocumentMut, Value};
@@ -18,10 +20,15 @@ pub struct Loc<'a> {
     pub place: Place,
 }
 
+/// The most diagnostics listed for one file; the rest are counted.
+pub const MAX_LISTED: usize = 100;
+
 /// The diagnostics found so far.
 pub struct Diags<'a> {
     pub src: Source<'a>,
     pub out: Vec<Diagnostic>,
+    /// Diagnostics past `MAX_LISTED`, counted only.
+    pub unlisted: usize,
 }
 
 impl<'a> Diags<'a> {
@@ -29,11 +36,40 @@ impl<'a> Diags<'a> {
         Diags {
             src,
             out: Vec::new(),
+            unlisted: 0,
         }
     }
 
+    /// Every diagnostic found so far, listed or not.
     pub fn len(&self) -> usize {
-        self.out.len()
+        self.out.len() + self.unlisted
+    }
+
+    /// True (and counted) when the list is full: the caller skips working out the place.
+    fn full(&mut self) -> bool {
+        let full = self.out.len() >= MAX_LISTED;
+        if full {
+            self.unlisted += 1;
+        }
+        full
+    }
+
+    /// The list, sorted by place, with a last line for the unlisted ones.
+    pub fn finish(self) -> Vec<Diagnostic> {
+        let mut out = self.out;
+        out.sort_by_key(|x| (x.place.line, x.place.col));
+        if self.unlisted > 0 {
+            out.push(Diagnostic {
+                place: self.src.place(0),
+                step: None,
+                field: None,
+                message: format!(
+                    "{} more errors not listed (only the first {MAX_LISTED} are)",
+                    self.unlisted
+                ),
+            });
+        }
+        out
     }
 
     fn push(&mut self, place: Place, loc: &Loc, field: Option<String>, message: String) {
@@ -47,17 +83,26 @@ impl<'a> Diags<'a> {
 
     /// A problem with the step (or document) as a whole.
     pub fn whole(&mut self, loc: &Loc, message: impl Into<String>) {
+        if self.full() {
+            return;
+        }
         self.push(loc.place.clone(), loc, None, message.into());
     }
 
     /// A problem with the value at `path`.
     pub fn field(&mut self, loc: &Loc, path: &FieldPath, message: impl Into<String>) {
+        if self.full() {
+            return;
+        }
         let place = self.place_of(loc.node.span_of(path), loc);
         self.push(place, loc, Some(path.to_string()), message.into());
     }
 
     /// A problem with the last key of `path` (a header name, a variable name).
     pub fn key(&mut self, loc: &Loc, path: &FieldPath, message: impl Into<String>) {
+        if self.full() {
+            return;
+        }
         let place = self.place_of(loc.node.key_span_of(path), loc);
         self.push(place, loc, Some(path.to_string()), message.into());
     }
@@ -71,6 +116,9 @@ impl<'a> Diags<'a> {
         offset: usize,
         message: impl Into<String>,
     ) {
+        if self.full() {
+            return;
+        }
         let place = match loc.node.span_of(path) {
             Some(span) => self.src.place_in_string(span, text, offset),
             None => loc.place.clone(),
@@ -80,6 +128,9 @@ impl<'a> Diags<'a> {
 
     /// A value given outside the file (command line or env var) is wrong.
     pub fn outside(&mut self, field: &str, message: impl Into<String>) {
+        if self.full() {
+            return;
+        }
         self.out.push(Diagnostic {
             place: self.src.nowhere(),
             step: None,
@@ -90,6 +141,9 @@ impl<'a> Diags<'a> {
 
     /// A shape or type error found by serde while reading `loc`'s node.
     pub fn serde(&mut self, loc: &Loc, error: &toml_edit::de::Error) {
+        if self.full() {
+            return;
+        }
         let (place, field) = match error.span() {
             Some(span) => {
                 let path = loc.node.path_at(&span);

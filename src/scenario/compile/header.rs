@@ -1,4 +1,4 @@
-//! The document's top level: which sections exist, `[target]` and `[load]` resolved with overrides.
+//! The document's top level: which sections exist, and `[load]` resolved with overrides.
 //!
 //! Each section is deserialized on its own, so an error in `[load]` does not hide one in a step;
 //! overrides (flags, env) win field by field over the file.
@@ -9,7 +9,7 @@ use toml_edit::Value;
 
 use super::diag::{de, Diags, Loc};
 use crate::duration;
-use crate::plan::{Arrivals, LoadProfile, Model, Stage, Target};
+use crate::plan::{Arrivals, LoadProfile, Model, Stage};
 use crate::scenario::model::{self, DurationSrc, Entries};
 use crate::scenario::source::{FieldPath, Node, Seg};
 use crate::scenario::Overrides;
@@ -106,61 +106,6 @@ fn entries<'a>(d: &mut Diags, root: &Loc<'a>, path: &FieldPath, node: Node<'a>) 
         ),
     }
     out
-}
-
-/// `[target]` with overrides; `ws_url` derives from `base_url` when not given.
-pub fn target(d: &mut Diags, root: &Loc, file: &model::Target, o: &Overrides) -> Target {
-    let p = FieldPath::of(&["target"]);
-    let mut url = |key: &str, over: &Option<String>, given: &Option<String>, schemes: &[&str]| {
-        let ok = |u: &str| {
-            schemes
-                .iter()
-                .any(|s| u.len() > s.len() && u.starts_with(s))
-        };
-        let allowed = schemes.join(" or ");
-        if let Some(u) = given.as_ref().filter(|u| !ok(u)) {
-            d.field(
-                root,
-                &p.key(key),
-                format!("target.{key} must start with {allowed} (got \"{u}\")"),
-            );
-        }
-        if over.as_ref().is_some_and(|u| !ok(u)) {
-            // Overrides may come from env vars: do not echo them.
-            d.outside(
-                &format!("target.{key}"),
-                format!(
-                    "the {key} given on the command line or by env var must start with {allowed}"
-                ),
-            );
-        }
-        // A bad value was reported; leaving it out spares every URL built from it a second error.
-        let pick = |u: &Option<String>| u.clone().filter(|u| ok(u));
-        pick(over)
-            .or_else(|| pick(given))
-            .map(|u| u.trim_end_matches('/').to_owned())
-    };
-    let http = &["http://", "https://"];
-    let base_url = url("base_url", &o.base_url, &file.base_url, http)
-        .unwrap_or_else(|| "http://localhost:8000".into());
-    let auth_url =
-        url("auth_url", &o.auth_url, &file.auth_url, http).unwrap_or_else(|| base_url.clone());
-    let ws_url =
-        url("ws_url", &o.ws_url, &file.ws_url, &["ws://", "wss://"]).unwrap_or_else(|| {
-            if let Some(rest) = base_url.strip_prefix("https://") {
-                format!("wss://{rest}")
-            } else {
-                format!(
-                    "ws://{}",
-                    base_url.strip_prefix("http://").unwrap_or(&base_url)
-                )
-            }
-        });
-    Target {
-        base_url,
-        auth_url,
-        ws_url,
-    }
 }
 
 /// `[load]` with overrides and defaults.

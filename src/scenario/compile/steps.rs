@@ -5,16 +5,19 @@
 
 use std::time::Duration;
 
-use http::{HeaderName, Method};
+use http::Method;
 
 use super::diag::{Diags, Loc};
 use super::header;
 use super::templates::Resolver;
 use super::RawStep;
-use crate::plan::{Body, EventId, EventMetric, Extract, HttpStep, Step, StepId, StepKind, Think};
+use crate::plan::{
+    Body, EventId, EventMetric, Extract, HttpStep, Step, StepId, StepKind, TargetUrl, Think,
+};
 use crate::scenario::model::{self, DurationSrc, Entries, StatusSrc, ThinkSrc};
 use crate::scenario::source::FieldPath;
 use crate::scenario::template::{Escape, Part, Template};
+use crate::scenario::url::{self, Kind};
 
 const METHODS: [&str; 7] = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
 
@@ -95,7 +98,7 @@ impl Lower<'_> {
                 );
                 None
             }
-            Some(u) => self.url(loc, &p.key("url"), u, &["http://", "https://"]),
+            Some(u) => self.url(loc, &p.key("url"), u, Kind::Http),
         };
         let headers = self.headers(loc, &p.key("headers"), h.headers.as_ref());
         let body = match (&h.json, &h.body) {
@@ -113,9 +116,11 @@ impl Lower<'_> {
         let expect_status = self.status(loc, &p.key("status"), h.status.as_ref());
         let extract = self.extracts(loc, &p.key("extract"), h.extract.as_ref());
         let timeout = self.timeout(loc, &p.key("timeout"), h.timeout.as_ref(), 30);
+        let (url, url_from) = url?;
         Some(HttpStep {
             method: method?,
-            url: url?,
+            url,
+            url_from,
             headers,
             body,
             expect_status,
@@ -221,65 +226,62 @@ impl Lower<'_> {
         }
     }
 
-    /// A URL template whose literal start must be one of `schemes`.
+    /// A URL template, and the target URL it starts with (`{{auth_url}}/...`). Its literal
+    /// start must be a scheme of `kind`; when the host and port are literal too (a literal URL,
+    /// or one starting with `{{base_url}}`, `{{auth_url}}` or `{{ws_url}}`), the URL is checked
+    /// as the transport will (`scenario::url`).
     pub(super) fn url(
         &mut self,
         loc: &Loc,
         path: &FieldPath,
         text: &str,
-        schemes: &[&str],
-    ) -> Option<Template> {
+        kind: Kind,
+    ) -> Option<(Template, Option<TargetUrl>)> {
+        let unset_before = self.res.unset_env.len();
         let t = self.template(loc, path, text, Escape::None)?;
-        if let Some(Part::Lit(start)) = t.parts.first() {
-            let ok = schemes
-                .iter()
-                .any(|s| start.starts_with(s) || s.starts_with(start.as_str()));
-            if !ok {
-                let msg = format!(
-                    "{path} must be an absolute URL starting with {}",
-                    schemes.join(" or ")
-                );
-                self.d.field(loc, path, msg);
-                return None;
-            }
+        let from = target_prefix(text);
+        if self.res.unset_env.len() > unset_before {
+            // `validate` without a variable's value: what the URL will be is not known.
+            return Some((t, from));
         }
-        Some(t)
-    }
-
-    /// Header name → value template; names are checked, values must not hold control characters.
-    pub(super) fn headers(
-        &mut self,
-        loc: &Loc,
-        path: &FieldPath,
-        src: Option<&Entries<String>>,
-    ) -> Vec<(HeaderName, Template)> {
-        let mut out = Vec::new();
-        for (name, value) in src.iter().flat_map(|e| &e.0) {
-            let at = path.key(name);
-            let header = match HeaderName::from_bytes(name.as_bytes()) {
-                Ok(h) => Some(h),
-                Err(_) => {
-                    let msg = format!(
-                        "invalid header name \"{name}\": use letters, digits and \
-                         !#$%&'*+-.^_`|~ only"
-                    );
-                    self.d.key(loc, &at, msg);
-                    None
+        if t.parts.is_empty() {
+            let msg = format!("{path} is empty: give a URL, e.g. \"{{{{base_url}}}}/health\"");
+            self.d.field(loc, path, msg);
+            return None;
+        }
+        let checked = match check_template_url(&t, kind) {
+            Ok(()) => return Some((t, from)),
+            Err(e) => e,
+        };
+        let checked = match checked {
+            // The user name may be a folded `{{env.NAME}}`: then it is not shown either.
+            url::UrlError::Credentials { .. } if text.contains("env.") => {
+                url::UrlError::Credentials {
+                    shown: "***@".into(),
                 }
-            };
-            let Some(t) = self.template(loc, &at, value, Escape::None) else {
-                continue;
-            };
-            let bad = t.parts.iter().any(
-                |p| matches!(p, Part::Lit(s) if s.chars().any(|c| c.is_control() && c != '\t')),
-            );
-            if bad {
-                let msg = "header value contains a control character (such as a line break)";
-                self.d.field(loc, &at, msg);
             }
-            out.extend(header.map(|h| (h, t)));
+            e => e,
+        };
+        let mut msg = format!("{path} {checked}");
+        if let url::UrlError::Scheme { .. } = &checked {
+            match (from, kind) {
+                (Some(TargetUrl::Base | TargetUrl::Auth), Kind::Ws) => {
+                    msg.push_str(": start it with {{ws_url}}, the WebSocket URL of the target")
+                }
+                (Some(TargetUrl::Ws), Kind::Http) => {
+                    msg.push_str(": start it with {{base_url}} or {{auth_url}}")
+                }
+                _ => {}
+            }
         }
-        out
+        match checked {
+            // A literal URL: point at the character itself.
+            url::UrlError::Whitespace { at } if !text.contains("{{") => {
+                self.d.in_string(loc, path, text, at, msg)
+            }
+            _ => self.d.field(loc, path, msg),
+        }
+        None
     }
 
     /// `var = "/json/pointer"` entries.
@@ -351,5 +353,43 @@ pub(super) fn intern(events: &mut Vec<String>, name: &str) -> EventId {
             // Past u16::MAX names, `compile` reports an error and drops the plan.
             (events.len() - 1).min(usize::from(EventId::MAX)) as EventId
         }
+    }
+}
+
+/// The target URL a URL template starts with, if it starts with `{{base_url}}`, `{{auth_url}}` or
+/// `{{ws_url}}`.
+pub(super) fn target_prefix(text: &str) -> Option<TargetUrl> {
+    let inner = text.strip_prefix("{{")?;
+    let name = inner.get(..inner.find("}}")?)?.trim();
+    TargetUrl::ALL.into_iter().find(|w| w.key() == name)
+}
+
+/// Checks a compiled URL template as far as it is known before the run: no whitespace in its
+/// literal text, the scheme of its literal start, and the whole URL up to its first per-user part
+/// when the host and port are inside that literal start.
+fn check_template_url(t: &Template, kind: Kind) -> Result<(), url::UrlError> {
+    for (i, part) in t.parts.iter().enumerate() {
+        if let Part::Lit(s) = part {
+            if let Some(at) = s.find(|c: char| c.is_whitespace() || c.is_control()) {
+                // The offset is only exact in the first part; it is a hint, not a place.
+                let at = if i == 0 { at } else { 0 };
+                return Err(url::UrlError::Whitespace { at });
+            }
+        }
+    }
+    let Some(Part::Lit(start)) = t.parts.first() else {
+        return Ok(()); // starts with a per-user value: checked when rendered
+    };
+    if t.is_constant() {
+        return url::check(start, kind).map(|_| ());
+    }
+    url::check_scheme_prefix(start, kind)?;
+    let (plain, secure) = kind.schemes();
+    let rest = start
+        .strip_prefix(plain)
+        .or_else(|| start.strip_prefix(secure));
+    match rest {
+        Some(rest) if rest.contains(['/', '?', '#']) => url::check(start, kind).map(|_| ()),
+        _ => Ok(()), // the host or port is a per-user value
     }
 }

@@ -45,6 +45,11 @@ pub struct Resolver<'a> {
     pub vars: &'a HashMap<String, VarId>,
     /// Declared variable names in declaration order (for messages).
     pub var_names: &'a [String],
+    /// `validate`: an unset `{{env.NAME}}` without default renders empty and is listed in
+    /// `unset_env` instead of being an error.
+    pub allow_unset_env: bool,
+    /// The unset environment variables met so far (with `allow_unset_env`).
+    pub unset_env: Vec<String>,
 }
 
 /// Accumulates parts, merging adjacent literals.
@@ -101,7 +106,7 @@ impl Builder {
 
 impl Resolver<'_> {
     /// Compiles one template string.
-    pub fn template(&self, text: &str, escape: Escape) -> Result<Template, Vec<TplError>> {
+    pub fn template(&mut self, text: &str, escape: Escape) -> Result<Template, Vec<TplError>> {
         let mut b = Builder::new(escape);
         let errors = self.parse_into(&mut b, text);
         if errors.is_empty() {
@@ -112,7 +117,7 @@ impl Resolver<'_> {
     }
 
     /// Appends the template `text` to `b`; errors carry byte offsets into `text`.
-    pub fn parse_into(&self, b: &mut Builder, text: &str) -> Vec<TplError> {
+    pub fn parse_into(&mut self, b: &mut Builder, text: &str) -> Vec<TplError> {
         let mut errors = Vec::new();
         let mut pos = 0;
         while let Some(found) = text[pos..].find("{{") {
@@ -144,7 +149,7 @@ impl Resolver<'_> {
         errors
     }
 
-    fn resolve(&self, b: &mut Builder, name: &str) -> Result<(), String> {
+    fn resolve(&mut self, b: &mut Builder, name: &str) -> Result<(), String> {
         match name {
             "" => return Err("empty `{{}}`: put a variable name inside, e.g. {{vu}}".into()),
             "vu" => b.part(Part::Vu),
@@ -169,7 +174,7 @@ impl Resolver<'_> {
 
     /// `env.NAME` or `env.NAME:-default`; an empty value counts as unset when a default is given
     /// (as in the shell). Values are secrets: no message here ever contains one.
-    fn env_var(&self, b: &mut Builder, spec: &str) -> Result<(), String> {
+    fn env_var(&mut self, b: &mut Builder, spec: &str) -> Result<(), String> {
         let (var, default) = match spec.split_once(":-") {
             Some((v, d)) => (v.trim_end(), Some(d)),
             None => (spec, None),
@@ -184,6 +189,11 @@ impl Resolver<'_> {
             (Some(value), Some(d)) if value.is_empty() => b.text(d),
             (Some(value), _) => b.text(&value),
             (None, Some(d)) => b.text(d),
+            (None, None) if self.allow_unset_env => {
+                if !self.unset_env.iter().any(|n| n == var) {
+                    self.unset_env.push(var.to_owned());
+                }
+            }
             (None, None) => {
                 return Err(format!(
                     "environment variable `{var}` is not set and has no default: set it, or \
@@ -221,7 +231,7 @@ impl Resolver<'_> {
 
     /// Builds a JSON template from a TOML value; string values are templates whose variables
     /// are JSON-escaped when rendered.
-    pub fn json(&self, value: &JsonSrc, path: &FieldPath) -> Result<Template, Vec<JsonError>> {
+    pub fn json(&mut self, value: &JsonSrc, path: &FieldPath) -> Result<Template, Vec<JsonError>> {
         let mut b = Builder::new(Escape::Json);
         let mut errors = Vec::new();
         self.json_into(&mut b, value, path, &mut errors);
@@ -233,7 +243,7 @@ impl Resolver<'_> {
     }
 
     fn json_into(
-        &self,
+        &mut self,
         b: &mut Builder,
         value: &JsonSrc,
         path: &FieldPath,
@@ -325,10 +335,11 @@ mod tests {
             base_url: "http://b:1".into(),
             auth_url: "http://a:2".into(),
             ws_url: "ws://b:1".into(),
+            sources: Default::default(),
         }
     }
 
-    fn with<R>(f: impl FnOnce(&Resolver) -> R) -> R {
+    fn with<R>(f: impl FnOnce(&mut Resolver) -> R) -> R {
         let t = target();
         let vars: HashMap<String, VarId> = [("token".to_string(), 0)].into_iter().collect();
         let names = vec!["token".to_string()];
@@ -337,13 +348,15 @@ mod tests {
             "EMPTY" => Some(String::new()),
             _ => None,
         };
-        let r = Resolver {
+        let mut r = Resolver {
             target: &t,
             env: &env,
             vars: &vars,
             var_names: &names,
+            allow_unset_env: false,
+            unset_env: Vec::new(),
         };
-        f(&r)
+        f(&mut r)
     }
 
     #[test]
@@ -381,6 +394,17 @@ mod tests {
         let e = with(|r| r.template("{{ a {{vu}}", Escape::None)).unwrap_err();
         assert_eq!(e[0].offset, 0);
         assert!(e[0].message.starts_with("unclosed"));
+    }
+
+    #[test]
+    fn unset_env_is_noted_when_allowed() {
+        let (t, unset) = with(|r| {
+            r.allow_unset_env = true;
+            let t = r.template("a{{env.MISSING}}b{{env.MISSING}}{{env.SET}}", Escape::None);
+            (t, r.unset_env.clone())
+        });
+        assert_eq!(t.unwrap().parts, vec![Part::Lit("abs\"ecret".into())]);
+        assert_eq!(unset, ["MISSING"]);
     }
 
     #[test]

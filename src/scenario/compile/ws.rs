@@ -14,6 +14,7 @@ use crate::scenario::expect::Expr;
 use crate::scenario::model::{self, CloseSrc, JsonSrc};
 use crate::scenario::source::FieldPath;
 use crate::scenario::template::{Escape, Template};
+use crate::scenario::url::Kind;
 
 /// Event types that fail an exchange step when `ws.fail_on` is not given.
 pub const DEFAULT_FAIL_ON: [&str; 6] = [
@@ -117,12 +118,7 @@ impl Lower<'_> {
 
     fn connect(&mut self, loc: &Loc, w: &model::Ws) -> Option<WsConnect> {
         let p = FieldPath::of(&["ws"]);
-        let url = self.url(
-            loc,
-            &p.key("connect"),
-            w.connect.as_deref()?,
-            &["ws://", "wss://"],
-        );
+        let url = self.url(loc, &p.key("connect"), w.connect.as_deref()?, Kind::Ws);
         let mut query = Vec::new();
         for (k, v) in w.query.iter().flat_map(|q| &q.0) {
             if let Some(t) = self.template(loc, &p.key("query").key(k), v, Escape::None) {
@@ -140,8 +136,10 @@ impl Lower<'_> {
         for (i, r) in w.respond.iter().flatten().enumerate() {
             responders.extend(self.responder(loc, &p.key("respond").index(i), r));
         }
+        let (url, url_from) = url?;
         Some(WsConnect {
-            url: url?,
+            url,
+            url_from,
             query,
             subprotocols,
             headers,
