@@ -1,0 +1,163 @@
+//! Every ```toml block of README.md works as shown: a whole scenario runs against the mock and
+//! passes; the header and step fragments, assembled in README order, validate and then run
+//! against the mock and pass. A block of a shape this test does not know fails it: no silent skip.
+
+use std::path::Path;
+
+use crate::util::*;
+use load_tester::exit::Exit;
+
+/// A ```toml block and the README line it starts on.
+struct Block {
+    line: usize,
+    text: String,
+}
+
+/// What a block is, read from its top-level keys.
+#[derive(Debug, PartialEq)]
+enum Shape {
+    /// `name` and `[[steps]]`: a scenario of its own.
+    Whole,
+    /// `name`, `[target]`, `[load]`, `[vars]` without steps: the header the fragments go under.
+    Header,
+    /// Only `[[setup]]` / `[[steps]]` entries.
+    Fragment,
+}
+
+const HEADER_KEYS: [&str; 5] = ["name", "description", "target", "load", "vars"];
+const STEP_KEYS: [&str; 2] = ["setup", "steps"];
+
+fn readme_blocks() -> Vec<Block> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md");
+    let readme = std::fs::read_to_string(path).expect("README.md readable");
+    let mut out = Vec::new();
+    let mut open: Option<Block> = None;
+    for (i, line) in readme.lines().enumerate() {
+        match open.as_mut() {
+            None if line.trim_start().starts_with("```toml") => {
+                open = Some(Block {
+                    line: i + 1,
+                    text: String::new(),
+                })
+            }
+            None => {}
+            Some(_) if line.trim_start().starts_with("```") => out.extend(open.take()),
+            Some(b) => {
+                b.text.push_str(line);
+                b.text.push('\n');
+            }
+        }
+    }
+    assert!(open.is_none(), "README.md: a ```toml block is not closed");
+    out
+}
+
+fn shape(b: &Block) -> Shape {
+    let doc: toml::Table = toml::from_str(&b.text)
+        .unwrap_or_else(|e| panic!("README.md:{}: the block is not TOML: {e}", b.line));
+    let keys: Vec<&str> = doc.keys().map(String::as_str).collect();
+    let steps = keys.iter().any(|k| STEP_KEYS.contains(k));
+    let only = |allowed: &[&str]| keys.iter().all(|k| allowed.contains(k));
+    match (doc.contains_key("name"), steps) {
+        (true, true) => Shape::Whole,
+        (true, false) if only(&HEADER_KEYS) => Shape::Header,
+        (false, true) if only(&STEP_KEYS) => Shape::Fragment,
+        _ => panic!(
+            "README.md:{}: a ```toml block this test cannot handle (top-level keys {keys:?}); \
+             teach tests/it/readme.rs about it",
+            b.line
+        ),
+    }
+}
+
+/// The step names a fragment declares, in order.
+fn step_names(text: &str) -> Vec<String> {
+    let doc: toml::Table = toml::from_str(text).expect("checked by shape()");
+    STEP_KEYS
+        .iter()
+        .filter_map(|k| doc.get(*k).and_then(|v| v.as_array()))
+        .flatten()
+        .filter_map(|s| s.get("name").and_then(|n| n.as_str()).map(str::to_owned))
+        .collect()
+}
+
+async fn run_on_mock(path: &str) -> Output {
+    let args = [
+        "run",
+        path,
+        "--mock",
+        "--users",
+        "1",
+        "--iterations",
+        "1",
+        "--quiet",
+    ];
+    run_cli(&args, &[]).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_toml_block_of_the_readme_works() {
+    let blocks = readme_blocks();
+    let dir = tempdir();
+    let (mut headers, mut fragments, mut wholes) = (Vec::new(), Vec::new(), 0);
+    for b in &blocks {
+        match shape(b) {
+            Shape::Header => headers.push(b),
+            Shape::Fragment => fragments.push(b),
+            Shape::Whole => {
+                wholes += 1;
+                let file = scenario(dir.path(), &format!("whole-{}.toml", b.line), &b.text);
+                let o = run_on_mock(file.to_str().expect("utf-8 path")).await;
+                assert_eq!(
+                    o.exit,
+                    Exit::Passed,
+                    "README.md:{} run against the mock:\n{}{}",
+                    b.line,
+                    o.stderr,
+                    o.stdout
+                );
+            }
+        }
+    }
+    assert_eq!(
+        headers.len(),
+        1,
+        "one header block for the fragments to go under; teach this test about more"
+    );
+    assert!(
+        fragments.len() >= 4,
+        "README step fragments found: {}",
+        fragments.len()
+    );
+
+    // The fragments, in README order, under the header: one scenario.
+    let mut text = headers[0].text.clone();
+    let mut names = Vec::new();
+    for f in &fragments {
+        text.push_str(&format!("\n# README.md:{}\n", f.line));
+        text.push_str(&f.text);
+        names.extend(step_names(&f.text));
+    }
+    let file = scenario(dir.path(), "fragments.toml", &text);
+    let file = file.to_str().expect("utf-8 path");
+    let o = run_cli(&["validate", file], &[]).await;
+    assert_eq!(o.exit, Exit::Passed, "{}\n{text}", o.stderr);
+    let o = run_on_mock(file).await;
+    assert_eq!(o.exit, Exit::Passed, "{}{}\n{text}", o.stderr, o.stdout);
+    for name in ["login", "connect", "chat", "close"] {
+        assert!(names.iter().any(|n| n == name), "README shows step {name}");
+    }
+    for name in &names {
+        assert!(
+            o.stdout.contains(name.as_str()),
+            "the summary shows step {name}:\n{}",
+            o.stdout
+        );
+    }
+    assert!(
+        o.stdout.contains("flows: 1 passed, 0 failed"),
+        "{}",
+        o.stdout
+    );
+    assert_eq!(blocks.len(), headers.len() + fragments.len() + wholes);
+}
