@@ -32,8 +32,14 @@ async fn what_is_not_a_scenario_file_is_refused_at_once() {
             fifo.to_str().unwrap().to_owned(),
             "pipe.toml: cannot read scenario: not a regular file",
         ),
-        ("/dev/zero".to_owned(), "/dev/zero: cannot read scenario: not a regular file"),
-        (dir.path().to_str().unwrap().to_owned(), "cannot read scenario: it is a directory"),
+        (
+            "/dev/zero".to_owned(),
+            "/dev/zero: cannot read scenario: not a regular file",
+        ),
+        (
+            dir.path().to_str().unwrap().to_owned(),
+            "cannot read scenario: it is a directory",
+        ),
         (
             big.to_str().unwrap().to_owned(),
             "big.toml: cannot read scenario: larger than 1024 KiB",
