@@ -5,29 +5,11 @@
 use std::time::Duration;
 
 use crate::metrics::errors::{ErrorCode, Failure};
-use crate::plan::Plan;
+use crate::plan::{Plan, TargetUrl as Role};
 use crate::transport::conn::{parse_url, Conn, HTTP, WS};
 
 /// How long the check waits for each address (connect and TLS).
 const PREFLIGHT_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// One of the scenario's base URLs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    Base,
-    Auth,
-    Ws,
-}
-
-impl Role {
-    pub fn key(self) -> &'static str {
-        match self {
-            Role::Base => "base_url",
-            Role::Auth => "auth_url",
-            Role::Ws => "ws_url",
-        }
-    }
-}
 
 /// An address that could not be reached: which roles use it and why.
 pub struct Unreachable {
@@ -97,4 +79,43 @@ pub async fn check(plan: &Plan) -> Vec<Unreachable> {
         }
     }
     out
+}
+
+/// One line for an address nothing answers at: the cause (with the address), which of the
+/// scenario's URLs it is and where that came from (once: URLs that follow it are only named),
+/// and how to override it.
+pub fn line(plan: &Plan, u: &Unreachable) -> String {
+    use crate::plan::UrlSource;
+    let t = &plan.target;
+    let follows =
+        |r: Role| matches!(t.source(r), UrlSource::Derived(from) if u.roles.contains(from));
+    let mut parts = Vec::new();
+    for r in u.roles.iter().filter(|r| !follows(**r)) {
+        let followers: Vec<&str> = u
+            .roles
+            .iter()
+            .filter(|f| matches!(t.source(**f), UrlSource::Derived(from) if from == r))
+            .map(|f| f.key())
+            .collect();
+        let mut part = t.where_from(*r);
+        if !followers.is_empty() {
+            let verb = if followers.len() == 1 {
+                "follows"
+            } else {
+                "follow"
+            };
+            let note = format!(" ({} {verb} it)", followers.join(" and "));
+            match part.find("; override") {
+                Some(i) => part.insert_str(i, &note),
+                None => part.push_str(&note),
+            }
+        }
+        parts.push(part);
+    }
+    format!(
+        "unreachable: {} [{}]; {}",
+        u.failure.cause_text(),
+        u.failure.kind.code(),
+        parts.join("; ")
+    )
 }

@@ -80,7 +80,7 @@ pub(super) async fn run(a: RunArgs, io: &Io) -> Exit {
         let unreachable = super::preflight::check(&plan).await;
         if !unreachable.is_empty() {
             for u in &unreachable {
-                io.eprint(&format!("error: {}\n", unreachable_line(&plan, u)));
+                io.eprint(&format!("error: {}\n", super::preflight::line(&plan, u)));
             }
             return Exit::Error;
         }
@@ -188,22 +188,6 @@ pub(super) async fn run(a: RunArgs, io: &Io) -> Exit {
         },
     );
     finish(&a, &summary, outcome.interrupted, shard, io)
-}
-
-/// One line for an address nothing answers at: the cause (with the address), which of the
-/// scenario's URLs it is, where that came from, and how to override it.
-fn unreachable_line(plan: &Plan, u: &super::preflight::Unreachable) -> String {
-    let roles: Vec<String> = u
-        .roles
-        .iter()
-        .map(|r| plan.target.describe(r.key()))
-        .collect();
-    format!(
-        "unreachable: {} [{}]; it is {}",
-        u.failure.cause_text(),
-        u.failure.kind.code(),
-        roles.join(", and ")
-    )
 }
 
 /// Prints the summary and writes the results files; the exit code follows the verdict.
