@@ -18,6 +18,7 @@ pub mod report;
 pub mod runner;
 pub mod scenario;
 pub mod shard;
+pub mod size;
 pub mod transport;
 pub mod wait;
 

@@ -447,6 +447,8 @@ pub struct WsConnect {
     pub timeout: Duration,
     /// Auto-replies active while the socket is open (checked on every frame read).
     pub responders: Vec<Responder>,
+    /// Largest WebSocket message (and frame) either way, in bytes (`ws.max_message`).
+    pub max_message: usize,
 }
 
 #[derive(Debug)]
@@ -502,6 +504,8 @@ pub struct EventMetric {
 #[derive(Debug)]
 pub struct WsClose {
     pub code: u16,
+    /// Bound on the closing handshake (`ws.timeout`, default 5 s).
+    pub timeout: Duration,
 }
 
 #[derive(Debug)]

@@ -6,12 +6,14 @@ use std::time::Duration;
 use crate::metrics::errors::Failure;
 use crate::metrics::summary::PlanNames;
 use crate::plan::{Plan, Step};
-use crate::runner::observer::Observer;
+use crate::runner::observer::{Done, Observer};
 
 /// What happened to one step.
 #[derive(Debug, Clone)]
 pub enum Outcome {
     Passed(Duration),
+    /// Passed by waiting out its `settle` (this long): no latency to show.
+    Settled(Duration),
     Failed(Failure),
     Skipped,
 }
@@ -33,11 +35,12 @@ pub struct Trace {
 }
 
 impl Observer for Trace {
-    fn step(&mut self, step: &Step, result: &Result<Duration, Failure>) {
+    fn step(&mut self, step: &Step, result: &Result<Done, Failure>) {
         self.entries.push(Entry {
             step: step.name.clone(),
             outcome: match result {
-                Ok(d) => Outcome::Passed(*d),
+                Ok(Done::Took(d)) => Outcome::Passed(*d),
+                Ok(Done::Settled(d)) => Outcome::Settled(*d),
                 Err(f) => Outcome::Failed(f.clone()),
             },
             events: std::mem::take(&mut self.pending_events),
@@ -70,6 +73,14 @@ pub fn render(plan: &Plan, trace: &Trace, unknown_events: &[String]) -> String {
         match &e.outcome {
             Outcome::Passed(d) => {
                 let _ = writeln!(out, "  PASS  {:<24} {:>10.2} ms", e.step, ms(*d));
+            }
+            Outcome::Settled(d) => {
+                let _ = writeln!(
+                    out,
+                    "  PASS  {:<24} (ended by its {} settle)",
+                    e.step,
+                    crate::duration::human(*d)
+                );
             }
             Outcome::Failed(f) => {
                 let _ = writeln!(

@@ -148,10 +148,21 @@ fn merge_step<'a>(
         failed,
         rate_per_s: 0.0,
         latency: add_latencies(steps.clone().map(|s| &s.latency))?,
-        latency_corrected: add_optional(steps.map(|s| s.latency_corrected.as_ref()))?,
+        latency_corrected: add_optional(steps.clone().map(|s| s.latency_corrected.as_ref()))?,
         errors,
         gaps,
         events,
+        settled: first
+            .settled
+            .as_ref()
+            .map(|f| crate::metrics::summary::Settled {
+                count: steps
+                    .clone()
+                    .filter_map(|s| s.settled.as_ref())
+                    .map(|s| s.count)
+                    .sum(),
+                settle_ms: f.settle_ms,
+            }),
     })
 }
 

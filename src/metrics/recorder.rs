@@ -38,9 +38,11 @@ pub fn micros(d: Duration) -> u64 {
 /// What one step measured.
 #[derive(Debug, Clone)]
 pub struct StepRecord {
-    /// Durations of successful executions.
+    /// Durations of successful executions (those that ended by their `settle` aside).
     pub latency: Histogram<u64>,
     pub ok: u64,
+    /// Of `ok`: executions that ended by waiting out their `settle` (no latency recorded).
+    pub settled: u64,
     /// Failures by kind and phase, each with its most frequent causes.
     pub errors: ErrorTable,
     /// Gaps between consecutive expected events (exchange steps only).
@@ -113,6 +115,7 @@ impl Recorder {
             .map(|s| StepRecord {
                 latency: new_histogram(),
                 ok: 0,
+                settled: 0,
                 errors: HashMap::new(),
                 gaps: match &s.kind {
                     crate::plan::StepKind::WsExchange(x) if x.expect.is_some() => {
@@ -155,6 +158,14 @@ impl Recorder {
             if let Some(h) = c.steps.get_mut(step as usize) {
                 record(h, micros(took + lag));
             }
+        }
+    }
+
+    /// A step passed by waiting out its `settle`: counted, but a wait is not a latency.
+    pub fn step_settled(&mut self, step: StepId) {
+        if let Some(s) = self.steps.get_mut(step as usize) {
+            s.ok += 1;
+            s.settled += 1;
         }
     }
 
@@ -283,6 +294,7 @@ impl AddAssign<&Recorder> for Recorder {
                 continue;
             };
             s.ok += o.ok;
+            s.settled += o.settled;
             add_hist(&mut s.latency, &o.latency);
             if let (Some(g), Some(og)) = (s.gaps.as_mut(), o.gaps.as_ref()) {
                 add_hist(g, og);

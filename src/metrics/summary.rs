@@ -253,6 +253,18 @@ pub struct StepSummary {
     pub gaps: Option<Latency>,
     /// Per event type: time from the send to its first arrival in the flow.
     pub events: Vec<EventSummary>,
+    /// Exchange steps with a `settle`: executions that ended by waiting it out.
+    #[serde(default)]
+    pub settled: Option<Settled>,
+}
+
+/// Executions of a step that ended by waiting out its `settle`: counted in `ok`, kept out of
+/// `latency` (a wait is not a latency).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Settled {
+    pub count: u64,
+    /// The step's `settle`, in milliseconds.
+    pub settle_ms: f64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -491,6 +503,10 @@ impl Summary {
                     errors,
                     gaps: r.gaps.as_ref().map(Latency::from_histogram),
                     events,
+                    settled: settle_of(step).map(|d| Settled {
+                        count: r.settled,
+                        settle_ms: d.as_secs_f64() * 1000.0,
+                    }),
                 }
             })
             .collect();
@@ -642,6 +658,14 @@ impl Generator {
 impl StepSummary {
     pub fn event(&self, name: &str) -> Option<&EventSummary> {
         self.events.iter().find(|e| e.name == name)
+    }
+}
+
+/// The `settle` of an exchange step that has one.
+fn settle_of(step: &crate::plan::Step) -> Option<std::time::Duration> {
+    match &step.kind {
+        StepKind::WsExchange(x) => x.expect.as_ref().map(|e| e.settle).filter(|d| !d.is_zero()),
+        _ => None,
     }
 }
 

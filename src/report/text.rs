@@ -3,7 +3,7 @@
 use std::io::{self, Write};
 
 use super::Sink;
-use crate::metrics::summary::{Latency, StoppedBy, Summary, Verdict};
+use crate::metrics::summary::{Latency, StepSummary, StoppedBy, Summary, Verdict};
 
 pub struct Text;
 
@@ -30,18 +30,36 @@ impl Sink for Text {
                 step.name.clone()
             };
             let rate = step.rate_per_s;
-            row(
-                w,
-                &label,
-                step.count,
-                Some(step.failed),
-                Some(rate),
-                &step.latency,
-            )?;
+            let settled = step.settled.as_ref().filter(|t| t.count > 0);
+            let all_settled = settled.is_some_and(|t| t.count == step.ok);
+            if all_settled {
+                settled_row(w, &label, step)?;
+            } else {
+                row(
+                    w,
+                    &label,
+                    step.count,
+                    Some(step.failed),
+                    Some(rate),
+                    &step.latency,
+                )?;
+            }
+            if let Some(t) = settled.filter(|_| !all_settled) {
+                writeln!(
+                    w,
+                    "  ({} of {} ended by its {:.0} ms settle: not in the percentiles)",
+                    t.count, step.ok, t.settle_ms
+                )?;
+            }
             if let Some(c) = &step.latency_corrected {
                 row(w, "  ↳ corrected", c.count, None, None, c)?;
             }
-            for e in &step.events {
+            // Events that never came are named in the settled row instead.
+            for e in step
+                .events
+                .iter()
+                .filter(|e| !(all_settled && e.count == 0))
+            {
                 let label = format!("  {}", e.name);
                 row(w, &label, e.count, None, Some(e.rate_per_s), &e.latency)?;
                 if let Some(c) = &e.latency_corrected {
@@ -119,6 +137,29 @@ impl Sink for Text {
         };
         writeln!(w, "verdict: {verdict} (exit {})", s.exit_code)
     }
+}
+
+/// A step whose every pass ended by its `settle`: a wait, not a latency, so no percentiles.
+fn settled_row(w: &mut dyn Write, label: &str, step: &StepSummary) -> io::Result<()> {
+    let Some(t) = &step.settled else {
+        return Ok(());
+    };
+    let unseen: Vec<&str> = step
+        .events
+        .iter()
+        .filter(|e| e.count == 0)
+        .map(|e| e.name.as_str())
+        .collect();
+    let unseen = if unseen.is_empty() {
+        String::new()
+    } else {
+        format!("; no {} seen", unseen.join(" or "))
+    };
+    writeln!(
+        w,
+        "  {label:<26} {:>8} {:>7} {:>9.1}   (ended by its {:.0} ms settle: {} of {}{unseen})",
+        step.count, step.failed, step.rate_per_s, t.settle_ms, t.count, step.ok
+    )
 }
 
 fn row(

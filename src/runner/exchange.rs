@@ -5,16 +5,29 @@
 //! previous one), a fail-on event fails at once, an ignored one is skipped. After the first event
 //! the DFA cannot accept, reading goes on until a terminal event, the socket's end or a deadline,
 //! and the whole sequence is diagnosed (which event was missing, which came unexpectedly).
+//!
+//! No wait is unbounded: the send and every responder reply end by the step's `within` (a
+//! send-only step by `SEND_TIMEOUT`), and the nearest deadline is checked before every frame —
+//! control frames and ignored events included — so no flood can starve it. The events kept for
+//! diagnosis are capped at `MAX_SEQ`.
 
 use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::observer::Observer;
+use super::observer::{Done, Observer};
 use super::vu::{no_socket, Vu};
 use crate::metrics::errors::{ErrorKind, EventRef, Failure, Phase};
 use crate::plan::{EventId, Expectation, Step, StepKind, Unlisted, WsExchange};
 use crate::transport::ws::{self, Frame};
+
+/// How long a send-only exchange step (no `ws.expect`, hence no `within`) waits for the server
+/// to take its message.
+pub const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Expected events kept per exchange for the diagnosis of a failed one; past it, the diagnosis
+/// is made from the events kept.
+pub const MAX_SEQ: usize = 1000;
 
 /// Which deadline is nearest.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -26,37 +39,43 @@ enum Deadline {
 }
 
 impl<O: Observer> Vu<O> {
-    pub(super) async fn exchange(
-        &mut self,
-        step: &Step,
-        x: &WsExchange,
-    ) -> Result<Duration, Failure> {
+    pub(super) async fn exchange(&mut self, step: &Step, x: &WsExchange) -> Result<Done, Failure> {
         if self.ws.is_none() {
             return Err(no_socket());
         }
         let t0 = Instant::now();
         if let Some(t) = &x.send {
             let text = self.render(t)?;
+            let deadline = match &x.expect {
+                Some(e) => ws::Deadline::after(t0, e.within, "ws.within"),
+                None => ws::Deadline::after(
+                    t0,
+                    SEND_TIMEOUT,
+                    "the send timeout of a step without ws.expect",
+                ),
+            };
             let Some(socket) = self.ws.as_mut() else {
                 return Err(no_socket());
             };
-            if let Err(e) = ws::send(&mut socket.stream, text).await {
+            let sent = socket.stream.send(text, deadline, ws::What::Message).await;
+            if let Err(e) = sent {
                 self.ws = None;
                 return Err(e);
             }
         }
-        match &x.expect {
-            None => Ok(t0.elapsed()),
-            Some(e) => self.expect(step, e, t0).await,
+        let Some(e) = &x.expect else {
+            return Ok(Done::Took(t0.elapsed()));
+        };
+        let done = self.expect(step, e, t0).await;
+        if done.is_err() {
+            // Events may still be coming: the socket is not reused, nor closed politely (which
+            // could wait out a flood); a next connect or the user's end would drop it anyway.
+            self.ws = None;
         }
+        done
     }
 
-    async fn expect(
-        &mut self,
-        step: &Step,
-        e: &Expectation,
-        t0: Instant,
-    ) -> Result<Duration, Failure> {
+    async fn expect(&mut self, step: &Step, e: &Expectation, t0: Instant) -> Result<Done, Failure> {
         let plan = self.plan.clone();
         let expr = &e.expr;
         let mut state = expr.start();
@@ -76,47 +95,47 @@ impl<O: Observer> Vu<O> {
             let Some(socket) = self.ws.as_mut() else {
                 return Err(no_socket());
             };
-            let frame = tokio::select! {
-                biased;
-                f = ws::read(&mut socket.stream) => Some(f),
-                _ = tokio::time::sleep_until(deadline) => None,
-            };
+            // `None`: the deadline came first (it is checked before every frame).
+            let frame = socket.stream.read_by(deadline).await;
             let now = Instant::now();
             let text = match frame {
                 None => {
                     let waited = crate::duration::human(now - t0);
+                    let at = self.origin();
                     return match why {
-                        // The step cost what the user waited, settle included.
-                        Deadline::Settle => Ok(now - t0),
+                        // A wait, not a latency: counted apart from the step's percentiles.
+                        Deadline::Settle => Ok(Done::Settled(e.settle)),
                         _ if diverged => Err(expr.diagnose(&self.seq, None).into()),
                         Deadline::First => Err(Failure::from(ErrorKind::FirstEventTimeout)
-                            .cause(format!("no event in {waited}"))),
+                            .cause(format!("{at}no event in {waited}"))),
                         Deadline::Gap => Err(Failure::from(ErrorKind::GapTimeout).cause(format!(
-                            "no event for {} after {}",
+                            "{at}no event for {} after {}",
                             crate::duration::human(now - last.unwrap_or(t0)),
                             last_symbol.map_or("the send", |id| plan.event_name(id))
                         ))),
-                        Deadline::Total => Err(Failure::from(ErrorKind::TotalTimeout)
-                            .cause(self.waiting_for(expr, state, last_symbol, &waited))),
+                        Deadline::Total => {
+                            Err(Failure::from(ErrorKind::TotalTimeout).cause(format!(
+                                "{at}{}",
+                                self.waiting_for(expr, state, last_symbol, &waited)
+                            )))
+                        }
                     };
                 }
-                Some(Frame::Closed(code)) => {
+                Some(Frame::Control) => continue,
+                Some(Frame::Closed { code, how }) => {
+                    let at = self.origin();
                     self.ws = None;
                     return if !diverged && expr.is_accepting(state) {
-                        Ok(matched_after)
+                        Ok(Done::Took(matched_after))
                     } else if diverged {
                         Err(expr.diagnose(&self.seq, None).into())
                     } else {
-                        Err(Failure::new(ErrorKind::WsClosed(code), Phase::Frame).cause(
-                            match last_symbol {
-                                Some(id) => format!(
-                                    "the server closed the WebSocket after {}",
-                                    plan.event_name(id)
-                                ),
-                                None => "the server closed the WebSocket before any expected event"
-                                    .to_string(),
-                            },
-                        ))
+                        let after = match last_symbol {
+                            Some(id) => format!("after {}", plan.event_name(id)),
+                            None => "before any expected event".to_string(),
+                        };
+                        Err(Failure::new(ErrorKind::WsClosed(code), Phase::Frame)
+                            .cause(format!("{at}{how} {after}")))
                     };
                 }
                 Some(Frame::Error(f)) => {
@@ -142,7 +161,8 @@ impl<O: Observer> Vu<O> {
             };
             let id = plan.event_id(&name);
             if let Some(id) = id {
-                self.respond(id, &text).await?;
+                let by = ws::Deadline::after(t0, e.within, "ws.within");
+                self.respond(id, &text, by).await?;
                 self.capture(e, id, &text);
             }
             if let Some(sym) = id.and_then(|id| expr.symbol(id).map(|s| (id, s))) {
@@ -151,6 +171,7 @@ impl<O: Observer> Vu<O> {
                 if let Some(l) = last {
                     self.rec.borrow_mut().gap(step.id, now - l);
                 }
+                let before = last_symbol;
                 last = Some(now);
                 last_symbol = Some(id);
                 self.set_activity(step.id, Some(id));
@@ -162,7 +183,10 @@ impl<O: Observer> Vu<O> {
                         .event(e.metric_base + sym, since, self.lag);
                     self.obs.event(step, &name, since);
                 }
-                self.seq.push(id);
+                let kept = self.seq.len() < MAX_SEQ;
+                if kept {
+                    self.seq.push(id);
+                }
                 if !diverged {
                     match expr.step(state, id) {
                         Some(s) => {
@@ -171,15 +195,26 @@ impl<O: Observer> Vu<O> {
                             if expr.is_accepting(s) {
                                 matched_after = since;
                                 if !expr.can_continue(s) || e.settle.is_zero() {
-                                    return Ok(since);
+                                    return Ok(Done::Took(since));
                                 }
                                 settle_at = Some(now + e.settle);
                             }
                         }
+                        // Past the events kept, the DFA's own view is the diagnosis.
+                        None if !kept => {
+                            return Err(Failure::from(ErrorKind::UnexpectedEvent {
+                                got: EventRef::Known(id),
+                                after: before,
+                            })
+                            .cause(format!(
+                                "{}after more than {MAX_SEQ} expected events",
+                                self.origin()
+                            )))
+                        }
                         None => diverged = true,
                     }
                 }
-                if diverged && expr.is_terminal(id) {
+                if diverged && (expr.is_terminal(id) || self.seq.len() >= MAX_SEQ) {
                     return Err(expr.diagnose(&self.seq, None).into());
                 }
                 continue;
@@ -200,6 +235,13 @@ impl<O: Observer> Vu<O> {
             }
             .into());
         }
+    }
+
+    /// `scheme://host:port: ` of the open socket, to start a cause ("" without one).
+    fn origin(&self) -> String {
+        self.ws
+            .as_ref()
+            .map_or_else(String::new, |s| format!("{}: ", s.stream.origin()))
     }
 
     fn event_ref(&self, id: Option<EventId>, name: &str) -> EventRef {
@@ -236,8 +278,14 @@ impl<O: Observer> Vu<O> {
         }
     }
 
-    /// Runs the open socket's responders for an event: captures, then the reply.
-    pub(super) async fn respond(&mut self, id: EventId, text: &str) -> Result<(), Failure> {
+    /// Runs the open socket's responders for an event: captures, then the reply, sent by
+    /// `deadline` (a reply the server does not take fails the step and drops the socket).
+    pub(super) async fn respond(
+        &mut self,
+        id: EventId,
+        text: &str,
+        deadline: ws::Deadline,
+    ) -> Result<(), Failure> {
         let plan = self.plan.clone();
         let Some(socket) = self.ws.as_ref() else {
             return Ok(());
@@ -262,7 +310,11 @@ impl<O: Observer> Vu<O> {
             if let Some(t) = &r.send {
                 let reply = self.render(t)?;
                 if let Some(socket) = self.ws.as_mut() {
-                    ws::send(&mut socket.stream, reply).await?;
+                    let what = ws::What::ReplyTo(plan.event_name(id));
+                    if let Err(e) = socket.stream.send(reply, deadline, what).await {
+                        self.ws = None;
+                        return Err(e);
+                    }
                 }
             }
         }

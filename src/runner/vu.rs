@@ -13,7 +13,7 @@ use rand::Rng;
 use tokio::time::Instant;
 
 use super::guard::FlowGuard;
-use super::observer::Observer;
+use super::observer::{Done, Observer};
 use super::Stop;
 use crate::metrics::errors::{ErrorKind, Failure, Phase};
 use crate::metrics::recorder::{Activity, Recorder};
@@ -24,9 +24,12 @@ use crate::transport::{push_query_encoded, ws};
 
 /// An open WebSocket and the connect step whose responders apply to it.
 pub struct Socket {
-    pub stream: ws::Stream,
+    pub stream: ws::Socket,
     pub connect_step: StepId,
 }
+
+/// How long a user that ends (the run is over) waits for the closing handshake of its socket.
+pub const END_CLOSE: Duration = Duration::from_secs(1);
 
 /// One virtual user.
 pub struct Vu<O: Observer> {
@@ -192,10 +195,11 @@ impl<O: Observer> Vu<O> {
         rec.backoff_total += started.elapsed();
     }
 
-    /// Closes the socket, if one is open (bounded).
+    /// Closes the socket, if one is open, within `END_CLOSE`.
     pub async fn close(&mut self) {
         if let Some(mut s) = self.ws.take() {
-            let _ = Box::pin(ws::close(&mut s.stream, 1000, Duration::from_secs(1))).await;
+            let by = ws::Deadline::after(Instant::now(), END_CLOSE, "at the end of a user");
+            let _ = Box::pin(s.stream.close(1000, by)).await;
         }
     }
 
@@ -211,7 +215,8 @@ impl<O: Observer> Vu<O> {
             let result = self.exec(step).await;
             self.obs.step(step, &result);
             match result {
-                Ok(took) => self.rec.borrow_mut().step_ok(step.id, took, self.lag),
+                Ok(Done::Took(took)) => self.rec.borrow_mut().step_ok(step.id, took, self.lag),
+                Ok(Done::Settled(_)) => self.rec.borrow_mut().step_settled(step.id),
                 Err(f) => {
                     self.rec.borrow_mut().step_err(step.id, &f);
                     for s in &steps[i + 1..] {
@@ -228,7 +233,7 @@ impl<O: Observer> Vu<O> {
     /// hundred bytes between steps (while it thinks or waits for its next arrival) instead of
     /// carrying the largest step's state machine (the WebSocket handshake's is kilobytes) all
     /// its life. One allocation per step is nothing beside the step's system calls.
-    async fn exec(&mut self, step: &Step) -> Result<Duration, Failure> {
+    async fn exec(&mut self, step: &Step) -> Result<Done, Failure> {
         let started = Instant::now();
         match &step.kind {
             StepKind::Http(h) => Box::pin(self.http_step(h)).await?,
@@ -236,16 +241,12 @@ impl<O: Observer> Vu<O> {
             StepKind::WsExchange(x) => return Box::pin(self.exchange(step, x)).await,
             StepKind::WsClose(c) => {
                 let mut socket = self.ws.take().ok_or_else(no_socket)?;
-                Box::pin(ws::close(
-                    &mut socket.stream,
-                    c.code,
-                    Duration::from_secs(5),
-                ))
-                .await?;
+                let by = ws::Deadline::after(started, c.timeout, "ws.timeout");
+                Box::pin(socket.stream.close(c.code, by)).await?;
             }
             StepKind::Think(t) => tokio::time::sleep(think_time(t)).await,
         }
-        Ok(started.elapsed())
+        Ok(Done::Took(started.elapsed()))
     }
 
     pub fn render(&self, t: &Template) -> Result<String, Failure> {
@@ -396,7 +397,7 @@ impl<O: Observer> Vu<O> {
             headers: &headers,
             subprotocols: &offer,
         };
-        let stream = ws::connect(&url, &upgrade, c.timeout, self.bind()).await?;
+        let stream = ws::connect(&url, &upgrade, c.timeout, self.bind(), c.max_message).await?;
         self.ws = Some(Box::new(Socket {
             stream,
             connect_step: step,

@@ -107,6 +107,7 @@ pub struct Ws {
     pub settle: Option<DurationSrc>,
     pub capture: Option<Entries<Capture>>,
     pub close: Option<CloseSrc>,
+    pub max_message: Option<SizeSrc>,
 }
 
 /// One `ws.respond` entry: an auto-reply.
@@ -174,6 +175,32 @@ impl<'de> Deserialize<'de> for DurationSrc {
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<DurationSrc, E> {
                 Ok(DurationSrc::Seconds(v))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A byte size as written: a string (`"4MiB"`) or a number of bytes (`1048576`).
+#[derive(Debug, Clone)]
+pub enum SizeSrc {
+    Text(String),
+    Bytes(i64),
+}
+
+impl<'de> Deserialize<'de> for SizeSrc {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = SizeSrc;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a size such as \"4MiB\" or \"512KiB\", or a number of bytes")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<SizeSrc, E> {
+                Ok(SizeSrc::Text(v.to_owned()))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<SizeSrc, E> {
+                Ok(SizeSrc::Bytes(v))
             }
         }
         d.deserialize_any(V)

@@ -1,42 +1,32 @@
-//! WebSocket client for one virtual user: connect with typed errors, send text, read frames.
+//! WebSocket client for one virtual user: the opening handshake on the user's own connection,
+//! then a `Socket` that reads frame by frame and writes within deadlines.
 //!
-//! The opening handshake is done here, on the user's own connection; tungstenite then frames the
-//! stream. Buffers are kept small (a few KiB) so that a hundred thousand open sockets stay cheap;
-//! the event type of a frame is read with a borrowing parse that allocates nothing.
+//! The handshake is done here (not by tungstenite) so every failure is typed and names the
+//! address; tungstenite then frames the stream. Buffers are kept small (a few KiB) so that a
+//! hundred thousand open sockets stay cheap, and limits (`ws.max_message`, the pong backlog)
+//! bound a user's memory whatever the server sends.
 
-use std::borrow::Cow;
+mod classify;
+mod event;
+mod socket;
+mod track;
+
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
-use serde::Deserialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::handshake::client::generate_key;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
-use tokio_tungstenite::tungstenite::{self, Message};
-use tokio_tungstenite::WebSocketStream;
 
 use super::conn::{parse_url, push_headers, Conn, Target, WS};
 use super::io_failure;
 use crate::metrics::errors::{ErrorKind, Failure, Phase};
 
-pub type Stream = WebSocketStream<Conn>;
+pub use classify::classify;
+pub use event::{capture, event_type};
+pub use socket::{config, Deadline, Frame, Socket, What, DEFAULT_MAX_MESSAGE, PONG_BACKLOG};
 
 /// Largest upgrade response head read.
 const MAX_HEAD: usize = 16 * 1024;
-
-/// Socket buffer sizes: frames in this protocol are small JSON documents.
-pub fn config() -> WebSocketConfig {
-    let mut c = WebSocketConfig::default();
-    // 2 KiB holds a few events; a larger frame grows the buffer as it needs. Every open socket
-    // keeps this buffer, so it is most of an idle user's memory.
-    c.read_buffer_size = 2 * 1024;
-    c.write_buffer_size = 0;
-    c.max_message_size = Some(16 << 20);
-    c.max_frame_size = Some(16 << 20);
-    c
-}
 
 /// What to send with the upgrade request.
 pub struct Upgrade<'a> {
@@ -46,26 +36,36 @@ pub struct Upgrade<'a> {
     pub subprotocols: &'a str,
 }
 
-/// Opens a WebSocket: TCP (and TLS for wss) connect, then the upgrade, all within `timeout`.
+/// Opens a WebSocket: TCP (and TLS for wss) connect, then the upgrade, all within `timeout`;
+/// messages (and frames) either way are limited to `max_message` bytes.
 pub async fn connect(
     url: &str,
     upgrade: &Upgrade<'_>,
     timeout: Duration,
     bind: Option<std::net::IpAddr>,
-) -> Result<Stream, Failure> {
+    max_message: usize,
+) -> Result<Socket, Failure> {
     let mut phase = Phase::Connect;
-    match tokio::time::timeout(timeout, connect_inner(url, upgrade, bind, &mut phase)).await {
-        Ok(r) => r,
+    let inner = connect_inner(url, upgrade, bind, &mut phase);
+    let (conn, tail) = match tokio::time::timeout(timeout, inner).await {
+        Ok(r) => r?,
         Err(_) => {
             let origin = parse_url(url, WS)
                 .map(|t| t.label().to_string())
                 .unwrap_or_default();
-            Err(Failure::new(ErrorKind::Timeout, phase).cause(format!(
-                "{origin}: not connected and upgraded within {} (waiting in {phase})",
+            let waiting = match phase {
+                Phase::Request => "the upgrade request was not taken",
+                Phase::Upgrade => "no complete upgrade response came",
+                _ => "not connected",
+            };
+            return Err(Failure::new(ErrorKind::Timeout, phase).cause(format!(
+                "{origin}: {waiting} within {}",
                 crate::duration::human(timeout)
-            )))
+            )));
         }
-    }
+    };
+    let origin = parse_url(url, WS)?.label().to_string();
+    Ok(Socket::new(conn, tail, origin, max_message).await)
 }
 
 /// The client side of the RFC 6455 opening handshake, on the user's own connection: one write,
@@ -77,7 +77,7 @@ async fn connect_inner(
     upgrade: &Upgrade<'_>,
     bind: Option<std::net::IpAddr>,
     phase: &mut Phase,
-) -> Result<Stream, Failure> {
+) -> Result<(Conn, Vec<u8>), Failure> {
     let target = parse_url(url, WS)?;
     let label = target.label();
     let mut conn = Conn::open(&target, bind).await?;
@@ -140,8 +140,7 @@ async fn connect_inner(
         }
     };
     let tail = buf[head..].to_vec();
-    drop(buf);
-    Ok(WebSocketStream::from_partially_read(conn, tail, Role::Client, Some(config())).await)
+    Ok((conn, tail))
 }
 
 fn write_upgrade(out: &mut Vec<u8>, target: &Target<'_>, key: &str, upgrade: &Upgrade<'_>) {
@@ -217,191 +216,9 @@ fn check_response(
     Ok(())
 }
 
-/// A tungstenite error, in `phase`, as a failure: a protocol violation we rejected, a limit, an
-/// I/O error, or the end of the connection.
-pub fn classify(e: &tungstenite::Error, phase: Phase) -> Failure {
-    use tungstenite::error::{CapacityError, Error as E};
-    match e {
-        E::Io(io) => {
-            Failure::new(super::io_kind(io), phase).cause(format!("WebSocket I/O error: {io}"))
-        }
-        E::ConnectionClosed | E::AlreadyClosed => Failure::new(ErrorKind::WsClosed(None), phase)
-            .cause("the connection was already closed"),
-        E::Capacity(CapacityError::MessageTooLong { size, max_size }) => {
-            Failure::new(ErrorKind::TooLarge, phase).cause(format!(
-                "WebSocket message of {size} bytes over the limit of {max_size}"
-            ))
-        }
-        E::Capacity(c) => Failure::new(ErrorKind::TooLarge, phase).cause(c.to_string()),
-        E::WriteBufferFull(_) => Failure::new(ErrorKind::TooLarge, phase)
-            .cause("the write buffer is full: the server is not reading"),
-        E::Utf8 => {
-            Failure::new(ErrorKind::WsProtocol, phase).cause("invalid UTF-8 in a text frame")
-        }
-        E::Protocol(p) => {
-            Failure::new(ErrorKind::WsProtocol, phase).cause(format!("frame rejected: {p}"))
-        }
-        E::Tls(t) => Failure::new(ErrorKind::Tls, phase).cause(t.to_string()),
-        E::Http(resp) => Failure::new(ErrorKind::WsRejected(resp.status().as_u16()), phase),
-        other => Failure::new(ErrorKind::WsProtocol, phase).cause(other.to_string()),
-    }
-}
-
-/// What reading the socket produced.
-pub enum Frame {
-    /// A text (or binary) frame.
-    Text(tungstenite::Utf8Bytes),
-    /// The server closed (with its close code, if it sent one) or the stream ended.
-    Closed(Option<u16>),
-    /// Reading failed: a frame we rejected, a limit, an I/O error.
-    Error(Failure),
-}
-
-/// Reads the next data frame; control frames are handled by tungstenite (pings answered).
-pub async fn read(stream: &mut Stream) -> Frame {
-    loop {
-        match stream.next().await {
-            Some(Ok(Message::Text(t))) => return Frame::Text(t),
-            Some(Ok(Message::Binary(b))) => {
-                return match tungstenite::Utf8Bytes::try_from(b) {
-                    Ok(t) => Frame::Text(t),
-                    Err(_) => Frame::Error(
-                        Failure::new(ErrorKind::WsProtocol, Phase::Frame)
-                            .cause("a binary frame that is not UTF-8 JSON"),
-                    ),
-                }
-            }
-            Some(Ok(Message::Close(frame))) => {
-                return Frame::Closed(frame.map(|f| u16::from(f.code)))
-            }
-            Some(Ok(_)) => continue,
-            Some(Err(e)) => return Frame::Error(classify(&e, Phase::Frame)),
-            None => return Frame::Closed(None),
-        }
-    }
-}
-
-/// Sends a text frame.
-pub async fn send(stream: &mut Stream, text: String) -> Result<(), Failure> {
-    stream
-        .send(Message::Text(text.into()))
-        .await
-        .map_err(|e| classify(&e, Phase::Send))
-}
-
-/// Closes with `code` and waits (bounded) for the server's close.
-pub async fn close(stream: &mut Stream, code: u16, timeout: Duration) -> Result<(), Failure> {
-    let frame = CloseFrame {
-        code: CloseCode::from(code),
-        reason: "".into(),
-    };
-    let handshake = async {
-        if stream.close(Some(frame)).await.is_err() {
-            return; // already closed by the peer: nothing left to do
-        }
-        while let Some(Ok(_)) = stream.next().await {}
-    };
-    tokio::time::timeout(timeout, handshake).await.map_err(|_| {
-        Failure::new(ErrorKind::Timeout, Phase::Close).cause(format!(
-            "the server did not complete the closing handshake within {}",
-            crate::duration::human(timeout)
-        ))
-    })
-}
-
-#[derive(Deserialize)]
-struct Envelope<'a> {
-    #[serde(borrow, rename = "type")]
-    ty: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    data: Option<&'a serde_json::value::RawValue>,
-}
-
-#[derive(Deserialize)]
-struct Wrapped<'a> {
-    #[serde(borrow)]
-    event: Option<Cow<'a, str>>,
-    #[serde(borrow, rename = "type")]
-    ty: Option<Cow<'a, str>>,
-}
-
-/// Reads a frame's event type: top-level `type`, unwrapped from a wrapper (`system_message`...)
-/// whose `data.event` (or `data.type`) names the event. `None`: not JSON or no type.
-pub fn event_type<'a>(text: &'a str, wrappers: &[String]) -> Option<Cow<'a, str>> {
-    let env: Envelope<'a> = serde_json::from_str(text).ok()?;
-    let ty = env.ty?;
-    if wrappers.iter().any(|w| *w == ty) {
-        if let Some(raw) = env.data {
-            if let Ok(inner) = serde_json::from_str::<Wrapped<'a>>(raw.get()) {
-                if let Some(name) = inner.event.or(inner.ty) {
-                    // A `Cow::Borrowed` from `raw` borrows `text`, so it lives long enough.
-                    return Some(name);
-                }
-            }
-        }
-    }
-    Some(ty)
-}
-
-/// Looks a JSON pointer up in the frame, merged as top level ∪ `payload` ∪ `data`.
-pub fn capture(value: &serde_json::Value, pointer: &str) -> Option<String> {
-    let found = value
-        .pointer(pointer)
-        .or_else(|| value.get("payload").and_then(|p| p.pointer(pointer)))
-        .or_else(|| value.get("data").and_then(|d| d.pointer(pointer)))?;
-    Some(match found {
-        serde_json::Value::String(s) => s.clone(),
-        other => other.to_string(),
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn wrappers() -> Vec<String> {
-        crate::plan::Envelope::default().wrappers
-    }
-
-    #[test]
-    fn reads_type_from_each_envelope() {
-        let w = wrappers();
-        assert_eq!(
-            event_type(r#"{"type":"agent_started","x":1}"#, &w).as_deref(),
-            Some("agent_started")
-        );
-        assert_eq!(
-            event_type(r#"{"data":{"a":[1,2]},"type":"tool_completed"}"#, &w).as_deref(),
-            Some("tool_completed")
-        );
-        assert_eq!(
-            event_type(
-                r#"{"type":"system_message","data":{"event":"agent_thinking","x":{}}}"#,
-                &w
-            )
-            .as_deref(),
-            Some("agent_thinking")
-        );
-        assert_eq!(
-            event_type(
-                r#"{"type":"system_message","data":{"type":"agent_completed"}}"#,
-                &w
-            )
-            .as_deref(),
-            Some("agent_completed")
-        );
-        assert_eq!(
-            event_type(r#"{"type":"system_message","data":"text"}"#, &w).as_deref(),
-            Some("system_message")
-        );
-        assert_eq!(event_type("<html>oops", &w), None);
-        assert_eq!(event_type(r#"{"no":"type"}"#, &w), None);
-        assert_eq!(event_type(r#"[1,2]"#, &w), None);
-        assert_eq!(
-            event_type(r#"{"type":"a\"b"}"#, &w).as_deref(),
-            Some("a\"b")
-        );
-    }
 
     fn check(head: &str, offered: &str) -> Result<(), ErrorKind> {
         let key = "dGhlIHNhbXBsZSBub25jZQ==";
@@ -475,17 +292,5 @@ mod tests {
             assert!(text.contains(&format!("{line}\r\n")), "{line} in {text}");
         }
         assert!(text.ends_with("\r\n\r\n"));
-    }
-
-    #[test]
-    fn capture_merges_top_payload_data() {
-        let v: serde_json::Value = serde_json::from_str(
-            r#"{"type":"x","thread_id":"top","payload":{"run_id":"p"},"data":{"run_id":"d","n":3}}"#,
-        )
-        .unwrap();
-        assert_eq!(capture(&v, "/thread_id").as_deref(), Some("top"));
-        assert_eq!(capture(&v, "/run_id").as_deref(), Some("p"));
-        assert_eq!(capture(&v, "/n").as_deref(), Some("3"));
-        assert_eq!(capture(&v, "/missing"), None);
     }
 }

@@ -122,7 +122,20 @@ pub struct Ran {
 /// it to end (it must end by itself: every scenario in these tests has deadlines), and reads its
 /// peak RSS from the kernel's accounting of the child (`wait4`), so nothing is sampled.
 pub fn run_binary(args: &[&str], env: &[(&str, &str)]) -> Ran {
-    use std::os::unix::process::ExitStatusExt;
+    spawn_binary(args, env).wait()
+}
+
+/// A running load-tester: signal it, then wait for it.
+pub struct Running {
+    pid: libc::pid_t,
+    started: Instant,
+    child: std::process::Child,
+    out: std::thread::JoinHandle<String>,
+    err: std::thread::JoinHandle<String>,
+}
+
+/// Starts the load-tester binary as `run_binary` does, without waiting for it.
+pub fn spawn_binary(args: &[&str], env: &[(&str, &str)]) -> Running {
     let started = Instant::now();
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_load-tester"));
     cmd.args(args)
@@ -139,31 +152,52 @@ pub fn run_binary(args: &[&str], env: &[(&str, &str)]) -> Ran {
     // Drain the pipes on threads so a chatty child never blocks on a full pipe.
     let mut out = child.stdout.take().expect("stdout");
     let mut err = child.stderr.take().expect("stderr");
-    let out_t = std::thread::spawn(move || {
+    let out = std::thread::spawn(move || {
         let mut s = String::new();
         let _ = out.read_to_string(&mut s);
         s
     });
-    let err_t = std::thread::spawn(move || {
+    let err = std::thread::spawn(move || {
         let mut s = String::new();
         let _ = err.read_to_string(&mut s);
         s
     });
-    let mut status = 0;
-    // SAFETY: an all-zero rusage is a valid value; wait4 fills it for our own child.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: waits for the child we spawned (std's Child is not waited on afterwards).
-    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    assert_eq!(r, pid, "wait4 on the child");
-    let took = started.elapsed();
-    let code = std::process::ExitStatus::from_raw(status).code();
-    std::mem::forget(child);
-    Ran {
-        code,
-        stdout: out_t.join().unwrap_or_default(),
-        stderr: err_t.join().unwrap_or_default(),
-        peak_rss_kib: usage.ru_maxrss as u64,
-        took,
+    Running {
+        pid,
+        started,
+        child,
+        out,
+        err,
+    }
+}
+
+impl Running {
+    /// Sends `signal` (e.g. `libc::SIGTERM`) to the process.
+    pub fn signal(&self, signal: libc::c_int) {
+        // SAFETY: kill(2) on our own child, which has not been waited for yet.
+        let r = unsafe { libc::kill(self.pid, signal) };
+        assert_eq!(r, 0, "kill {} {signal}", self.pid);
+    }
+
+    /// Waits for the process to end; `took` counts from its start.
+    pub fn wait(self) -> Ran {
+        use std::os::unix::process::ExitStatusExt;
+        let mut status = 0;
+        // SAFETY: an all-zero rusage is a valid value; wait4 fills it for our own child.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: waits for the child we spawned (std's Child is not waited on afterwards).
+        let r = unsafe { libc::wait4(self.pid, &mut status, 0, &mut usage) };
+        assert_eq!(r, self.pid, "wait4 on the child");
+        let took = self.started.elapsed();
+        let code = std::process::ExitStatus::from_raw(status).code();
+        std::mem::forget(self.child);
+        Ran {
+            code,
+            stdout: self.out.join().unwrap_or_default(),
+            stderr: self.err.join().unwrap_or_default(),
+            peak_rss_kib: usage.ru_maxrss as u64,
+            took,
+        }
     }
 }
 

@@ -578,3 +578,74 @@ http.url = "{{base_url}}/me?t={{token}}&n={{n}}"
         ]
     );
 }
+
+#[test]
+fn ws_limits_and_the_close_timeout_compile_with_defaults() {
+    let text = r#"
+name = "limits"
+[[steps]]
+name = "connect"
+ws.connect = "ws://127.0.0.1:1/ws"
+ws.max_message = "4MiB"
+[[steps]]
+name = "close"
+ws.close = true
+ws.timeout = "2s"
+[[steps]]
+name = "again"
+ws.connect = "ws://127.0.0.1:1/ws"
+[[steps]]
+name = "close-again"
+ws.close = { code = 4000 }
+"#;
+    let plan = compile_text(text).unwrap();
+    let kinds: Vec<&StepKind> = plan.steps.iter().map(|s| &s.kind).collect();
+    let (
+        StepKind::WsConnect(a),
+        StepKind::WsClose(b),
+        StepKind::WsConnect(c),
+        StepKind::WsClose(d),
+    ) = (kinds[0], kinds[1], kinds[2], kinds[3])
+    else {
+        panic!("connect, close, connect, close");
+    };
+    assert_eq!(a.max_message, 4 << 20);
+    assert_eq!(c.max_message, crate::transport::ws::DEFAULT_MAX_MESSAGE);
+    assert_eq!((b.code, b.timeout), (1000, Duration::from_secs(2)));
+    assert_eq!((d.code, d.timeout), (4000, Duration::from_secs(5)));
+
+    let bad = r#"
+name = "limits"
+[[steps]]
+name = "connect"
+ws.connect = "ws://127.0.0.1:1/ws"
+ws.max_message = "2GiB"
+[[steps]]
+name = "chat"
+ws.send = "x"
+ws.max_message = 100
+ws.timeout = "1s"
+"#;
+    let got: Vec<(usize, String)> = compile_text(bad)
+        .unwrap_err()
+        .iter()
+        .map(|d| (d.place.line, d.message.clone()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (
+                6,
+                "ws.max_message must be between 1KiB and 1GiB (got 2147483648 bytes)".to_string()
+            ),
+            (
+                10,
+                "ws.max_message is only allowed in a step with ws.connect".to_string()
+            ),
+            (
+                11,
+                "ws.timeout is only allowed in a step with ws.connect or ws.close".to_string()
+            ),
+        ]
+    );
+}

@@ -11,7 +11,7 @@ use crate::plan::{
     EventMetric, Expectation, Responder, StepId, StepKind, Unlisted, WsClose, WsConnect, WsExchange,
 };
 use crate::scenario::expect::Expr;
-use crate::scenario::model::{self, CloseSrc, JsonSrc};
+use crate::scenario::model::{self, CloseSrc, JsonSrc, SizeSrc};
 use crate::scenario::source::FieldPath;
 use crate::scenario::template::{Escape, Template};
 use crate::scenario::url::Kind;
@@ -46,13 +46,21 @@ fn present(w: &model::Ws) -> Vec<&'static str> {
         ("settle", w.settle.is_some()),
         ("capture", w.capture.is_some()),
         ("close", w.close.is_some()),
+        ("max_message", w.max_message.is_some()),
     ]
     .into_iter()
     .filter_map(|(k, p)| p.then_some(k))
     .collect()
 }
 
-const CONNECT_ONLY: [&str; 5] = ["subprotocols", "headers", "query", "timeout", "respond"];
+const CONNECT_ONLY: [&str; 6] = [
+    "subprotocols",
+    "headers",
+    "query",
+    "timeout",
+    "respond",
+    "max_message",
+];
 const EXPECT_OPTIONS: [&str; 8] = [
     "ignore",
     "fail_on",
@@ -82,15 +90,29 @@ impl Lower<'_> {
             return self.connect(loc, w).map(StepKind::WsConnect);
         }
         if let Some(close) = &w.close {
-            for k in keys.iter().filter(|k| **k != "close") {
+            // `ws.timeout` bounds the closing handshake; nothing else goes with a close.
+            for k in keys.iter().filter(|k| **k != "close" && **k != "timeout") {
                 let msg =
                     format!("ws.close must be alone in its step: move ws.{k} to another step");
                 self.d.field(loc, &path(k), msg);
             }
-            return self.close(loc, close).map(StepKind::WsClose);
+            let timeout = self.timeout(loc, &path("timeout"), w.timeout.as_ref(), 5);
+            return self
+                .close(loc, close)
+                .and_then(|code| {
+                    Some(WsClose {
+                        code,
+                        timeout: timeout?,
+                    })
+                })
+                .map(StepKind::WsClose);
         }
         for k in keys.iter().filter(|k| CONNECT_ONLY.contains(k)) {
-            let msg = format!("ws.{k} is only allowed in a step with ws.connect");
+            let msg = if *k == "timeout" {
+                "ws.timeout is only allowed in a step with ws.connect or ws.close".to_string()
+            } else {
+                format!("ws.{k} is only allowed in a step with ws.connect")
+            };
             self.d.field(loc, &path(k), msg);
         }
         if w.send.is_none() && w.expect.is_none() {
@@ -132,6 +154,7 @@ impl Lower<'_> {
         }
         let headers = self.headers(loc, &p.key("headers"), w.headers.as_ref());
         let timeout = self.timeout(loc, &p.key("timeout"), w.timeout.as_ref(), 10);
+        let max_message = self.max_message(loc, &p.key("max_message"), w.max_message.as_ref());
         let mut responders = Vec::new();
         for (i, r) in w.respond.iter().flatten().enumerate() {
             responders.extend(self.responder(loc, &p.key("respond").index(i), r));
@@ -145,7 +168,29 @@ impl Lower<'_> {
             headers,
             timeout: timeout?,
             responders,
+            max_message: max_message?,
         })
+    }
+
+    /// `ws.max_message`: 1 KiB ..= 1 GiB, default `ws::DEFAULT_MAX_MESSAGE`.
+    fn max_message(&mut self, loc: &Loc, path: &FieldPath, src: Option<&SizeSrc>) -> Option<usize> {
+        let n = match src {
+            None => return Some(crate::transport::ws::DEFAULT_MAX_MESSAGE),
+            Some(SizeSrc::Text(t)) => crate::size::parse_size(t),
+            Some(SizeSrc::Bytes(n)) => usize::try_from(*n).map_err(|_| format!("bad size {n}")),
+        };
+        match n {
+            Ok(n) if (1 << 10..=1 << 30).contains(&n) => Some(n),
+            Ok(n) => {
+                let msg = format!("{path} must be between 1KiB and 1GiB (got {n} bytes)");
+                self.d.field(loc, path, msg);
+                None
+            }
+            Err(msg) => {
+                self.d.field(loc, path, msg);
+                None
+            }
+        }
     }
 
     fn responder(&mut self, loc: &Loc, p: &FieldPath, r: &model::Respond) -> Option<Responder> {
@@ -292,7 +337,7 @@ impl Lower<'_> {
         list.iter().map(|g| WildMatch::new(g)).collect()
     }
 
-    fn close(&mut self, loc: &Loc, src: &CloseSrc) -> Option<WsClose> {
+    fn close(&mut self, loc: &Loc, src: &CloseSrc) -> Option<u16> {
         let p = FieldPath::of(&["ws", "close"]);
         let code = match src {
             CloseSrc::Flag(true) => 1000,
@@ -310,7 +355,7 @@ impl Lower<'_> {
             CloseSrc::Code(Some(c)) => *c,
         };
         match u16::try_from(code) {
-            Ok(c) if c == 1000 || (3000..=4999).contains(&c) => Some(WsClose { code: c }),
+            Ok(c) if c == 1000 || (3000..=4999).contains(&c) => Some(c),
             _ => {
                 let msg = format!("close code {code} is not allowed: use 1000 or 3000..=4999");
                 self.d.field(loc, &p.key("code"), msg);
