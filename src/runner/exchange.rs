@@ -100,10 +100,13 @@ impl<O: Observer> Vu<O> {
             let now = Instant::now();
             let text = match frame {
                 None => {
+                    if why == Deadline::Settle {
+                        // A wait, not a latency: counted apart from the step's percentiles.
+                        return Ok(Done::Settled(e.settle));
+                    }
                     let waited = crate::duration::human(now - t0);
                     let at = self.origin();
                     return match why {
-                        // A wait, not a latency: counted apart from the step's percentiles.
                         Deadline::Settle => Ok(Done::Settled(e.settle)),
                         _ if diverged => Err(expr.diagnose(&self.seq, None).into()),
                         Deadline::First => Err(Failure::from(ErrorKind::FirstEventTimeout)

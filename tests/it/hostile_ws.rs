@@ -75,6 +75,12 @@ fn assert_failed(
     within: Duration,
 ) -> String {
     let all = format!("{}\n{}", ran.stdout, ran.stderr);
+    eprintln!(
+        "{step} [{kind} {phase}]: exit {:?} after {:?}, peak RSS {} MiB",
+        ran.code,
+        ran.took,
+        ran.peak_rss_kib / 1024
+    );
     assert_eq!(ran.code, Some(1), "{all}");
     assert!(!all.contains("panicked"), "{all}");
     assert!(
@@ -511,4 +517,61 @@ fn sigterm_ends_a_waiting_probe_within_a_second_as_interrupted() {
     assert!(ran.stdout.contains("STOP  chat"), "{}", ran.stdout);
     assert_ne!(ran.code, Some(0), "{}", ran.stdout);
     gate.open();
+}
+
+/// Upgrades, waits for the client's message, then sends these events as text frames.
+fn events_after_the_message(events: Vec<&'static str>) -> RawServer {
+    RawServer::start(move |mut s| {
+        if upgrade(&mut s).is_none() || read_client_frame(&mut s).is_none() {
+            return;
+        }
+        let bytes: Vec<u8> = events
+            .iter()
+            .flat_map(|e| frame(0x1, format!("{{\"type\":\"{e}\"}}").as_bytes()))
+            .collect();
+        if s.write_all(&bytes).is_ok() {
+            let mut sink = [0u8; 1024];
+            while s.read(&mut sink).is_ok_and(|n| n > 0) {}
+        }
+    })
+}
+
+#[test]
+fn an_endless_event_stream_is_diagnosed_from_a_bounded_list() {
+    let exchange = r#"
+[[steps]]
+name = "chat"
+ws.send = { type = "hi" }
+ws.expect = "a b+ c"
+ws.within = "5s"
+"#;
+    // Diverging after the 1,000 events kept: the DFA's own view, at once.
+    let mut events = vec!["a"];
+    events.extend(std::iter::repeat_n("b", 1200));
+    events.extend(["a", "c"]);
+    let server = events_after_the_message(events);
+    let (ran, v) = probe(&server, &scenario_text("", exchange));
+    assert_failed(
+        &ran,
+        &v,
+        &server,
+        ("chat", "unexpected_event", "events"),
+        "after more than 1000 expected events",
+        secs(2.0),
+    );
+    assert!(
+        ran.stdout.contains("unexpected event: a after b"),
+        "{}",
+        ran.stdout
+    );
+
+    // Diverged early, then no end: diagnosed once 1,000 events are kept, not at the deadline.
+    let mut events = vec!["a", "a"];
+    events.extend(std::iter::repeat_n("b", 3000));
+    let server = events_after_the_message(events);
+    let (ran, v) = probe(&server, &scenario_text("", exchange));
+    let all = format!("{}{}", ran.stdout, ran.stderr);
+    assert_eq!(ran.code, Some(1), "{all}");
+    assert_eq!(v["errors"][0]["kind"], "unexpected_event", "{all}");
+    assert!(ran.took < secs(2.0), "took {:?}", ran.took);
 }

@@ -11,7 +11,6 @@ use std::pin::Pin;
 use std::task::Poll;
 
 use futures_util::{Sink, SinkExt, StreamExt};
-
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
