@@ -113,14 +113,14 @@ pub struct Ran {
     pub code: Option<i32>,
     pub stdout: String,
     pub stderr: String,
-    /// Peak resident memory of the process (getrusage of the child), in KiB.
+    /// Peak resident memory of the process since its exec (`VmHWM`), in KiB.
     pub peak_rss_kib: u64,
     pub took: Duration,
 }
 
 /// Runs the load-tester binary with `args` (and only the given env vars beside PATH), waits for
 /// it to end (it must end by itself: every scenario in these tests has deadlines), and reads its
-/// peak RSS from the kernel's accounting of the child (`wait4`), so nothing is sampled.
+/// peak RSS (see `watch_peak`).
 pub fn run_binary(args: &[&str], env: &[(&str, &str)]) -> Ran {
     spawn_binary(args, env).wait()
 }
@@ -132,6 +132,29 @@ pub struct Running {
     child: std::process::Child,
     out: std::thread::JoinHandle<String>,
     err: std::thread::JoinHandle<String>,
+    peak: std::thread::JoinHandle<u64>,
+}
+
+/// Follows the child's peak resident memory until it exits: `VmHWM` of /proc/PID/status, the
+/// high-water mark the kernel keeps for the memory the process has had since its exec, read every
+/// 5 ms (it only grows, so the last read is the peak but for growth in the final 5 ms). Not
+/// `ru_maxrss` from `wait4`: at exec, Linux carries the forking parent's peak into it, and this
+/// test process, with in-process mocks running beside, reaches hundreds of MiB.
+fn watch_peak(pid: libc::pid_t) -> std::thread::JoinHandle<u64> {
+    std::thread::spawn(move || {
+        let path = format!("/proc/{pid}/status");
+        let mut peak = 0;
+        // A zombie has no memory left and no VmHWM line: the child has exited. It is reaped only
+        // after this thread ends, so the pid cannot be reused under it.
+        while let Some(kib) = std::fs::read_to_string(&path).ok().and_then(|t| {
+            let line = t.lines().find(|l| l.starts_with("VmHWM:"))?;
+            line.split_whitespace().nth(1)?.parse::<u64>().ok()
+        }) {
+            peak = peak.max(kib);
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        peak
+    })
 }
 
 /// Starts the load-tester binary as `run_binary` does, without waiting for it.
@@ -168,6 +191,7 @@ pub fn spawn_binary(args: &[&str], env: &[(&str, &str)]) -> Running {
         child,
         out,
         err,
+        peak: watch_peak(pid),
     }
 }
 
@@ -182,12 +206,12 @@ impl Running {
     /// Waits for the process to end; `took` counts from its start.
     pub fn wait(self) -> Ran {
         use std::os::unix::process::ExitStatusExt;
+        // Ends when the child has exited (before it is reaped below).
+        let peak_rss_kib = self.peak.join().unwrap_or(0);
         let mut status = 0;
-        // SAFETY: an all-zero rusage is a valid value; wait4 fills it for our own child.
-        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
         // SAFETY: waits for the child we spawned (std's Child is not waited on afterwards).
-        let r = unsafe { libc::wait4(self.pid, &mut status, 0, &mut usage) };
-        assert_eq!(r, self.pid, "wait4 on the child");
+        let r = unsafe { libc::waitpid(self.pid, &mut status, 0) };
+        assert_eq!(r, self.pid, "waitpid on the child");
         let took = self.started.elapsed();
         let code = std::process::ExitStatus::from_raw(status).code();
         std::mem::forget(self.child);
@@ -195,7 +219,7 @@ impl Running {
             code,
             stdout: self.out.join().unwrap_or_default(),
             stderr: self.err.join().unwrap_or_default(),
-            peak_rss_kib: usage.ru_maxrss as u64,
+            peak_rss_kib,
             took,
         }
     }
