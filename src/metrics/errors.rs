@@ -11,6 +11,7 @@
 use std::collections::HashMap;
 use std::fmt;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::plan::EventId;
@@ -23,7 +24,9 @@ pub const MAX_CAUSES: usize = 8;
 pub const MAX_CAUSE_CHARS: usize = 240;
 
 /// Where in a flow's conversation with the target a failure happened.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Phase {
     /// Resolving the host name.
@@ -152,7 +155,9 @@ pub enum ErrorKind {
 }
 
 /// The stable code of an error kind, as written in the JSON results.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     ConnectionRefused,

@@ -6,7 +6,7 @@ use hdrhistogram::Histogram;
 use super::recorder::new_histogram;
 use super::summary::{
     Backoff, ErrorCount, EventSummary, Flows, Generator, InterruptedAt, Latency, LoadInfo,
-    StepSummary, StoppedBy, Summary, Verdict, RESULTS_VERSION,
+    StepSummary, StoppedBy, Summary, ToolError, Verdict, RESULTS_VERSION,
 };
 use crate::report::series::IntervalStats;
 
@@ -59,11 +59,11 @@ pub fn merge(parts: &[Summary]) -> Result<Summary, String> {
     } else {
         StoppedBy::End
     };
-    let tool_errors: Vec<String> = parts.iter().flat_map(|p| p.tool_errors.clone()).collect();
+    let tool_errors: Vec<ToolError> = parts.iter().flat_map(|p| p.tool_errors.clone()).collect();
 
     Ok(Summary {
         version: RESULTS_VERSION,
-        tool: first.tool.clone(),
+        tool: first.tool,
         tool_version: env!("CARGO_PKG_VERSION").into(),
         scenario: first.scenario.clone(),
         mode: first.mode,

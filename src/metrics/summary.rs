@@ -3,36 +3,53 @@
 //! Built once from the merged `Recorder` and the `Plan`. Every latency block carries its full HDR
 //! histogram (V2 deflate serialization, base64), so results from several generators can be merged
 //! later without loss; percentiles are derived from it.
+//!
+//! These types are the results format: `schema/results.schema.json` is derived from them
+//! (`JsonSchema`, doc comments as descriptions, `#[schemars(...)]` for the constraints), so a
+//! field added here needs nothing more than its doc line; see `report::schema`.
 
 use base64::Engine as _;
 use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer};
 use hdrhistogram::Histogram;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::errors::{ErrorCode, ErrorKind, ErrorStat, EventRef, Names, Phase};
+use super::errors::{ErrorCode, ErrorKind, ErrorStat, EventRef, Names, Phase, MAX_CAUSES};
 use super::recorder::Recorder;
 use crate::plan::{EventId, Plan, StepKind};
 
 /// Version of the JSON results format (`schema/results.schema.json`).
 pub const RESULTS_VERSION: u32 = 2;
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+/// JSON results written by `load-tester run --out FILE`, `probe --out FILE` and
+/// `merge --out FILE`. Latencies are milliseconds; `histogram` fields hold the full HDR histogram
+/// (microsecond values) as base64 of the HdrHistogram V2 deflate serialization, so results from
+/// several generators can be merged without loss.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
+#[schemars(title = "load-tester results")]
 pub struct Summary {
+    /// Version of this format (`RESULTS_VERSION`).
+    #[schemars(extend("const" = RESULTS_VERSION))]
     pub version: u32,
-    pub tool: String,
+    pub tool: Tool,
     pub tool_version: String,
+    /// The scenario's name.
     pub scenario: String,
     pub mode: Mode,
     /// ISO-8601 UTC time the run started.
+    #[schemars(regex(pattern = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$"))]
     pub started_at: String,
     /// Wall-clock seconds from start to the end of the run.
+    #[schemars(range(min = 0))]
     pub elapsed_s: f64,
     pub target: TargetInfo,
     /// The load this generator (or, merged, all generators together) ran.
     pub load: LoadInfo,
     /// This generator's share of the users, e.g. `2/3`; `null` when not sharded or merged.
+    #[schemars(regex(pattern = r"^[1-9][0-9]*/[1-9][0-9]*$"))]
     pub shard: Option<String>,
     /// How many generators' results this summary holds (1 unless merged).
+    #[schemars(range(min = 1))]
     pub generators: u32,
     pub flows: Flows,
     /// What the interrupted flows were doing when they were cut off, most frequent first.
@@ -41,16 +58,19 @@ pub struct Summary {
     pub stopped_by: StoppedBy,
     /// Failures of the tool itself (a worker that did not start, users lost to a panic):
     /// any makes the verdict `error`.
-    pub tool_errors: Vec<String>,
+    pub tool_errors: Vec<ToolError>,
     /// Closed model: pauses taken after failed iterations (backoff), so a broken target is not
     /// hammered.
     pub backoff: Backoff,
     pub verdict: Verdict,
+    /// The process exit code of the verdict (`Verdict::exit`).
+    #[schemars(extend("enum" = Verdict::exit_codes()))]
     pub exit_code: i32,
     pub steps: Vec<StepSummary>,
     /// Whole iterations that passed.
     pub iteration: Latency,
-    /// Open model: whole iterations measured from their intended start.
+    /// Open model: whole iterations measured from their intended start (coordinated-omission
+    /// corrected).
     pub iteration_corrected: Option<Latency>,
     /// All error kinds over all steps, most frequent first.
     pub errors: Vec<ErrorCount>,
@@ -59,8 +79,52 @@ pub struct Summary {
     pub timeseries: Vec<crate::report::series::IntervalStats>,
 }
 
+/// The program that wrote the results.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, JsonSchema)]
+pub enum Tool {
+    #[serde(rename = "load-tester")]
+    LoadTester,
+}
+
+/// A failure of the tool itself: what kind, and the message.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, JsonSchema)]
+pub struct ToolError {
+    pub kind: ToolErrorKind,
+    /// What happened, with the figures, e.g. `worker 1 died (a panic in load-tester); ...`.
+    pub detail: String,
+}
+
+impl ToolError {
+    pub fn new(kind: ToolErrorKind, detail: impl Into<String>) -> ToolError {
+        ToolError {
+            kind,
+            detail: detail.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for ToolError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.detail)
+    }
+}
+
+/// The kinds of failure of the tool itself.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ToolErrorKind {
+    /// A worker thread (or its runtime) could not be started: its users never ran.
+    WorkerNotStarted,
+    /// A worker thread died (a panic in load-tester): its users' results are lost.
+    WorkerDied,
+    /// User tasks ended by a panic outside a flow: their remaining flows never ran.
+    UsersLost,
+    /// Flows that started but were counted neither passed, failed nor interrupted.
+    FlowsUnaccounted,
+}
+
 /// Which command produced the results.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Mode {
     Run,
@@ -68,7 +132,7 @@ pub enum Mode {
 }
 
 /// Why a run ended.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum StoppedBy {
     /// Its duration or iterations were done.
@@ -78,50 +142,62 @@ pub enum StoppedBy {
 }
 
 /// Interrupted flows cut at one place.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 pub struct InterruptedAt {
     pub step: String,
     /// The last expected event the flows had received in that step (none: before the first).
     pub after_event: Option<String>,
+    #[schemars(range(min = 1))]
     pub count: u64,
     /// The longest any of them had been waiting there (since the step began or that event came).
+    #[schemars(range(min = 0))]
     pub longest_wait_ms: f64,
 }
 
 /// Backoff after failed iterations.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Default)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Default, JsonSchema)]
 pub struct Backoff {
     /// Pauses taken.
     pub waits: u64,
     /// Their total length, in seconds.
+    #[schemars(range(min = 0))]
     pub total_s: f64,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+/// The URLs the run was pointed at (never with credentials).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 pub struct TargetInfo {
     pub base_url: String,
     pub auth_url: String,
     pub ws_url: String,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+/// The load as configured.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 pub struct LoadInfo {
     /// `closed` (users iterate) or `open` (flows arrive at a rate).
     pub model: ModelKind,
     /// Closed: users. Open: the pool (most flows in flight).
     pub users: u32,
+    /// Users started per second.
+    #[schemars(extend("exclusiveMinimum" = 0))]
     pub spawn_rate: f64,
     /// Open model: flows per second (the starting rate, with stages).
+    #[schemars(extend("exclusiveMinimum" = 0))]
     pub arrival_rate: Option<f64>,
     /// Open model: `even` or `poisson`.
     pub arrivals: Option<ArrivalsKind>,
+    /// Stages of users (closed model) or flows/s (open model), in order.
     pub stages: Vec<StageInfo>,
+    /// Planned duration in seconds (none: bounded by iterations).
+    #[schemars(range(min = 0))]
     pub duration_s: Option<f64>,
+    /// Iterations per user (none: bounded by duration).
     pub iterations: Option<u64>,
 }
 
 /// The load model, as written in the results.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ModelKind {
     Closed,
@@ -129,7 +205,7 @@ pub enum ModelKind {
 }
 
 /// How open-model arrivals are spaced, as written in the results.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ArrivalsKind {
     Even,
@@ -137,7 +213,7 @@ pub enum ArrivalsKind {
 }
 
 /// A step's kind, as written in the results.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, JsonSchema)]
 pub enum StepKindCode {
     #[serde(rename = "http")]
     Http,
@@ -152,33 +228,42 @@ pub enum StepKindCode {
 }
 
 /// Whether a step runs once per user or every iteration.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum StepPhase {
     Setup,
     Iteration,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+/// One stage of a ramp.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 pub struct StageInfo {
+    #[schemars(extend("exclusiveMinimum" = 0))]
     pub duration_s: f64,
+    /// Users (closed model) or flows per second (open model) at the end of the stage.
+    #[schemars(range(min = 0))]
     pub target: f64,
 }
 
 /// The generator's check on itself: how late its own timers fired.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 pub struct Generator {
+    #[schemars(range(min = 0))]
     pub lag_p99_ms: f64,
+    #[schemars(range(min = 0))]
     pub lag_max_ms: f64,
     /// Above this p99 lag the latencies include client-side delay.
+    #[schemars(range(min = 0))]
     pub threshold_ms: f64,
+    /// The p99 lag passed the threshold: latencies include client-side delay.
     pub saturated: bool,
 }
 
 /// Above this p99 timer lag, the generator itself is adding delay to what it measures.
 pub const SATURATION_MS: f64 = 10.0;
 
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+/// Every flow accounted for: `started = passed + failed + interrupted`.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, JsonSchema)]
 pub struct Flows {
     pub started: u64,
     pub passed: u64,
@@ -189,7 +274,8 @@ pub struct Flows {
     pub dropped: u64,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+/// The outcome of the run, judged from the results (`Verdict::judge`).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     /// At least one flow passed and none failed (exit 0).
@@ -205,6 +291,23 @@ pub enum Verdict {
 }
 
 impl Verdict {
+    /// Every verdict.
+    pub const ALL: [Verdict; 5] = [
+        Verdict::Passed,
+        Verdict::Failed,
+        Verdict::Unreachable,
+        Verdict::Error,
+        Verdict::Interrupted,
+    ];
+
+    /// The exit codes a verdict can have, ascending (the schema's `exit_code`).
+    pub fn exit_codes() -> Vec<i32> {
+        let mut codes: Vec<i32> = Verdict::ALL.iter().map(|v| v.exit_code()).collect();
+        codes.sort_unstable();
+        codes.dedup();
+        codes
+    }
+
     /// The process exit for this verdict: the one place verdicts become exit codes.
     pub fn exit(self) -> crate::exit::Exit {
         use crate::exit::Exit;
@@ -231,7 +334,8 @@ impl Verdict {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+/// One step of the scenario: its executions, latencies, errors and events.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 pub struct StepSummary {
     pub name: String,
     /// `http`, `ws.connect`, `ws.exchange`, `ws.close` or `think`.
@@ -243,6 +347,7 @@ pub struct StepSummary {
     pub ok: u64,
     pub failed: u64,
     /// Executions per second of run time.
+    #[schemars(range(min = 0))]
     pub rate_per_s: f64,
     /// Durations of successful executions.
     pub latency: Latency,
@@ -260,24 +365,29 @@ pub struct StepSummary {
 
 /// Executions of a step that ended by waiting out its `settle`: counted in `ok`, kept out of
 /// `latency` (a wait is not a latency).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 pub struct Settled {
     pub count: u64,
     /// The step's `settle`, in milliseconds.
+    #[schemars(range(min = 0))]
     pub settle_ms: f64,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+/// One expected event type of an exchange step.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 pub struct EventSummary {
     pub name: String,
     pub count: u64,
+    #[schemars(range(min = 0))]
     pub rate_per_s: f64,
+    /// Time from the send to the event's first arrival in the flow.
     pub latency: Latency,
     /// Open model: from the flow's intended start.
     pub latency_corrected: Option<Latency>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+/// How often one error (step, kind, phase, detail) happened, with its top causes.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 pub struct ErrorCount {
     /// The step it happened in.
     pub step: String,
@@ -288,16 +398,21 @@ pub struct ErrorCount {
     pub phase: Phase,
     /// Human description with names, e.g. `event missing: tool_completed (agent_completed came instead)`.
     pub detail: String,
+    #[schemars(range(min = 1))]
     pub count: u64,
     /// The most frequent exact causes (address and reason), at most `MAX_CAUSES`.
+    #[schemars(length(max = MAX_CAUSES))]
     pub causes: Vec<CauseCount>,
     /// Occurrences whose cause was not kept (more distinct causes than kept, or none given).
     pub other_causes: u64,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+/// One exact cause and how often it happened.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 pub struct CauseCount {
+    /// E.g. `http://127.0.0.1:1: connection refused (os error 111)`.
     pub cause: String,
+    #[schemars(range(min = 1))]
     pub count: u64,
 }
 
@@ -324,17 +439,25 @@ impl ErrorCount {
 }
 
 /// Percentiles in milliseconds plus the full histogram (microseconds).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 pub struct Latency {
     pub count: u64,
+    #[schemars(range(min = 0))]
     pub min_ms: f64,
+    #[schemars(range(min = 0))]
     pub mean_ms: f64,
+    #[schemars(range(min = 0))]
     pub p50_ms: f64,
+    #[schemars(range(min = 0))]
     pub p90_ms: f64,
+    #[schemars(range(min = 0))]
     pub p95_ms: f64,
+    #[schemars(range(min = 0))]
     pub p99_ms: f64,
+    #[schemars(range(min = 0))]
     pub max_ms: f64,
     /// Base64 of the HDR V2 deflate serialization; values are microseconds.
+    #[schemars(extend("contentEncoding" = "base64"))]
     pub histogram: String,
 }
 
@@ -390,7 +513,7 @@ pub struct RunInfo {
     pub mode: Mode,
     pub stopped_by: StoppedBy,
     /// Failures of the tool itself seen by the runner (e.g. a worker thread that did not start).
-    pub tool_errors: Vec<String>,
+    pub tool_errors: Vec<ToolError>,
     pub shard: crate::shard::Shard,
     pub started_at: String,
     pub elapsed_s: f64,
@@ -520,23 +643,29 @@ impl Summary {
         };
         let mut tool_errors = info.tool_errors;
         if rec.users_lost > 0 {
-            tool_errors.push(format!(
-                "{} user task(s) ended by a panic (a bug in load-tester; their remaining flows \
-                 never ran)",
-                rec.users_lost
+            tool_errors.push(ToolError::new(
+                ToolErrorKind::UsersLost,
+                format!(
+                    "{} user task(s) ended by a panic (a bug in load-tester; their remaining flows \
+                     never ran)",
+                    rec.users_lost
+                ),
             ));
         }
         let unaccounted = rec.flows_unaccounted();
         if unaccounted > 0 {
-            tool_errors.push(format!(
-                "{unaccounted} flow(s) started but neither passed, failed nor were interrupted"
+            tool_errors.push(ToolError::new(
+                ToolErrorKind::FlowsUnaccounted,
+                format!(
+                    "{unaccounted} flow(s) started but neither passed, failed nor were interrupted"
+                ),
             ));
         }
         let interrupted = interrupted_at(plan, rec, &names);
 
         Summary {
             version: RESULTS_VERSION,
-            tool: "load-tester".into(),
+            tool: Tool::LoadTester,
             tool_version: env!("CARGO_PKG_VERSION").into(),
             scenario: plan.name.clone(),
             mode: info.mode,
@@ -739,7 +868,7 @@ impl Verdict {
         flows: &Flows,
         steps: &[StepSummary],
         errors: &[ErrorCount],
-        tool_errors: &[String],
+        tool_errors: &[ToolError],
         stopped_by: StoppedBy,
     ) -> Verdict {
         let any_ok = steps.iter().any(|s| s.ok > 0);

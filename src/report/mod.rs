@@ -3,6 +3,7 @@
 pub mod hdr_log;
 pub mod json;
 pub mod progress;
+pub mod schema;
 pub mod series;
 pub mod text;
 

@@ -1,14 +1,17 @@
 //! The time series kept in the results: a few numbers per interval and step, so an hour-long run
 //! holds a few megabytes at most (the full per-interval histograms go to `--hdr-log`).
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::metrics::recorder::Recorder;
 use crate::plan::Plan;
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+/// One interval of the time series: counts so far and the interval's step percentiles.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 pub struct IntervalStats {
     /// Seconds from the start to the end of this interval.
+    #[schemars(range(min = 0))]
     pub t_s: f64,
     pub flows_passed: u64,
     pub flows_failed: u64,
@@ -16,13 +19,17 @@ pub struct IntervalStats {
     pub steps: Vec<StepPoint>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+/// One step in one interval.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 pub struct StepPoint {
     pub name: String,
     pub ok: u64,
     pub errors: u64,
+    #[schemars(range(min = 0))]
     pub p50_ms: f64,
+    #[schemars(range(min = 0))]
     pub p95_ms: f64,
+    #[schemars(range(min = 0))]
     pub p99_ms: f64,
 }
 

@@ -29,6 +29,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::metrics::recorder::Recorder;
+use crate::metrics::summary::{ToolError, ToolErrorKind};
 use crate::plan::{Model, Plan};
 use crate::shard::Shard;
 use observer::Observer;
@@ -112,7 +113,7 @@ pub struct Outcome {
     pub interrupted: bool,
     /// Failures of the runner itself (a worker thread that did not start or died): the
     /// verdict is then `error`.
-    pub tool_errors: Vec<String>,
+    pub tool_errors: Vec<ToolError>,
 }
 
 /// What a worker needs; cheap to clone into each thread.
@@ -175,7 +176,8 @@ pub async fn run(plan: Arc<Plan>, opts: RunOptions, sink: Box<dyn IntervalSink>)
                     {
                         Ok(rt) => rt,
                         Err(e) => {
-                            let _ = done_tx.send(Err(format!("cannot start its runtime: {e}")));
+                            let _ = done_tx
+                                .send(Err(format!("worker {index} cannot start its runtime: {e}")));
                             return;
                         }
                     };
@@ -184,17 +186,23 @@ pub async fn run(plan: Arc<Plan>, opts: RunOptions, sink: Box<dyn IntervalSink>)
                 });
             match spawned {
                 Ok(_) => receivers.push((index, done_rx)),
-                Err(e) => tool_errors.push(format!("worker {index} did not start: {e}")),
+                Err(e) => tool_errors.push(ToolError::new(
+                    ToolErrorKind::WorkerNotStarted,
+                    format!("worker {index} did not start: {e}"),
+                )),
             }
         }
         for (index, rx) in receivers {
             match rx.await {
                 Ok(Ok(rec)) => recorder += &rec,
-                Ok(Err(e)) => tool_errors.push(format!("worker {index} {e}")),
+                Ok(Err(e)) => tool_errors.push(ToolError::new(ToolErrorKind::WorkerNotStarted, e)),
                 // The sender was dropped unsent: the worker thread panicked. Its users' flows
                 // (and its recorder) are lost.
-                Err(_) => tool_errors.push(format!(
-                    "worker {index} died (a panic in load-tester); its users' results are lost"
+                Err(_) => tool_errors.push(ToolError::new(
+                    ToolErrorKind::WorkerDied,
+                    format!(
+                        "worker {index} died (a panic in load-tester); its users' results are lost"
+                    ),
                 )),
             }
         }

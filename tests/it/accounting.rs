@@ -5,7 +5,7 @@
 use crate::util::*;
 use load_tester::exit::Exit;
 use load_tester::metrics::errors::{ErrorCode, Phase};
-use load_tester::metrics::summary::{StoppedBy, Verdict};
+use load_tester::metrics::summary::{StoppedBy, ToolErrorKind, Verdict};
 
 fn fast(dir: &std::path::Path) -> String {
     scenario(dir, "s.toml", &fast_golden(""))
@@ -58,7 +58,8 @@ async fn a_panic_in_a_flow_fails_it_as_internal_and_the_run_exits_3() {
     assert!(
         r.tool_errors
             .iter()
-            .any(|t| t.contains("3 user task(s) ended by a panic")),
+            .any(|t| t.kind == ToolErrorKind::UsersLost
+                && t.detail.contains("3 user task(s) ended by a panic")),
         "{:?}",
         r.tool_errors
     );
@@ -99,7 +100,9 @@ async fn a_worker_that_dies_is_reported_and_the_run_exits_3() {
         r.flows
     );
     assert!(
-        r.tool_errors.iter().any(|t| t.starts_with("worker 0 died")),
+        r.tool_errors
+            .iter()
+            .any(|t| t.kind == ToolErrorKind::WorkerDied && t.detail.starts_with("worker 0 died")),
         "{:?}",
         r.tool_errors
     );
