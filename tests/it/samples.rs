@@ -100,7 +100,8 @@ pub fn info(mode: Mode) -> RunInfo {
 /// `lag(i)` late (open model).
 fn pass_flows(plan: &Plan, rec: &mut Recorder, users: u64, n: u64, lag: impl Fn(u64) -> u64) {
     for u in 0..users {
-        rec.step_ok(step(plan, "login"), us(40_000 + u * 3_100), None);
+        let lag = plan.load.is_open().then(|| us(lag(u)));
+        rec.step_ok(step(plan, "login"), us(40_000 + u * 3_100), lag);
     }
     let chat = step(plan, "chat");
     for i in 0..n {
