@@ -3,9 +3,11 @@
 //!
 //! The types carry everything (`JsonSchema` derives, doc comments as descriptions, constraints as
 //! `#[schemars(...)]`); this module only picks the dialect (draft-07, what the results look like
-//! when written, so `null` fields are required) and applies two rules to every object: no fields
-//! beyond the declared ones (`additionalProperties: false`), and descriptions as one line per
-//! paragraph (doc comments wrap at 100 columns; a schema reader should not see those breaks).
+//! when written, so `null` fields are required) and applies three rules to every subschema: no
+//! fields beyond the declared ones (`additionalProperties: false`); descriptions as one line per
+//! paragraph (doc comments wrap at 100 columns; a schema reader should not see those breaks); and
+//! no Rust number formats (`uint64`, `double`, ...), which are not JSON Schema formats and which
+//! strict validators (ajv) refuse; the ranges they imply are stated with `minimum` instead.
 
 use schemars::generate::SchemaSettings;
 use schemars::transform::{transform_subschemas, Transform};
@@ -38,7 +40,13 @@ pub fn results_schema_text() -> String {
     text
 }
 
-/// Closes every object and joins wrapped description lines.
+/// Number formats schemars writes that JSON Schema does not define.
+const RUST_NUMBER_FORMATS: [&str; 14] = [
+    "int", "int8", "int16", "int32", "int64", "int128", "uint", "uint8", "uint16", "uint32",
+    "uint64", "uint128", "float", "double",
+];
+
+/// Closes every object, joins wrapped description lines, drops Rust number formats.
 #[derive(Clone)]
 struct Tidy;
 
@@ -50,6 +58,13 @@ impl Transform for Tidy {
             }
             if let Some(Value::String(d)) = obj.get_mut("description") {
                 *d = join_wrapped(d);
+            }
+            if obj
+                .get("format")
+                .and_then(Value::as_str)
+                .is_some_and(|f| RUST_NUMBER_FORMATS.contains(&f))
+            {
+                obj.remove("format");
             }
         }
         transform_subschemas(self, schema);
@@ -87,5 +102,7 @@ mod tests {
         assert!(required.contains(&"iteration_corrected"));
         assert!(required.contains(&"shard"));
         assert_eq!(s["definitions"]["Latency"]["additionalProperties"], false);
+        let count = &s["definitions"]["Latency"]["properties"]["count"];
+        assert_eq!(count, &serde_json::json!({"type": "integer", "minimum": 0}));
     }
 }

@@ -106,6 +106,34 @@ fn the_schema_rejects_what_it_should() {
     let schema = schema();
     let bad = serde_json::json!({"version": 2});
     assert!(schema.validate(&bad).is_err());
+    // Each constraint of the types, broken once in otherwise valid results.
+    let good = serde_json::to_value(crate::samples::failed()).expect("serialize");
+    assert!(schema.is_valid(&good));
+    let breaks: [(&str, fn(&mut serde_json::Value)); 9] = [
+        ("an unknown field", |v| v["surprise"] = 1.into()),
+        ("an unknown field in a step", |v| {
+            v["steps"][0]["surprise"] = 1.into()
+        }),
+        ("another version", |v| v["version"] = 3.into()),
+        ("another tool", |v| v["tool"] = "k6".into()),
+        ("a negative count", |v| v["flows"]["passed"] = (-1).into()),
+        ("an error counted 0 times", |v| {
+            v["errors"][0]["count"] = 0.into()
+        }),
+        ("an unknown error kind", |v| {
+            v["errors"][0]["kind"] = "oops".into()
+        }),
+        ("more than 8 causes", |v| {
+            let cause = serde_json::json!({"cause": "c", "count": 1});
+            v["errors"][0]["causes"] = vec![cause; 9].into();
+        }),
+        ("an exit code no verdict has", |v| v["exit_code"] = 2.into()),
+    ];
+    for (what, break_it) in breaks {
+        let mut v = good.clone();
+        break_it(&mut v);
+        assert!(!schema.is_valid(&v), "the schema accepts {what}");
+    }
 }
 
 /// The schema's enums are the Rust types' own: every error code and phase, and nothing else.
