@@ -109,7 +109,8 @@ fn the_schema_rejects_what_it_should() {
     // Each constraint of the types, broken once in otherwise valid results.
     let good = serde_json::to_value(crate::samples::failed()).expect("serialize");
     assert!(schema.is_valid(&good));
-    let breaks: [(&str, fn(&mut serde_json::Value)); 9] = [
+    type Break = (&'static str, fn(&mut serde_json::Value));
+    let breaks: [Break; 9] = [
         ("an unknown field", |v| v["surprise"] = 1.into()),
         ("an unknown field in a step", |v| {
             v["steps"][0]["surprise"] = 1.into()
