@@ -82,6 +82,8 @@ const EVENTS: [(&str, f64); 5] = [
     ("agent_completed", 990.0),
 ];
 
+const HANDSHAKE: [(&str, f64); 2] = [("handshake_response", 20.0), ("handshake_complete", 42.5)];
+
 #[test]
 fn probe_reports() {
     let plan = samples::closed_plan();
@@ -89,6 +91,7 @@ fn probe_reports() {
     passed.entries = vec![
         entry("login", Outcome::Passed(ms(41.25)), &[]),
         entry("connect", Outcome::Passed(ms(1.5)), &[]),
+        entry("handshake", Outcome::Passed(ms(42.5)), &HANDSHAKE),
         entry("chat", Outcome::Passed(ms(990.0)), &EVENTS),
         entry("close", Outcome::Passed(ms(0.4)), &[]),
     ];
@@ -105,6 +108,7 @@ fn probe_reports() {
     failed.entries = vec![
         entry("login", Outcome::Passed(ms(41.25)), &[]),
         entry("connect", Outcome::Passed(ms(1.5)), &[]),
+        entry("handshake", Outcome::Settled(ms(300.0)), &[]),
         entry("chat", Outcome::Failed(missing), &EVENTS[..3]),
         entry("close", Outcome::Skipped, &[]),
     ];
@@ -112,6 +116,7 @@ fn probe_reports() {
     closed_early.entries = vec![
         entry("login", Outcome::Passed(ms(41.25)), &[]),
         entry("connect", Outcome::Passed(ms(1.5)), &[]),
+        entry("handshake", Outcome::Settled(ms(300.0)), &[]),
         entry("chat", Outcome::Failed(closed), &EVENTS[..1]),
         entry("close", Outcome::Skipped, &[]),
     ];

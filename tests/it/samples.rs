@@ -11,7 +11,8 @@ use load_tester::plan::{EventId, Plan, StepId};
 use load_tester::scenario::{self, Overrides};
 use load_tester::shard::Shard;
 
-/// The golden path in small: login, connect, chat with ordered events, close.
+/// The golden path in small: login, connect, an optional handshake that may end by its settle,
+/// chat with ordered events, close.
 pub const SCENARIO: &str = r#"
 name = "sample"
 [target]
@@ -31,6 +32,11 @@ http.extract = { token = "/access_token" }
 name = "connect"
 ws.connect = "{{ws_url}}/ws"
 ws.subprotocols = ["jwt.{{token}}"]
+[[steps]]
+name = "handshake"
+ws.expect = "(handshake_response handshake_complete)?"
+ws.settle = "300ms"
+ws.within = "10s"
 [[steps]]
 name = "chat"
 ws.send = { type = "user_message", payload = { content = "hi" } }
@@ -96,38 +102,74 @@ pub fn info(mode: Mode) -> RunInfo {
     }
 }
 
+/// Which flows' handshakes end by the settle (a server without the handshake).
+#[derive(Clone, Copy)]
+enum Handshake {
+    AllSettle,
+    HalfSettle,
+}
+
 /// `users` logins, then `n` passing flows; flow `i`'s times grow with `i`, and it started
 /// `lag(i)` late (open model).
-fn pass_flows(plan: &Plan, rec: &mut Recorder, users: u64, n: u64, lag: impl Fn(u64) -> u64) {
+fn pass_flows(
+    plan: &Plan,
+    rec: &mut Recorder,
+    (users, n): (u64, u64),
+    handshake: Handshake,
+    lag: impl Fn(u64) -> u64,
+) {
     for u in 0..users {
         let lag = plan.load.is_open().then(|| us(lag(u)));
         rec.step_ok(step(plan, "login"), us(40_000 + u * 3_100), lag);
     }
-    let chat = step(plan, "chat");
     for i in 0..n {
         let lag = plan.load.is_open().then(|| us(lag(i)));
         rec.flow_started();
         let connect = us(1_500 + i * 370);
         rec.step_ok(step(plan, "connect"), connect, lag);
-        // Events of one flow, in order, from the send.
-        let mut at = 0;
-        let mut prev = None;
-        for (metric, m) in plan.event_metrics.iter().enumerate() {
-            if m.step != chat {
-                continue;
-            }
-            at += 180_000 + i * 2_500 + metric as u64 * 10_000;
-            rec.event(metric, us(at), lag);
-            if let Some(p) = prev {
-                rec.gap(chat, us(at - p));
-            }
-            prev = Some(at);
-        }
-        rec.step_ok(chat, us(at), lag);
+        let settles = match handshake {
+            Handshake::AllSettle => true,
+            Handshake::HalfSettle => i % 2 == 0,
+        };
+        let handshake = if settles {
+            rec.step_settled(step(plan, "handshake"));
+            us(300_000)
+        } else {
+            events_and_gaps(plan, rec, "handshake", i, 20_000, lag)
+        };
+        let chat = events_and_gaps(plan, rec, "chat", i, 200_000, lag);
         let close = us(400 + i * 30);
         rec.step_ok(step(plan, "close"), close, lag);
-        rec.flow_passed(connect + us(at) + close, lag);
+        rec.flow_passed(connect + handshake + chat + close, lag);
     }
+}
+
+/// Records the expected events of one exchange step in order, `step_us` apart and later with
+/// each flow; the step passes at its last event.
+fn events_and_gaps(
+    plan: &Plan,
+    rec: &mut Recorder,
+    name: &str,
+    flow: u64,
+    step_us: u64,
+    lag: Option<Duration>,
+) -> Duration {
+    let id = step(plan, name);
+    let mut at = 0;
+    let mut prev = None;
+    for (metric, m) in plan.event_metrics.iter().enumerate() {
+        if m.step != id {
+            continue;
+        }
+        at += step_us + flow * step_us / 80 + metric as u64 * 10_000;
+        rec.event(metric, us(at), lag);
+        if let Some(p) = prev {
+            rec.gap(id, us(at - p));
+        }
+        prev = Some(at);
+    }
+    rec.step_ok(id, us(at), lag);
+    us(at)
 }
 
 fn scheduling_lag(rec: &mut Recorder, base_us: u64) {
@@ -136,11 +178,11 @@ fn scheduling_lag(rec: &mut Recorder, base_us: u64) {
     }
 }
 
-/// 4 users × 3 iterations, all passed.
+/// 4 users × 3 iterations, all passed; the handshake always ends by its settle.
 pub fn passed() -> Summary {
     let plan = closed_plan();
     let mut rec = Recorder::new(&plan);
-    pass_flows(&plan, &mut rec, 4, 12, |_| 0);
+    pass_flows(&plan, &mut rec, (4, 12), Handshake::AllSettle, |_| 0);
     scheduling_lag(&mut rec, 120);
     Summary::build(&plan, &rec, info(Mode::Run))
 }
@@ -155,11 +197,12 @@ fn fail(rec: &mut Recorder, step: StepId, kind: ErrorKind, phase: Phase, cause: 
     rec.flow_failed();
 }
 
-/// 6 flows passed, 14 failed: several kinds, phases and causes, more causes than shown, backoff.
+/// 6 flows passed (half of their handshakes by the settle), 14 failed: several kinds, phases
+/// and causes, more causes than shown, backoff.
 pub fn failed() -> Summary {
     let plan = closed_plan();
     let mut rec = Recorder::new(&plan);
-    pass_flows(&plan, &mut rec, 4, 6, |_| 0);
+    pass_flows(&plan, &mut rec, (4, 6), Handshake::HalfSettle, |_| 0);
     let (login, connect, chat) = (
         step(&plan, "login"),
         step(&plan, "connect"),
@@ -220,7 +263,9 @@ pub fn failed() -> Summary {
 pub fn open() -> Summary {
     let plan = open_plan();
     let mut rec = Recorder::new(&plan);
-    pass_flows(&plan, &mut rec, 4, 40, |i| 2_000 + i * 700);
+    pass_flows(&plan, &mut rec, (4, 40), Handshake::AllSettle, |i| {
+        2_000 + i * 700
+    });
     rec.dropped = 5;
     scheduling_lag(&mut rec, 9_000);
     Summary::build(&plan, &rec, info(Mode::Run))
@@ -230,7 +275,7 @@ pub fn open() -> Summary {
 pub fn interrupted() -> Summary {
     let plan = closed_plan();
     let mut rec = Recorder::new(&plan);
-    pass_flows(&plan, &mut rec, 3, 0, |_| 0);
+    pass_flows(&plan, &mut rec, (3, 0), Handshake::AllSettle, |_| 0);
     let chat = Activity {
         step: step(&plan, "chat"),
         after_event: Some(event(&plan, "agent_thinking")),
@@ -256,7 +301,7 @@ pub fn interrupted() -> Summary {
 pub fn tool_errors() -> Summary {
     let plan = closed_plan();
     let mut rec = Recorder::new(&plan);
-    pass_flows(&plan, &mut rec, 2, 5, |_| 0);
+    pass_flows(&plan, &mut rec, (2, 5), Handshake::AllSettle, |_| 0);
     let panic = "self-test panic at step chat (src/runner/vu.rs:120:9)";
     fail(
         &mut rec,
