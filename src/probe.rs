@@ -85,7 +85,7 @@ pub fn render(plan: &Plan, trace: &Trace, unknown_events: &[String]) -> String {
             Outcome::Failed(f) => {
                 let _ = writeln!(
                     out,
-                    "  FAIL  {:<24} {} [{} {}]",
+                    "  FAIL  {:<24} {} [{}, {}]",
                     e.step,
                     f.kind.describe(&names),
                     f.kind.code(),

@@ -47,8 +47,10 @@ impl Sink for Text {
             if let Some(t) = settled.filter(|_| !all_settled) {
                 writeln!(
                     w,
-                    "  ({} of {} ended by its {:.0} ms settle: not in the percentiles)",
-                    t.count, step.ok, t.settle_ms
+                    "  ({} of {} ended by its {} settle: not in the percentiles)",
+                    t.count,
+                    step.ok,
+                    settle_text(t.settle_ms)
                 )?;
             }
             if let Some(c) = &step.latency_corrected {
@@ -157,9 +159,19 @@ fn settled_row(w: &mut dyn Write, label: &str, step: &StepSummary) -> io::Result
     };
     writeln!(
         w,
-        "  {label:<26} {:>8} {:>7} {:>9.1}   (ended by its {:.0} ms settle: {} of {}{unseen})",
-        step.count, step.failed, step.rate_per_s, t.settle_ms, t.count, step.ok
+        "  {label:<26} {:>8} {:>7} {:>9.1}   (ended by its {} settle: {} of {}{unseen})",
+        step.count,
+        step.failed,
+        step.rate_per_s,
+        settle_text(t.settle_ms),
+        t.count,
+        step.ok
     )
+}
+
+/// A settle time as scenarios write it (`300ms`, `1.5s`): the probe prints it the same way.
+fn settle_text(ms: f64) -> String {
+    crate::duration::human(std::time::Duration::from_secs_f64(ms.max(0.0) / 1000.0))
 }
 
 fn row(

@@ -60,7 +60,7 @@ async fn a_handshake_that_never_comes_is_a_settle_wait_not_a_latency() {
         .expect("a handshake row");
     assert!(
         row.ends_with(
-            "(ended by its 300 ms settle: 4 of 4; no handshake_response or handshake_complete seen)"
+            "(ended by its 300ms settle: 4 of 4; no handshake_response or handshake_complete seen)"
         ),
         "{row}"
     );
