@@ -55,6 +55,15 @@ pub struct TargetArgs {
     /// Start the built-in mock in-process on a free port and point the scenario at it.
     #[arg(long)]
     pub mock: bool,
+    /// Also trust the CA certificates in this PEM file (one or several), beside the bundled
+    /// Mozilla roots: for a staging stack with its own CA. SSL_CERT_FILE is read as well.
+    #[arg(long, env = "LOAD_TESTER_CA_CERT", value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
+    /// Do not verify TLS certificates (a test stack with a self-signed certificate); prints a
+    /// warning. From the environment: 1/0, true/false, yes/no, on/off.
+    #[arg(long, env = "LOAD_TESTER_INSECURE", action = clap::ArgAction::SetTrue,
+          value_parser = clap::builder::BoolishValueParser::new())]
+    pub insecure: bool,
 }
 
 /// The target URLs given on the command line or by env vars.

@@ -72,6 +72,9 @@ pub fn run_args(a: &RunArgs, target: Option<&str>) -> Vec<OsString> {
             }
         }
     }
+    if let Some(x) = &a.target.ca_cert {
+        flag("--ca-cert", x.display().to_string());
+    }
     if let Some(x) = a.users {
         flag("--users", x.to_string());
     }
@@ -111,6 +114,9 @@ pub fn run_args(a: &RunArgs, target: Option<&str>) -> Vec<OsString> {
         flag("--local-addrs", list.join(","));
     }
     flag("--progress-interval", dur(a.progress_interval));
+    if a.target.insecure {
+        v.push("--insecure".into());
+    }
     v
 }
 
@@ -211,7 +217,10 @@ fn parse_progress(line: &str) -> Option<BTreeMap<String, String>> {
 /// Whether a child's stderr line is shown as it is (progress lines are combined instead, and the
 /// children's start banner is the parent's to print).
 fn passthrough(line: &str) -> bool {
-    parse_progress(line).is_none() && !line.starts_with("running ") && !line.is_empty()
+    parse_progress(line).is_none()
+        && !line.starts_with("running ")
+        && line != crate::transport::tls::INSECURE_WARNING
+        && !line.is_empty()
 }
 
 /// Sends `signal` to a child's pid (the caller sends only to children not yet reaped).

@@ -418,6 +418,8 @@ pub struct HttpStep {
     /// Variables taken from the JSON response body by JSON pointer.
     pub extract: Vec<Extract>,
     pub timeout: Duration,
+    /// Response limits (`http.max_body`, `http.max_header_size`, `http.max_headers`).
+    pub limits: crate::transport::h1::Limits,
 }
 
 #[derive(Debug)]

@@ -5,7 +5,8 @@ use std::time::Duration;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::transport::http::HttpClient;
+use crate::transport::h1::Limits;
+use crate::transport::http::{HttpClient, Request};
 
 /// Polls each URL until it answers 2xx, within `limit` in all. `Err` names the first URL that
 /// never did and what it last answered.
@@ -23,7 +24,15 @@ pub async fn until_healthy(
                 let mut last: String;
                 loop {
                     let resp = client
-                        .request(&http::Method::GET, url, &[], b"", Duration::from_secs(2))
+                        .request(&Request {
+                            method: &http::Method::GET,
+                            url,
+                            headers: &[],
+                            body: b"",
+                            content_type: None,
+                            timeout: Duration::from_secs(2),
+                            limits: Limits::default(),
+                        })
                         .await
                         .map(|r| r.status);
                     match resp {

@@ -76,9 +76,36 @@ pub(crate) async fn prepare(
     mut overrides: Overrides,
     io: &Io,
 ) -> Result<(Option<MockServer>, Arc<Plan>), Exit> {
+    configure_tls(target, io)?;
     let mock = maybe_mock(target, mock_cfg, &mut overrides, io).await?;
     let plan = load_plan(scenario, &overrides, io)?;
     Ok((mock, Arc::new(plan)))
+}
+
+/// Builds the process's TLS configuration from `--ca-cert`, `SSL_CERT_FILE` and `--insecure`
+/// (before any connection, `--wait-for-target`'s included); prints `--insecure`'s one warning.
+fn configure_tls(target: &TargetArgs, io: &Io) -> Result<(), Exit> {
+    let mut opts = crate::transport::tls::TlsOptions {
+        ca_files: Vec::new(),
+        insecure: target.insecure,
+    };
+    if let Some(path) = &target.ca_cert {
+        opts.ca_files.push((path.clone(), "--ca-cert"));
+    }
+    if let Some(path) = (io.env)("SSL_CERT_FILE").filter(|p| !p.is_empty()) {
+        opts.ca_files.push((path.into(), "SSL_CERT_FILE"));
+    }
+    if opts == crate::transport::tls::TlsOptions::default() {
+        return Ok(());
+    }
+    if let Err(e) = crate::transport::tls::configure(&opts) {
+        io.eprint(&format!("error: {e}\n"));
+        return Err(Exit::Usage);
+    }
+    if opts.insecure {
+        io.eprint(&format!("{}\n", crate::transport::tls::INSECURE_WARNING));
+    }
+    Ok(())
 }
 
 /// The target URL overrides, each with where it came from (flag or env var).

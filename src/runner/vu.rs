@@ -19,7 +19,7 @@ use crate::metrics::errors::{ErrorKind, Failure, Phase};
 use crate::metrics::recorder::{Activity, Recorder};
 use crate::plan::{Body, EventId, HttpStep, Plan, Step, StepId, StepKind, Think, WsConnect};
 use crate::scenario::template::{Ctx, Template};
-use crate::transport::http::HttpClient;
+use crate::transport::http::{HttpClient, Request, Response};
 use crate::transport::{push_query_encoded, ws};
 
 /// An open WebSocket and the connect step whose responders apply to it.
@@ -293,81 +293,34 @@ impl<O: Observer> Vu<O> {
         self.url_buf.clear();
         h.url.render_into(&ctx, &mut self.url_buf).map_err(unset)?;
         self.body_buf.clear();
-        let mut headers = self.header_list(&h.headers)?;
-        match &h.body {
-            None => {}
+        let headers = self.header_list(&h.headers)?;
+        let content_type = match &h.body {
+            None => None,
             Some(Body::Json(t)) => {
-                if !h
-                    .headers
-                    .iter()
-                    .any(|(n, _)| n == http::header::CONTENT_TYPE)
-                {
-                    headers.push((http::header::CONTENT_TYPE, "application/json".into()));
-                }
                 t.render_into(&ctx, &mut self.body_buf).map_err(unset)?;
+                Some("application/json")
             }
-            Some(Body::Raw(t)) => t.render_into(&ctx, &mut self.body_buf).map_err(unset)?,
-        }
+            Some(Body::Raw(t)) => {
+                t.render_into(&ctx, &mut self.body_buf).map_err(unset)?;
+                None
+            }
+        };
         let resp = self
             .http
-            .request(
-                &h.method,
-                &self.url_buf,
-                &headers,
-                self.body_buf.as_bytes(),
-                h.timeout,
-            )
+            .request(&Request {
+                method: &h.method,
+                url: &self.url_buf,
+                headers: &headers,
+                body: self.body_buf.as_bytes(),
+                content_type,
+                timeout: h.timeout,
+                limits: h.limits,
+            })
             .await?;
-        let ok = if h.expect_status.is_empty() {
-            (200..300).contains(&resp.status)
-        } else {
-            h.expect_status.contains(&resp.status)
-        };
-        let at = || request_label(&h.method, &self.url_buf);
-        if !ok {
-            let body = body_start(resp.body);
-            let want = if h.expect_status.is_empty() {
-                "2xx".to_string()
-            } else {
-                format!("{:?}", h.expect_status)
-            };
-            return Err(
-                Failure::new(ErrorKind::HttpStatus(resp.status), Phase::Response).cause(format!(
-                    "{}: HTTP {} (expected {want}){}",
-                    at(),
-                    resp.status,
-                    if body.is_empty() {
-                        String::new()
-                    } else {
-                        format!(": {body}")
-                    }
-                )),
-            );
-        }
-        if !h.extract.is_empty() {
-            let extract = |why: String| {
-                Failure::new(ErrorKind::Extract, Phase::Response).cause(format!("{}: {why}", at()))
-            };
-            let json: serde_json::Value = serde_json::from_slice(resp.body).map_err(|e| {
-                extract(format!(
-                    "the body is not JSON ({e}): {}",
-                    body_start(resp.body)
-                ))
-            })?;
-            for x in &h.extract {
-                let v = json
-                    .pointer(&x.pointer)
-                    .ok_or_else(|| extract(format!("the JSON body has no {}", x.pointer)))?;
-                let text = match v {
-                    serde_json::Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                };
-                if let Some(slot) = self.vars.get_mut(x.var as usize) {
-                    *slot = Some(text);
-                }
-            }
-        }
-        Ok(())
+        let outcome = judge(h, &resp, &self.url_buf, &mut self.vars);
+        // A large body is not kept for the rest of the user's life.
+        self.http.trim();
+        outcome
     }
 
     async fn connect(&mut self, step: StepId, c: &WsConnect) -> Result<(), Failure> {
@@ -404,6 +357,65 @@ impl<O: Observer> Vu<O> {
         }));
         Ok(())
     }
+}
+
+/// Checks a response against the step (status, extractions into `vars`).
+fn judge(
+    h: &HttpStep,
+    resp: &Response<'_>,
+    url: &str,
+    vars: &mut [Option<String>],
+) -> Result<(), Failure> {
+    let ok = if h.expect_status.is_empty() {
+        (200..300).contains(&resp.status)
+    } else {
+        h.expect_status.contains(&resp.status)
+    };
+    let at = || request_label(&h.method, url);
+    if !ok {
+        let body = body_start(resp.body);
+        let want = if h.expect_status.is_empty() {
+            "2xx".to_string()
+        } else {
+            format!("{:?}", h.expect_status)
+        };
+        return Err(
+            Failure::new(ErrorKind::HttpStatus(resp.status), Phase::Response).cause(format!(
+                "{}: HTTP {} (expected {want}){}",
+                at(),
+                resp.status,
+                if body.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {body}")
+                }
+            )),
+        );
+    }
+    if !h.extract.is_empty() {
+        let extract = |why: String| {
+            Failure::new(ErrorKind::Extract, Phase::Response).cause(format!("{}: {why}", at()))
+        };
+        let json: serde_json::Value = serde_json::from_slice(resp.body).map_err(|e| {
+            extract(format!(
+                "the body is not JSON ({e}): {}",
+                body_start(resp.body)
+            ))
+        })?;
+        for x in &h.extract {
+            let v = json
+                .pointer(&x.pointer)
+                .ok_or_else(|| extract(format!("the JSON body has no {}", x.pointer)))?;
+            let text = match v {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            if let Some(slot) = vars.get_mut(x.var as usize) {
+                *slot = Some(text);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The failure of a template that used a variable with no value yet.

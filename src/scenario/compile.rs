@@ -10,6 +10,7 @@
 mod diag;
 mod header;
 mod headers;
+mod limits;
 mod steps;
 mod target;
 mod templates;

@@ -83,6 +83,10 @@ pub struct Http {
     pub status: Option<StatusSrc>,
     pub extract: Option<Entries<String>>,
     pub timeout: Option<DurationSrc>,
+    /// Response limits: body bytes, head bytes, header lines.
+    pub max_body: Option<SizeSrc>,
+    pub max_header_size: Option<SizeSrc>,
+    pub max_headers: Option<i64>,
 }
 
 /// `ws.*` of a step: one table for the three WebSocket step kinds (connect, exchange, close);

@@ -13,7 +13,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 
-use super::{tcp_connect, tls_config};
+use super::{tcp_connect_tracked, tls};
 use crate::metrics::errors::{ErrorKind, Failure, Phase};
 
 /// Where a kept connection goes: scheme security, host and port.
@@ -152,19 +152,31 @@ pub enum Conn {
 impl Conn {
     /// Connects to `t` (TCP, then TLS for a secure scheme) from the source address `bind`.
     pub async fn open(t: &Target<'_>, bind: Option<std::net::IpAddr>) -> Result<Conn, Failure> {
+        let mut phase = Phase::Dns;
+        Conn::open_tracked(t, bind, &mut phase).await
+    }
+
+    /// As `open`, keeping `phase` up to date (DNS, connect, TLS), so that a deadline that cuts
+    /// it off can say what it was waiting for.
+    pub async fn open_tracked(
+        t: &Target<'_>,
+        bind: Option<std::net::IpAddr>,
+        phase: &mut Phase,
+    ) -> Result<Conn, Failure> {
         let label = t.label();
-        let tcp = tcp_connect(t.host, t.port, bind, &label).await?;
+        let tcp = tcp_connect_tracked(t.host, t.port, bind, &label, phase).await?;
         if !t.tls {
             return Ok(Conn::Plain(tcp));
         }
+        *phase = Phase::Tls;
         let tls_err =
             |why: String| Failure::new(ErrorKind::Tls, Phase::Tls).cause(format!("{label}: {why}"));
         let name = rustls::pki_types::ServerName::try_from(t.host.to_string())
             .map_err(|e| tls_err(format!("invalid server name: {e}")))?;
-        let tls = TlsConnector::from(tls_config())
+        let tls = TlsConnector::from(tls::config())
             .connect(name, tcp)
             .await
-            .map_err(|e| tls_err(e.to_string()))?;
+            .map_err(|e| tls_err(tls::explain(&e)))?;
         Ok(Conn::Tls(Box::new(tls)))
     }
 }
@@ -227,14 +239,33 @@ impl AsyncWrite for Conn {
     }
 }
 
-/// Appends `name: value` lines, one per header.
-pub fn push_headers(out: &mut Vec<u8>, headers: &[(http::HeaderName, String)]) {
-    for (name, value) in headers {
-        out.extend_from_slice(name.as_str().as_bytes());
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(value.as_bytes());
-        out.extend_from_slice(b"\r\n");
+/// Appends the header lines of a request: each of `defaults` (lower-case names) with the
+/// scenario's value when `headers` has one of that name (so a scenario's `Host` replaces ours,
+/// never doubles it), then the rest of `headers`.
+pub fn push_headers(
+    out: &mut Vec<u8>,
+    defaults: &[(&str, &str)],
+    headers: &[(http::HeaderName, String)],
+) {
+    for (name, value) in defaults {
+        let value = headers
+            .iter()
+            .find(|(n, _)| n.as_str() == *name)
+            .map_or(*value, |(_, v)| v.as_str());
+        push_header(out, name, value);
     }
+    for (name, value) in headers {
+        if !defaults.iter().any(|(d, _)| *d == name.as_str()) {
+            push_header(out, name.as_str(), value);
+        }
+    }
+}
+
+fn push_header(out: &mut Vec<u8>, name: &str, value: &str) {
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(value.as_bytes());
+    out.extend_from_slice(b"\r\n");
 }
 
 #[cfg(test)]
@@ -265,5 +296,23 @@ mod tests {
         }
         assert!(parse_url("http://x/ws", WS).is_err());
         assert!(parse_url("ws://x/", HTTP).is_err());
+    }
+
+    #[test]
+    fn a_scenario_header_replaces_the_default_of_its_name() {
+        let mut out = Vec::new();
+        let headers = [
+            (http::header::HOST, "api.example.test".to_string()),
+            (http::header::AUTHORIZATION, "Bearer t".to_string()),
+        ];
+        push_headers(
+            &mut out,
+            &[("host", "127.0.0.1:8"), ("user-agent", "lt/1")],
+            &headers,
+        );
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "host: api.example.test\r\nuser-agent: lt/1\r\nauthorization: Bearer t\r\n"
+        );
     }
 }

@@ -1,23 +1,30 @@
 //! HTTP/1.1 client for one virtual user: its own kept-alive connections, one per origin.
 //!
 //! The connection belongs to the user's task: a request is one write from a reused buffer, the
-//! response is read into a reused buffer and parsed with `httparse`. No connection task, no
-//! channel and no shared pool sit between the user and the socket — about two system calls per
-//! request, as wrk does. Bodies framed by `content-length`, `chunked` or the end of the connection.
+//! response is read into a reused buffer and understood by the sans-IO `h1::Reader` (framing,
+//! chunked decoding in place, the step's limits). No connection task, no channel and no shared
+//! pool sit between the user and the socket — about two system calls per request, as wrk does.
+//! One deadline bounds the whole exchange (DNS, connect, TLS, the write, every read); when it
+//! passes, the failure says what was awaited. Buffers a large response grew are released.
 
 use std::io::{self, Write as _};
 use std::net::IpAddr;
+use std::ops::Range;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::conn::{parse_url, push_headers, Conn, Origin, Target, HTTP};
+use super::h1::{Limits, ParseError, Parsed, Progress, Reader};
 use crate::metrics::errors::{ErrorKind, Failure, Phase};
 
-/// Most response headers read (beyond that the response is an error).
-const MAX_HEADERS: usize = 64;
-/// Largest response accepted (headers and body).
-const MAX_RESPONSE: usize = 64 << 20;
+/// Our `user-agent` (a scenario's header of that name replaces it).
+pub const USER_AGENT: &str = concat!("load-tester/", env!("CARGO_PKG_VERSION"));
+/// Buffers grown past this by a large request or response are released after it (a normal
+/// response is a few hundred bytes; every user keeps its buffers).
+const KEEP_BUFFER: usize = 64 << 10;
+/// A read is made with at least this much room (else the buffer grows).
+const MIN_READ: usize = 1024;
 
 /// Writes the whole request (and flushes it through TLS; a TCP flush does nothing).
 async fn write_all(stream: &mut Conn, buf: &[u8]) -> io::Result<()> {
@@ -25,12 +32,15 @@ async fn write_all(stream: &mut Conn, buf: &[u8]) -> io::Result<()> {
     stream.flush().await
 }
 
-/// Reads what is available into `buf`; 0 at the end of the stream.
-async fn read_into(stream: &mut Conn, buf: &mut Vec<u8>) -> io::Result<usize> {
-    // Small to start (most responses are a few hundred bytes; every user keeps its buffer),
-    // growing geometrically for large bodies.
-    if buf.capacity() - buf.len() < 1024 {
-        buf.reserve(2048);
+/// Reads what is available into `buf`, which grows geometrically up to `limit` (small to start:
+/// most responses are a few hundred bytes); 0 at the end of the stream.
+async fn read_into(stream: &mut Conn, buf: &mut Vec<u8>, limit: usize) -> io::Result<usize> {
+    if buf.capacity() - buf.len() < MIN_READ {
+        let want = (buf.capacity() * 2)
+            .max(buf.len() + 2 * MIN_READ)
+            .min(limit)
+            .max(buf.len() + 1);
+        buf.reserve_exact(want - buf.len());
     }
     stream.read_buf(buf).await
 }
@@ -42,6 +52,20 @@ struct Kept {
     used: u64,
 }
 
+/// One request.
+pub struct Request<'a> {
+    pub method: &'a http::Method,
+    pub url: &'a str,
+    /// The scenario's headers (rendered); one named as a default of ours replaces it.
+    pub headers: &'a [(http::HeaderName, String)],
+    pub body: &'a [u8],
+    /// The default `content-type` (e.g. `application/json` for a JSON body), if any.
+    pub content_type: Option<&'a str>,
+    /// The deadline of the whole exchange.
+    pub timeout: Duration,
+    pub limits: Limits,
+}
+
 /// A response: status and body (borrowed from the client's buffer until the next request).
 pub struct Response<'a> {
     pub status: u16,
@@ -49,7 +73,6 @@ pub struct Response<'a> {
 }
 
 /// A user's HTTP connections, one per origin (usually the auth service and the backend).
-#[derive(Default)]
 pub struct HttpClient {
     conns: Vec<Kept>,
     /// Source address for new connections.
@@ -57,84 +80,115 @@ pub struct HttpClient {
     out: Vec<u8>,
     buf: Vec<u8>,
     /// Where the body lies in `buf` (decoded in place for chunked bodies).
-    body: (usize, usize),
+    body: Range<usize>,
+    /// The current response's reader and the exchange's phase: kept outside the exchange so
+    /// that a timeout, which drops it, can still say what was awaited. Boxed: a user's task
+    /// stays small.
+    reader: Box<Reader>,
+    phase: Phase,
 }
 
-/// How the response body is delimited.
-enum Framing {
-    Length(usize),
-    Chunked,
-    UntilClose,
-    None,
+impl Default for HttpClient {
+    fn default() -> HttpClient {
+        HttpClient {
+            conns: Vec::new(),
+            bind: None,
+            out: Vec::new(),
+            buf: Vec::new(),
+            body: 0..0,
+            reader: Box::new(Reader::new(Limits::default(), false)),
+            phase: Phase::Connect,
+        }
+    }
 }
 
 impl HttpClient {
-    /// Sends one request and reads the whole response, all within `timeout`.
-    pub async fn request(
-        &mut self,
-        method: &http::Method,
-        url: &str,
-        headers: &[(http::HeaderName, String)],
-        body: &[u8],
-        timeout: Duration,
-    ) -> Result<Response<'_>, Failure> {
-        let mut phase = Phase::Connect;
-        let exchange = self.exchange(method, url, headers, body, &mut phase);
-        let status = match tokio::time::timeout(timeout, exchange).await {
-            Ok(r) => r?,
+    /// Sends one request and reads the whole response, all within `req.timeout`.
+    pub async fn request(&mut self, req: &Request<'_>) -> Result<Response<'_>, Failure> {
+        self.trim();
+        let result = tokio::time::timeout(req.timeout, self.exchange(req)).await;
+        let status = match result {
+            Ok(Ok(status)) => status,
+            Ok(Err(f)) => {
+                self.trim();
+                return Err(f);
+            }
             Err(_) => {
+                let f = self.timeout_failure(req);
                 // The connection is in an unknown state: drop it.
                 self.conns.clear();
-                let origin = parse_url(url, HTTP)
-                    .map(|t| t.label().to_string())
-                    .unwrap_or_default();
-                return Err(Failure::new(ErrorKind::Timeout, phase).cause(format!(
-                    "{origin}: no complete response within {} (waiting in {phase})",
-                    crate::duration::human(timeout)
-                )));
+                self.trim();
+                return Err(f);
             }
         };
         Ok(Response {
             status,
-            body: &self.buf[self.body.0..self.body.1],
+            body: &self.buf[self.body.clone()],
         })
     }
 
-    async fn exchange(
-        &mut self,
-        method: &http::Method,
-        url: &str,
-        headers: &[(http::HeaderName, String)],
-        body: &[u8],
-        phase: &mut Phase,
-    ) -> Result<u16, Failure> {
-        let target = parse_url(url, HTTP)?;
+    /// Releases buffers that a large request or response grew (call when done with a response).
+    pub fn trim(&mut self) {
+        if self.buf.capacity() > KEEP_BUFFER {
+            self.buf = Vec::new();
+            self.body = 0..0;
+        }
+        if self.out.capacity() > KEEP_BUFFER {
+            self.out = Vec::new();
+        }
+    }
+
+    /// The failure of a deadline: where it was and what it waited for.
+    fn timeout_failure(&self, req: &Request<'_>) -> Failure {
+        let origin = parse_url(req.url, HTTP)
+            .map(|t| t.label().to_string())
+            .unwrap_or_default();
+        let within = crate::duration::human(req.timeout);
+        let what = match self.phase {
+            Phase::Dns => format!("host name not resolved within {within}"),
+            Phase::Connect => format!("not connected within {within}"),
+            Phase::Tls => format!("TLS handshake not complete within {within}"),
+            Phase::Request => {
+                format!("request not sent within {within} (the server is not reading)")
+            }
+            _ if self.reader.at_start(&self.buf) => {
+                format!("no response within {within} (waiting for the status line)")
+            }
+            _ => format!(
+                "response not complete within {within} ({})",
+                self.reader.waiting_for(&self.buf)
+            ),
+        };
+        Failure::new(ErrorKind::Timeout, self.phase).cause(format!("{origin}: {what}"))
+    }
+
+    async fn exchange(&mut self, req: &Request<'_>) -> Result<u16, Failure> {
+        let target = parse_url(req.url, HTTP)?;
         self.out.clear();
-        write_request(&mut self.out, method, &target, headers, body);
-        let head = *method == http::Method::HEAD;
+        write_request(&mut self.out, req, &target);
+        let head = *req.method == http::Method::HEAD;
         loop {
-            *phase = Phase::Connect;
             let i = self.conn(&target).await?;
             let fresh = self.conns[i].used == 0;
             self.conns[i].used += 1;
-            let result = {
-                let conn = &mut self.conns[i];
-                *phase = Phase::Request;
-                match write_all(&mut conn.stream, &self.out).await {
-                    Ok(()) => {
-                        *phase = Phase::Response;
-                        read_response(&mut conn.stream, &mut self.buf, head).await
-                    }
-                    Err(e) => Err(ReadError::Io(e, true)),
+            *self.reader = Reader::new(req.limits, head);
+            self.buf.clear();
+            self.phase = Phase::Request;
+            let conn = &mut self.conns[i];
+            let result = match write_all(&mut conn.stream, &self.out).await {
+                Ok(()) => {
+                    self.phase = Phase::Response;
+                    read_response(&mut conn.stream, &mut self.buf, &mut self.reader).await
                 }
+                Err(e) => Err(ReadError::Io(e, true)),
             };
             match result {
-                Ok((status, body, keep)) => {
-                    self.body = body;
-                    if !keep {
+                Ok(parsed) => {
+                    self.body = parsed.body;
+                    if !parsed.keep_alive {
                         self.conns.swap_remove(i);
                     }
-                    return Ok(status);
+                    return Ok(parsed.status);
                 }
                 Err(e) => {
                     self.conns.swap_remove(i);
@@ -143,7 +197,7 @@ impl HttpClient {
                     if stale && !fresh {
                         continue;
                     }
-                    return Err(e.failure(*phase, &target.label()));
+                    return Err(e.failure(self.phase, &target.label()));
                 }
             }
         }
@@ -156,7 +210,7 @@ impl HttpClient {
         }
         // Boxed: connecting (DNS, TLS) is a large state machine that a kept-alive request never
         // needs; inline, every request would carry (and move) it.
-        let stream = Box::pin(Conn::open(target, self.bind)).await?;
+        let stream = Box::pin(Conn::open_tracked(target, self.bind, &mut self.phase)).await?;
         self.conns.push(Kept {
             origin: target.origin(),
             stream,
@@ -166,31 +220,30 @@ impl HttpClient {
     }
 }
 
-fn write_request(
-    out: &mut Vec<u8>,
-    method: &http::Method,
-    target: &Target<'_>,
-    headers: &[(http::HeaderName, String)],
-    body: &[u8],
-) {
-    out.extend_from_slice(method.as_str().as_bytes());
+fn write_request(out: &mut Vec<u8>, req: &Request<'_>, target: &Target<'_>) {
+    out.extend_from_slice(req.method.as_str().as_bytes());
     out.push(b' ');
     out.extend_from_slice(target.path.as_bytes());
-    out.extend_from_slice(b" HTTP/1.1\r\nhost: ");
-    out.extend_from_slice(target.authority.as_bytes());
-    out.extend_from_slice(b"\r\n");
-    push_headers(out, headers);
-    if !body.is_empty()
+    out.extend_from_slice(b" HTTP/1.1\r\n");
+    let defaults = [
+        ("host", target.authority),
+        ("user-agent", USER_AGENT),
+        ("accept", "*/*"),
+        ("content-type", req.content_type.unwrap_or_default()),
+    ];
+    let n = if req.content_type.is_some() { 4 } else { 3 };
+    push_headers(out, &defaults[..n], req.headers);
+    if !req.body.is_empty()
         || matches!(
-            *method,
+            *req.method,
             http::Method::POST | http::Method::PUT | http::Method::PATCH
         )
     {
         // Writing into a Vec cannot fail.
-        let _ = write!(out, "content-length: {}\r\n", body.len());
+        let _ = write!(out, "content-length: {}\r\n", req.body.len());
     }
     out.extend_from_slice(b"\r\n");
-    out.extend_from_slice(body);
+    out.extend_from_slice(req.body);
 }
 
 enum ReadError {
@@ -198,189 +251,45 @@ enum ReadError {
     Io(io::Error, bool),
     /// The connection closed before any response byte.
     Closed,
-    /// The response was not valid HTTP/1.1 (or too large).
-    Invalid,
+    /// The response broke HTTP/1.1, went over a limit or was cut.
+    Parse(ParseError),
 }
 
 impl ReadError {
     fn failure(&self, phase: Phase, origin: &dyn std::fmt::Display) -> Failure {
-        match self {
-            ReadError::Io(e, _) => super::io_failure(e, phase, origin),
-            ReadError::Closed => Failure::new(ErrorKind::ConnectionClosed, phase).cause(format!(
-                "{origin}: the server closed the connection before responding"
-            )),
-            ReadError::Invalid => Failure::new(ErrorKind::HttpProtocol, phase)
-                .cause(format!("{origin}: not a valid HTTP/1.1 response")),
-        }
+        let (kind, why) = match self {
+            ReadError::Io(e, _) => return super::io_failure(e, phase, origin),
+            ReadError::Closed => (
+                ErrorKind::ConnectionClosed,
+                "the server closed the connection before responding",
+            ),
+            ReadError::Parse(ParseError::Invalid(m)) => (ErrorKind::HttpProtocol, m.as_str()),
+            ReadError::Parse(ParseError::TooLarge(m)) => (ErrorKind::TooLarge, m.as_str()),
+            ReadError::Parse(ParseError::Cut(m)) => (ErrorKind::ConnectionClosed, m.as_str()),
+        };
+        Failure::new(kind, phase).cause(format!("{origin}: {why}"))
     }
 }
 
-/// Reads one response into `buf`: (status, body range, keep-alive).
+/// Reads one response into `buf` (cleared by the caller), as `reader` understands it.
 async fn read_response(
     stream: &mut Conn,
     buf: &mut Vec<u8>,
-    head: bool,
-) -> Result<(u16, (usize, usize), bool), ReadError> {
-    buf.clear();
-    // Headers.
-    // Bytes already in `buf` (after a skipped 1xx response) are parsed before reading more.
-    let mut need_read = true;
-    let (status, header_len, framing, keep) = loop {
-        if need_read {
-            let n = read_into(stream, buf)
-                .await
-                .map_err(|e| ReadError::Io(e, buf.is_empty()))?;
-            if n == 0 {
-                return Err(if buf.is_empty() {
-                    ReadError::Closed
-                } else {
-                    ReadError::Invalid
-                });
-            }
-        }
-        need_read = true;
-        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        let mut resp = httparse::Response::new(&mut headers);
-        match resp.parse(buf) {
-            Ok(httparse::Status::Complete(len)) => {
-                let status = resp.code.unwrap_or(0);
-                // 1xx informational responses are skipped.
-                if (100..200).contains(&status) && status != 101 {
-                    buf.drain(..len);
-                    need_read = buf.is_empty();
-                    continue;
-                }
-                let (framing, keep) = framing(&resp, status, head);
-                break (status, len, framing, keep);
-            }
-            Ok(httparse::Status::Partial) if buf.len() < MAX_RESPONSE => continue,
-            _ => return Err(ReadError::Invalid),
-        }
-    };
-    // Body.
-    match framing {
-        Framing::None => Ok((status, (header_len, header_len), keep)),
-        Framing::Length(len) => {
-            let want = header_len
-                .checked_add(len)
-                .filter(|w| *w <= MAX_RESPONSE)
-                .ok_or(ReadError::Invalid)?;
-            while buf.len() < want {
-                fill(stream, buf).await?;
-            }
-            Ok((status, (header_len, want), keep))
-        }
-        Framing::UntilClose => {
-            loop {
-                let n = read_into(stream, buf)
-                    .await
-                    .map_err(|e| ReadError::Io(e, false))?;
-                if n == 0 {
-                    break;
-                }
-                if buf.len() > MAX_RESPONSE {
-                    return Err(ReadError::Invalid);
-                }
-            }
-            Ok((status, (header_len, buf.len()), false))
-        }
-        Framing::Chunked => {
-            let end = read_chunked(stream, buf, header_len).await?;
-            Ok((status, (header_len, end), keep))
-        }
-    }
-}
-
-fn framing(resp: &httparse::Response<'_, '_>, status: u16, head: bool) -> (Framing, bool) {
-    let mut length = None;
-    let mut chunked = false;
-    let mut close = resp.version == Some(0);
-    for h in resp.headers.iter() {
-        if h.name.eq_ignore_ascii_case("content-length") {
-            length = std::str::from_utf8(h.value)
-                .ok()
-                .and_then(|v| v.trim().parse::<usize>().ok());
-        } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
-            chunked = h
-                .value
-                .windows(7)
-                .any(|w| w.eq_ignore_ascii_case(b"chunked"));
-        } else if h.name.eq_ignore_ascii_case("connection") {
-            let has = |token: &[u8]| {
-                h.value
-                    .windows(token.len())
-                    .any(|w| w.eq_ignore_ascii_case(token))
-            };
-            if has(b"close") {
-                close = true;
-            } else if has(b"keep-alive") {
-                close = false;
-            }
-        }
-    }
-    let framing = if head || status == 204 || status == 304 {
-        Framing::None
-    } else if chunked {
-        Framing::Chunked
-    } else if let Some(len) = length {
-        Framing::Length(len)
-    } else {
-        return (Framing::UntilClose, false);
-    };
-    (framing, !close)
-}
-
-/// Decodes a chunked body in place after `start`; returns the end of the decoded body.
-async fn read_chunked(
-    stream: &mut Conn,
-    buf: &mut Vec<u8>,
-    start: usize,
-) -> Result<usize, ReadError> {
-    let mut out = start; // decoded body so far: buf[start..out]
-    let mut pos = start; // next undecoded byte
+    reader: &mut Reader,
+) -> Result<Parsed, ReadError> {
     loop {
-        // A chunk-size line.
-        let line_end = loop {
-            if let Some(i) = buf[pos..].windows(2).position(|w| w == b"\r\n") {
-                break pos + i;
+        let n = read_into(stream, buf, reader.buffer_limit())
+            .await
+            .map_err(|e| ReadError::Io(e, reader.at_start(buf)))?;
+        if n == 0 {
+            if reader.at_start(buf) {
+                return Err(ReadError::Closed);
             }
-            fill(stream, buf).await?;
-        };
-        let size_text = std::str::from_utf8(&buf[pos..line_end]).map_err(|_| ReadError::Invalid)?;
-        let size_text = size_text.split(';').next().unwrap_or("").trim();
-        let size = usize::from_str_radix(size_text, 16).map_err(|_| ReadError::Invalid)?;
-        pos = line_end + 2;
-        if size == 0 {
-            // Trailers, up to the empty line.
-            loop {
-                if let Some(i) = buf[pos..].windows(2).position(|w| w == b"\r\n") {
-                    if i == 0 {
-                        return Ok(out);
-                    }
-                    pos += i + 2;
-                } else {
-                    fill(stream, buf).await?;
-                }
-            }
+            return reader.eof(buf).map_err(ReadError::Parse);
         }
-        if out + size > MAX_RESPONSE {
-            return Err(ReadError::Invalid);
+        if let Progress::Done(p) = reader.advance(buf).map_err(ReadError::Parse)? {
+            return Ok(p);
         }
-        while buf.len() < pos + size + 2 {
-            fill(stream, buf).await?;
-        }
-        buf.copy_within(pos..pos + size, out);
-        out += size;
-        pos += size + 2;
-    }
-}
-
-async fn fill(stream: &mut Conn, buf: &mut Vec<u8>) -> Result<(), ReadError> {
-    match read_into(stream, buf).await {
-        Ok(0) => Err(ReadError::Invalid),
-        Ok(_) if buf.len() > MAX_RESPONSE => Err(ReadError::Invalid),
-        Ok(_) => Ok(()),
-        Err(e) => Err(ReadError::Io(e, false)),
     }
 }
 
@@ -389,10 +298,12 @@ mod tests {
     use super::*;
     use tokio::io::AsyncWriteExt;
 
-    /// A one-shot server answering each request with the next canned response.
-    async fn serve(responses: Vec<&'static [u8]>) -> u16 {
+    /// A one-shot server answering each request with the next canned response; the request
+    /// heads it read come back on the channel.
+    async fn serve(responses: Vec<Vec<u8>>) -> (u16, tokio::sync::mpsc::UnboundedReceiver<String>) {
         let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = l.local_addr().unwrap().port();
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         tokio::spawn(async move {
             let (mut s, _) = l.accept().await.unwrap();
             let mut buf = vec![0u8; 4096];
@@ -405,50 +316,67 @@ mod tests {
                     }
                     got.extend_from_slice(&buf[..n]);
                 }
-                s.write_all(r).await.unwrap();
+                let _ = tx.send(String::from_utf8_lossy(&got).into_owned());
+                if s.write_all(&r).await.is_err() {
+                    return;
+                }
             }
+            // Hold the connection open, silent.
+            let _ = s.read(&mut buf).await;
         });
-        port
+        (port, rx)
+    }
+
+    fn req<'a>(method: &'a http::Method, url: &'a str, body: &'a [u8]) -> Request<'a> {
+        Request {
+            method,
+            url,
+            headers: &[],
+            body,
+            content_type: None,
+            timeout: Duration::from_secs(5),
+            limits: Limits::default(),
+        }
     }
 
     #[tokio::test]
     async fn reads_length_chunked_and_close_framed_bodies_on_one_connection() {
-        let port = serve(vec![
-            b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello",
-            b"HTTP/1.1 201 Created\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n4;x=y\r\ndefg\r\n0\r\nTrailer: t\r\n\r\n",
-            b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n",
-            b"HTTP/1.1 500 Oops\r\nconnection: close\r\ncontent-length: 2\r\n\r\nno",
+        let (port, _) = serve(vec![
+            b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello".to_vec(),
+            b"HTTP/1.1 201 Created\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n4;x=y\r\ndefg\r\n0\r\nTrailer: t\r\n\r\n".to_vec(),
+            b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n".to_vec(),
+            b"HTTP/1.1 500 Oops\r\nconnection: close\r\ncontent-length: 2\r\n\r\nno".to_vec(),
         ])
         .await;
         let url = format!("http://127.0.0.1:{port}/x");
         let mut c = HttpClient::default();
-        let t = Duration::from_secs(5);
         let get = http::Method::GET;
-        let r = c.request(&get, &url, &[], b"", t).await.ok().unwrap();
+        let r = c.request(&req(&get, &url, b"")).await.ok().unwrap();
         assert_eq!((r.status, r.body), (200, &b"hello"[..]));
-        let r = c
-            .request(&http::Method::POST, &url, &[], b"{}", t)
-            .await
-            .ok()
-            .unwrap();
+        let post = http::Method::POST;
+        let r = c.request(&req(&post, &url, b"{}")).await.ok().unwrap();
         assert_eq!((r.status, r.body), (201, &b"abcdefg"[..]));
-        let r = c.request(&get, &url, &[], b"", t).await.ok().unwrap();
+        let r = c.request(&req(&get, &url, b"")).await.ok().unwrap();
         assert_eq!((r.status, r.body.len()), (204, 0));
-        let r = c.request(&get, &url, &[], b"", t).await.ok().unwrap();
+        let r = c.request(&req(&get, &url, b"")).await.ok().unwrap();
         assert_eq!((r.status, r.body), (500, &b"no"[..]));
         assert!(c.conns.is_empty(), "connection: close drops the connection");
     }
 
     #[tokio::test]
     async fn garbage_and_refusals_are_typed_errors() {
-        let port = serve(vec![b"SMTP ready\r\n\r\n"]).await;
+        let (port, _) = serve(vec![b"SMTP ready\r\n\r\n".to_vec()]).await;
         let mut c = HttpClient::default();
-        let t = Duration::from_secs(5);
         let url = format!("http://127.0.0.1:{port}/");
-        let f = c.request(&http::Method::GET, &url, &[], b"", t).await.err();
+        let get = http::Method::GET;
+        let f = c.request(&req(&get, &url, b"")).await.err().unwrap();
         assert_eq!(
-            f.map(|f| (f.kind, f.phase)),
-            Some((ErrorKind::HttpProtocol, Phase::Response))
+            (f.kind, f.phase),
+            (ErrorKind::HttpProtocol, Phase::Response)
+        );
+        assert_eq!(
+            f.cause_text(),
+            format!("http://127.0.0.1:{port}: not an HTTP/1.x status line: SMTP ready")
         );
         let closed = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
@@ -456,11 +384,7 @@ mod tests {
             .unwrap()
             .port();
         let url = format!("http://127.0.0.1:{closed}/");
-        let f = c
-            .request(&http::Method::GET, &url, &[], b"", t)
-            .await
-            .err()
-            .unwrap();
+        let f = c.request(&req(&get, &url, b"")).await.err().unwrap();
         assert_eq!(
             (f.kind, f.phase),
             (ErrorKind::ConnectionRefused, Phase::Connect)
@@ -468,6 +392,99 @@ mod tests {
         assert!(
             f.cause_text()
                 .starts_with(&format!("http://127.0.0.1:{closed}: ")),
+            "{}",
+            f.cause_text()
+        );
+    }
+
+    #[tokio::test]
+    async fn scenario_headers_replace_ours_and_ours_are_sent_otherwise() {
+        let (port, mut heads) = serve(vec![
+            b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n".to_vec(),
+            b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n".to_vec(),
+        ])
+        .await;
+        let url = format!("http://127.0.0.1:{port}/p?q=1");
+        let mut c = HttpClient::default();
+        let post = http::Method::POST;
+        let mut r = req(&post, &url, b"{}");
+        r.content_type = Some("application/json");
+        c.request(&r).await.ok().unwrap();
+        let head = heads.recv().await.unwrap();
+        assert_eq!(
+            head,
+            format!(
+                "POST /p?q=1 HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\nuser-agent: {USER_AGENT}\r\n\
+                 accept: */*\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{{}}"
+            )
+        );
+        let headers = [
+            (http::header::HOST, "api.example.test".to_string()),
+            (http::header::USER_AGENT, "probe/1".to_string()),
+            (http::header::CONTENT_TYPE, "text/plain".to_string()),
+            (http::header::ACCEPT, "application/json".to_string()),
+        ];
+        r.headers = &headers;
+        c.request(&r).await.ok().unwrap();
+        let head = heads.recv().await.unwrap();
+        for (name, count) in [
+            ("host:", 1),
+            ("user-agent:", 1),
+            ("content-type:", 1),
+            ("accept:", 1),
+        ] {
+            assert_eq!(head.matches(name).count(), count, "{name} in {head}");
+        }
+        assert!(head.contains("host: api.example.test\r\n"), "{head}");
+        assert!(head.contains("content-type: text/plain\r\n"), "{head}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_silent_server_times_out_naming_what_was_awaited() {
+        let (port, _) = serve(vec![
+            b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nabc".to_vec()
+        ])
+        .await;
+        let url = format!("http://127.0.0.1:{port}/");
+        let mut c = HttpClient::default();
+        let get = http::Method::GET;
+        let mut r = req(&get, &url, b"");
+        r.timeout = Duration::from_secs(2);
+        let f = c.request(&r).await.err().unwrap();
+        assert_eq!((f.kind, f.phase), (ErrorKind::Timeout, Phase::Response));
+        assert_eq!(
+            f.cause_text(),
+            format!(
+                "http://127.0.0.1:{port}: response not complete within 2s \
+                 (waiting for the body; 3 of 10 bytes so far)"
+            )
+        );
+    }
+
+    #[tokio::test]
+    async fn a_large_response_is_refused_over_the_limit_and_its_buffer_released() {
+        let big = {
+            let mut r = b"HTTP/1.1 200 OK\r\ncontent-length: 300000\r\n\r\n".to_vec();
+            r.resize(r.len() + 300_000, b'x');
+            r
+        };
+        let (port, _) = serve(vec![big.clone(), big]).await;
+        let url = format!("http://127.0.0.1:{port}/");
+        let mut c = HttpClient::default();
+        let get = http::Method::GET;
+        let r = c.request(&req(&get, &url, b"")).await.ok().unwrap();
+        assert_eq!(r.body.len(), 300_000);
+        assert!(c.buf.capacity() >= 300_000);
+        c.trim();
+        assert_eq!(c.buf.capacity(), 0, "a large buffer is released");
+        let mut small = req(&get, &url, b"");
+        small.limits.body = 1000;
+        let f = c.request(&small).await.err().unwrap();
+        assert_eq!((f.kind, f.phase), (ErrorKind::TooLarge, Phase::Response));
+        assert!(
+            f.cause_text().contains(
+                "(300000 bytes by Content-Length) is over 1000 bytes (raise http.max_body"
+            ),
             "{}",
             f.cause_text()
         );

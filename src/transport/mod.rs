@@ -6,12 +6,13 @@
 
 pub mod conn;
 pub mod dns;
+pub mod h1;
 pub mod http;
+pub mod tls;
 pub mod ws;
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, OnceLock};
 
 use tokio::net::{TcpSocket, TcpStream};
 
@@ -40,10 +41,23 @@ pub async fn tcp_connect(
     bind: Option<IpAddr>,
     origin: &dyn std::fmt::Display,
 ) -> Result<TcpStream, Failure> {
+    tcp_connect_tracked(host, port, bind, origin, &mut Phase::Dns).await
+}
+
+/// As `tcp_connect`, keeping `phase` up to date (DNS, then connect) for a deadline's message.
+pub async fn tcp_connect_tracked(
+    host: &str,
+    port: u16,
+    bind: Option<IpAddr>,
+    origin: &dyn std::fmt::Display,
+    phase: &mut Phase,
+) -> Result<TcpStream, Failure> {
+    *phase = Phase::Dns;
     let addrs = dns::resolve(host).await.ok_or_else(|| {
         Failure::new(ErrorKind::Dns, Phase::Dns)
             .cause(format!("{origin}: host name '{host}' did not resolve"))
     })?;
+    *phase = Phase::Connect;
     let mut last = None;
     for ip in addrs {
         let to = SocketAddr::new(ip, port);
@@ -119,27 +133,6 @@ pub fn parse_local_addrs(text: &str) -> Result<Vec<IpAddr>, String> {
         return Err("--local-addrs is empty".into());
     }
     Ok(out)
-}
-
-/// The shared rustls client configuration (Mozilla roots from webpki-roots: no system store needed,
-/// so a `scratch` image can speak TLS).
-pub fn tls_config() -> Arc<rustls::ClientConfig> {
-    static CONFIG: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
-    CONFIG
-        .get_or_init(|| {
-            let roots = rustls::RootCertStore {
-                roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-            };
-            let provider = Arc::new(rustls::crypto::ring::default_provider());
-            // Constant inputs: the ring provider supports the safe default versions.
-            let config = rustls::ClientConfig::builder_with_provider(provider)
-                .with_safe_default_protocol_versions()
-                .expect("ring supports TLS 1.2 and 1.3")
-                .with_root_certificates(roots)
-                .with_no_client_auth();
-            Arc::new(config)
-        })
-        .clone()
 }
 
 /// Percent-encodes a query component (RFC 3986 unreserved characters pass through).

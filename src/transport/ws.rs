@@ -146,10 +146,15 @@ async fn connect_inner(
 fn write_upgrade(out: &mut Vec<u8>, target: &Target<'_>, key: &str, upgrade: &Upgrade<'_>) {
     out.extend_from_slice(b"GET ");
     out.extend_from_slice(target.path.as_bytes());
-    out.extend_from_slice(b" HTTP/1.1\r\nhost: ");
-    out.extend_from_slice(target.authority.as_bytes());
+    out.extend_from_slice(b" HTTP/1.1\r\n");
+    // Host and user-agent are ours unless the scenario names them; the rest is the upgrade's.
+    let defaults = [
+        ("host", target.authority),
+        ("user-agent", super::http::USER_AGENT),
+    ];
+    push_headers(out, &defaults, upgrade.headers);
     out.extend_from_slice(
-        b"\r\nupgrade: websocket\r\nconnection: Upgrade\r\nsec-websocket-version: 13\r\nsec-websocket-key: ",
+        b"upgrade: websocket\r\nconnection: Upgrade\r\nsec-websocket-version: 13\r\nsec-websocket-key: ",
     );
     out.extend_from_slice(key.as_bytes());
     out.extend_from_slice(b"\r\n");
@@ -158,7 +163,6 @@ fn write_upgrade(out: &mut Vec<u8>, target: &Target<'_>, key: &str, upgrade: &Up
         out.extend_from_slice(upgrade.subprotocols.as_bytes());
         out.extend_from_slice(b"\r\n");
     }
-    push_headers(out, upgrade.headers);
     out.extend_from_slice(b"\r\n");
 }
 

@@ -117,6 +117,7 @@ impl Lower<'_> {
         let extract = self.extracts(loc, &p.key("extract"), h.extract.as_ref());
         let timeout = self.timeout(loc, &p.key("timeout"), h.timeout.as_ref(), 30);
         let (url, url_from) = url?;
+        let limits = self.limits(loc, &p, h);
         Some(HttpStep {
             method: method?,
             url,
@@ -126,6 +127,7 @@ impl Lower<'_> {
             expect_status,
             extract,
             timeout: timeout?,
+            limits,
         })
     }
 

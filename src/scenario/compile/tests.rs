@@ -53,7 +53,7 @@ fn cases() -> Vec<(&'static str, Vec<Expect>)> {
         ("unknown-top-key.toml", vec![(2, 1, None, Some("users"),
             "unknown top-level key `users`; allowed keys: name, description, target, load, vars, setup, steps")]),
         ("unknown-step-key.toml", vec![(6, 6, Some("health"), Some("http.expect_status"),
-            "unknown key `expect_status`; allowed keys: method, url, headers, json, body, status, extract, timeout")]),
+            "unknown key `expect_status`; allowed keys: method, url, headers, json, body, status, extract, timeout, max_body, max_header_size, max_headers")]),
         ("missing-scenario-name.toml", vec![(1, 1, None, None,
             "the scenario has no `name`: add name = \"...\" at the top")]),
         ("missing-step-name.toml", vec![(7, 1, Some("steps #2"), None,
@@ -130,7 +130,7 @@ fn cases() -> Vec<(&'static str, Vec<Expect>)> {
              "unknown variable `nope` (did you mean `now`?); declared variables: token; built-ins: vu, iteration, uuid, now, base_url, auth_url, ws_url, env.NAME, env.NAME:-default"),
             (24, 14, Some("chat"), Some("ws.max_gap"), "ws.max_gap (30s) must not be longer than ws.within (10s)"),
             (29, 6, Some("typo"), Some("http.stauts"),
-             "unknown key `stauts`; allowed keys: method, url, headers, json, body, status, extract, timeout"),
+             "unknown key `stauts`; allowed keys: method, url, headers, json, body, status, extract, timeout, max_body, max_header_size, max_headers"),
             (33, 9, Some("pause"), Some("think"),
              "think.min (3s) is greater than think.max (1s); min must be at most max"),
             (36, 8, Some("chat"), Some("name"),
@@ -573,7 +573,7 @@ http.url = "{{base_url}}/me?t={{token}}&n={{n}}"
             (4, "invalid type: integer `1`, expected a string"),
             (
                 9,
-                "unknown key `stauts`; allowed keys: method, url, headers, json, body, status, extract, timeout"
+                "unknown key `stauts`; allowed keys: method, url, headers, json, body, status, extract, timeout, max_body, max_header_size, max_headers"
             ),
         ]
     );
