@@ -206,11 +206,7 @@ fn certificate(c: &CertificateError) -> String {
             presented,
         } => format!(
             "certificate name mismatch: it is for {}, not {}",
-            if presented.is_empty() {
-                "no name".to_string()
-            } else {
-                presented.join(", ")
-            },
+            names(presented),
             expected.to_str()
         ),
         CertificateError::Expired => "certificate expired".into(),
@@ -229,6 +225,29 @@ fn certificate(c: &CertificateError) -> String {
         CertificateError::BadSignature => "certificate has a bad signature".into(),
         other => format!("certificate rejected: {other:?}"),
     }
+}
+
+/// The names a certificate has, as rustls lists them (`DnsName("a.test")`, `IpAddress(10.0.0.1)`),
+/// plainly: `a.test, 10.0.0.1`; at most 5.
+fn names(presented: &[String]) -> String {
+    if presented.is_empty() {
+        return "no name".into();
+    }
+    let plain = |n: &String| {
+        let inner = n
+            .strip_prefix("DnsName(\"")
+            .and_then(|r| r.strip_suffix("\")"))
+            .or_else(|| {
+                n.strip_prefix("IpAddress(")
+                    .and_then(|r| r.strip_suffix(')'))
+            });
+        inner.unwrap_or(n).to_string()
+    };
+    let mut text: Vec<String> = presented.iter().take(5).map(plain).collect();
+    if presented.len() > 5 {
+        text.push(format!("and {} more", presented.len() - 5));
+    }
+    text.join(", ")
 }
 
 /// `2020-01-02T00:00:00Z` (UTC, whole seconds).
@@ -290,6 +309,19 @@ mod tests {
         assert_eq!(
             explain(&e),
             "certificate expired: valid until 2020-01-01T00:00:00Z (now 2023-11-14T22:13:20Z)"
+        );
+        let e = wrap(rustls::Error::InvalidCertificate(
+            CertificateError::NotValidForNameContext {
+                expected: ServerName::try_from("api.example.test").unwrap(),
+                presented: vec![
+                    "DnsName(\"other.test\")".into(),
+                    "IpAddress(10.0.0.1)".into(),
+                ],
+            },
+        ));
+        assert_eq!(
+            explain(&e),
+            "certificate name mismatch: it is for other.test, 10.0.0.1, not api.example.test"
         );
         let eof = io::Error::new(io::ErrorKind::UnexpectedEof, "eof");
         assert!(explain(&eof).contains("is this a TLS port"));

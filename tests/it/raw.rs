@@ -64,7 +64,7 @@ impl Drop for RawServer {
 
 /// Reads one HTTP request head (up to the blank line) and its content-length body; `None` when
 /// the peer closed first.
-pub fn read_request(s: &mut TcpStream) -> Option<String> {
+pub fn read_request(s: &mut impl Read) -> Option<String> {
     let mut got = Vec::new();
     let mut buf = [0u8; 4096];
     let head_end = loop {
@@ -98,7 +98,7 @@ pub fn read_request(s: &mut TcpStream) -> Option<String> {
 }
 
 /// Answers a login request with a token, as the golden path's login step expects.
-pub fn login_ok(s: &mut TcpStream) -> Option<()> {
+pub fn login_ok(s: &mut (impl Read + Write)) -> Option<()> {
     read_request(s)?;
     let body = r#"{"access_token":"t0k3n","token_type":"Bearer"}"#;
     let resp = format!(

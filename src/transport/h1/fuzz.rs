@@ -78,7 +78,7 @@ fn read(input: &[u8], limits: &Limits, pieces: &mut Pieces) -> Outcome {
             return Ok(checked(&buf, p.body, p.status, input, limits));
         }
     }
-    let p = r.eof(&mut buf)?;
+    let p = r.eof(&buf)?;
     Ok(checked(&buf, p.body, p.status, input, limits))
 }
 

@@ -180,7 +180,7 @@ impl Reader {
     }
 
     /// The peer closed the connection: the end of a close-delimited body, else a cut response.
-    pub fn eof(&mut self, buf: &mut Vec<u8>) -> Result<Parsed, ParseError> {
+    pub fn eof(&self, buf: &[u8]) -> Result<Parsed, ParseError> {
         let cut = |what: String| {
             Err(ParseError::Cut(format!(
                 "the server closed the connection {what}"
@@ -282,7 +282,7 @@ mod tests {
                 return Ok((p.status, buf[p.body].to_vec(), p.keep_alive));
             }
         }
-        let p = r.eof(&mut buf)?;
+        let p = r.eof(&buf)?;
         Ok((p.status, buf[p.body].to_vec(), p.keep_alive))
     }
 
