@@ -1,4 +1,4 @@
-//! Criterion benches of the hot path: record + merge, event classification, expectation matching, template rendering.
+//! Criterion benches of the hot path: record + merge, event classification, expectation matching, template rendering, HTTP response reading.
 //!
 //! Everything goes through the library's public API on the shipped scenarios, so a change that
 //! slows what every virtual user does per frame or per flow shows up here. `cargo bench` runs
@@ -305,11 +305,55 @@ fn bench_template(c: &mut Criterion) {
     g.finish();
 }
 
+/// Reading a typical login response (and a chunked one) with the client's sans-IO reader;
+/// `httparse` on the same head for scale (what the client used before).
+fn bench_http(c: &mut Criterion) {
+    use load_tester::transport::h1::{Limits, Progress, Reader};
+    const LOGIN: &[u8] = b"HTTP/1.1 200 OK\r\ndate: Mon, 27 Oct 2026 12:00:00 GMT\r\n\
+        content-type: application/json\r\ncontent-length: 67\r\nconnection: keep-alive\r\n\
+        server: uvicorn\r\n\r\n{\"access_token\":\"eyJhbGciOiJIUzI1NiJ9.e30.x\",\"token_type\":\"bearer\"}";
+    const CHUNKED: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\
+        transfer-encoding: chunked\r\n\r\n21\r\n{\"access_token\":\"eyJhbGciOiJIUzI1\r\n\
+        22\r\nNiJ9.e30.x\",\"token_type\":\"bearer\"}\r\n0\r\n\r\n";
+    let mut g = c.benchmark_group("http");
+    g.throughput(Throughput::Elements(1));
+    let mut buf = Vec::with_capacity(4096);
+    let mut read = |resp: &[u8]| {
+        buf.clear();
+        buf.extend_from_slice(resp);
+        let mut r = Reader::new(Limits::default(), false);
+        match r.advance(&mut buf) {
+            Ok(Progress::Done(p)) => p.body.len(),
+            _ => 0,
+        }
+    };
+    assert_eq!(
+        (read(LOGIN), read(CHUNKED)),
+        (67, 67),
+        "the sample responses are whole"
+    );
+    for (name, resp) in [("login_length", LOGIN), ("login_chunked", CHUNKED)] {
+        g.bench_function(name, |b| b.iter(|| read(black_box(resp))));
+    }
+    g.bench_function("httparse_head", |b| {
+        b.iter(|| {
+            let mut headers = [httparse::EMPTY_HEADER; 64];
+            let mut resp = httparse::Response::new(&mut headers);
+            matches!(
+                resp.parse(black_box(LOGIN)),
+                Ok(httparse::Status::Complete(_))
+            )
+        })
+    });
+    g.finish();
+}
+
 criterion_group!(
     benches,
     bench_record,
     bench_classify,
     bench_expect,
-    bench_template
+    bench_template,
+    bench_http
 );
 criterion_main!(benches);
