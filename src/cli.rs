@@ -20,10 +20,13 @@ use crate::shard::ShardArg;
         (agent_started, agent_thinking, tool_executing, tool_completed, agent_completed) arrive \
         in order and in time, with HDR latency histograms for every step and every event.\n\n\
         Quick start (no server needed):\n  load-tester run scenarios/golden-path.toml --mock\n\n\
-        Every wait has a deadline: the WebSocket upgrade ends by the connect step's ws.timeout \
-        (default 10s), a send or reply by the exchange's ws.within (a send-only step: 10s), a \
+        Every wait has a deadline: an HTTP step (DNS, connect, TLS, request, whole response) \
+        ends by its http.timeout (default 30s), the WebSocket upgrade by the connect step's \
+        ws.timeout (default 10s), a send or reply by the exchange's ws.within (a send-only step: 10s), a \
         close by the close step's ws.timeout (default 5s). WebSocket messages and frames are \
-        limited to ws.max_message (default 1MiB) per connect step.\n\n\
+        limited to ws.max_message (default 1MiB) per connect step; HTTP responses to \
+        http.max_body (default 1MiB), http.max_header_size (64KiB) and http.max_headers (100) \
+        per step.\n\n\
         Exit codes: 0 all flows passed, 1 a flow or check failed, 2 usage or scenario error, \
         3 the tool could not run (e.g. target unreachable)."
 )]

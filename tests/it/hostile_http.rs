@@ -8,7 +8,7 @@ use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::raw::{login_ok, read_request, run_binary, RawServer};
+use crate::raw::{read_request, run_binary, RawServer};
 use crate::util::*;
 use load_tester::exit::Exit;
 use load_tester::metrics::summary::{ErrorCount, Summary};
@@ -69,10 +69,18 @@ async fn probe(server: &RawServer) -> (Exit, Summary, Duration, String) {
     (o.exit, read_results(&out), started.elapsed(), o.stdout)
 }
 
+/// A login answer (the body the scenario extracts from).
+const LOGIN_OK: &[u8] =
+    b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 20\r\n\r\n{\"access_token\":\"t\"}";
+
 fn overflow(s: &mut TcpStream) {
-    if read_request(s).is_none() {
-        return;
+    if read_request(s).is_some() {
+        overflow_answer(s);
     }
+}
+
+/// A chunked login answer whose first chunk size overflows; the connection is held open.
+fn overflow_answer(s: &mut TcpStream) {
     let _ = s.write_all(
         b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n\
           ffffffffffffffff\r\n{\"access_token\":",
@@ -120,7 +128,7 @@ fn an_overflowing_chunk_size_fails_the_probe_as_http_protocol() {
     );
     assert!(ran.stdout.contains("FAIL  login"), "{}", ran.stdout);
     assert!(
-        ran.stdout.contains("[http_protocol response]"),
+        ran.stdout.contains("[http_protocol, response]"),
         "{}",
         ran.stdout
     );
@@ -128,17 +136,20 @@ fn an_overflowing_chunk_size_fails_the_probe_as_http_protocol() {
 
 #[test]
 fn a_run_where_half_the_logins_overflow_fails_with_them_counted() {
-    // Connections alternate: a login, then an overflow (each user opens one).
+    // Logins alternate: one answered, the next overflowing (counted by request, not by
+    // connection, so the preflight's connection does not shift them).
     let count = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     let c = count.clone();
     let server = RawServer::start(move |mut s| {
-        if c.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-            .is_multiple_of(2)
-        {
-            let _ = login_ok(&mut s);
+        if read_request(&mut s).is_none() {
+            return;
+        }
+        let n = c.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if n.is_multiple_of(2) {
+            let _ = s.write_all(LOGIN_OK);
             hold(&mut s);
         } else {
-            overflow(&mut s);
+            overflow_answer(&mut s);
         }
     });
     let dir = tempdir();
