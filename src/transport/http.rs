@@ -168,6 +168,7 @@ impl HttpClient {
         write_request(&mut self.out, req, &target);
         let head = *req.method == http::Method::HEAD;
         loop {
+            self.phase = Phase::Connect;
             let i = self.conn(&target).await?;
             let fresh = self.conns[i].used == 0;
             self.conns[i].used += 1;
