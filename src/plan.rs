@@ -40,6 +40,9 @@ impl fmt::Display for Place {
 pub struct Plan {
     pub name: String,
     pub source: PathBuf,
+    /// Digest of the scenario's source text (`scenario::digest`): results of different scenario
+    /// files never merge.
+    pub digest: String,
     pub target: Target,
     pub load: LoadProfile,
     /// All steps: `steps[..setup_len]` run once per user, the rest every iteration.
