@@ -6,6 +6,7 @@
 pub mod cli;
 pub mod cmd;
 pub mod duration;
+pub mod env;
 pub mod exit;
 pub mod fanout;
 pub mod io;

@@ -2,11 +2,13 @@
 
 mod accounting;
 mod cli;
+mod env;
 mod faults;
 mod golden;
 mod hostile_ws;
 mod messages;
 mod models;
+mod outputs;
 mod pinned;
 mod raw;
 mod raw_ws;
