@@ -83,8 +83,12 @@ pub fn check(path: &Path) -> Result<(), OutputError> {
             ))
         }
         Ok(m) if !m.is_file() => {
-            return std::fs::OpenOptions::new()
-                .write(true)
+            let mut open = std::fs::OpenOptions::new();
+            open.write(true);
+            // A FIFO without a reader would block the check: fail it instead.
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::custom_flags(&mut open, libc::O_NONBLOCK);
+            return open
                 .open(path)
                 .map(drop)
                 .map_err(|e| err("cannot open it for writing".into(), e));
