@@ -9,6 +9,7 @@ pub mod duration;
 pub mod env;
 pub mod exit;
 pub mod fanout;
+pub mod fuzzing;
 pub mod io;
 pub mod limits;
 pub mod metrics;
