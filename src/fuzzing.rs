@@ -107,11 +107,13 @@ fn shard_results(plan: &Plan, index: u32) -> Summary {
         rec.flows_passed += 1;
         record(&mut rec.iteration, 40_000 + 10_007 * i);
     }
-    rec.step_err(1, crate::metrics::errors::ErrorKind::Timeout);
+    rec.step_err(1, &crate::metrics::errors::ErrorKind::Timeout.into());
     rec.flows_started += 1;
     rec.flows_failed += 1;
     let info = RunInfo {
-        mode: "run",
+        mode: crate::metrics::summary::Mode::Run,
+        stopped_by: crate::metrics::summary::StoppedBy::End,
+        tool_errors: Vec::new(),
         shard: Shard { index, count: 2 },
         started_at: format!("2026-01-01T00:00:0{index}.000Z"),
         elapsed_s: 5.0,

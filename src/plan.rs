@@ -224,7 +224,7 @@ impl TargetUrl {
         match self {
             TargetUrl::Base => "TARGET_URL",
             TargetUrl::Auth => "AUTH_URL",
-            TargetUrl::Ws => "WS_URL",
+            TargetUrl::Ws => "LOAD_TESTER_WS_URL",
         }
     }
 }

@@ -27,11 +27,13 @@ fn shard(plan: &Plan, index: u32, count: u32, n: u64) -> Summary {
         rec.flows_passed += 1;
         record(&mut rec.iteration, 50_000 + i);
     }
-    rec.step_err(2, crate::metrics::errors::ErrorKind::Timeout);
+    rec.step_err(2, &crate::metrics::errors::ErrorKind::Timeout.into());
     rec.flows_started += 1;
     rec.flows_failed += 1;
     let info = RunInfo {
-        mode: "run",
+        mode: crate::metrics::summary::Mode::Run,
+        stopped_by: crate::metrics::summary::StoppedBy::End,
+        tool_errors: Vec::new(),
         shard: Shard { index, count },
         started_at: format!("2026-11-25T10:00:0{index}.000Z"),
         elapsed_s: 10.0,
@@ -262,6 +264,6 @@ fn nothing_and_other_versions_are_refused() {
     a.version = 9;
     assert_eq!(
         refusal(&[("a.json", &a)]),
-        "a.json: version: results version 9 (this tool reads version 1)"
+        "a.json: version: results version 9 (this tool reads version 2)"
     );
 }
