@@ -37,14 +37,18 @@ fi
 echo "fuzz: building ${targets[*]} (sanitizer: $SANITIZER)"
 cargo fuzz build --sanitizer "$SANITIZER"
 
-# Seeds: committed ones (fuzz/seeds/TARGET), and for merge_results real results files written by
-# the tool itself (a shard and a probe against the built-in mock), so they follow the current
-# results format.
+# Seeds: committed ones (fuzz/seeds/TARGET); for scenario_compile the shipped scenarios and the
+# broken fixtures; for merge_results real results files written by the tool itself (a shard and a
+# probe against the built-in mock), so they follow the current results format.
 seed() {
     local t="$1" corpus="fuzz/corpus/$1"
     mkdir -p "$corpus"
     if [ -d "fuzz/seeds/$t" ]; then cp -n fuzz/seeds/"$t"/* "$corpus"/ 2>/dev/null || true; fi
-    if [ "$t" = merge_results ] && [ ! -e "$corpus/seed-shard-1-of-2.json" ]; then
+    if [ "$t" = scenario_compile ]; then
+        cp -n scenarios/*.toml tests/fixtures/bad/*.toml "$corpus"/ 2>/dev/null || true
+    fi
+    if [ "$t" = merge_results ]; then
+        # Rewritten each time: results in an older format would only exercise the parse error.
         cargo build --quiet --locked
         target/debug/load-tester run scenarios/golden-path.toml --mock --users 2 --iterations 1 \
             --quiet --shard 1/2 --out "$corpus/seed-shard-1-of-2.json" >/dev/null

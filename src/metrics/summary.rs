@@ -431,8 +431,12 @@ impl ErrorCount {
         for c in self.causes.iter().chain(&other.causes) {
             stat.add(Some(&c.cause), c.count);
         }
-        self.count += other.count;
-        self.other_causes += other.other_causes + stat.other;
+        // Saturating: merged counts come from files anyone can edit.
+        self.count = self.count.saturating_add(other.count);
+        self.other_causes = self
+            .other_causes
+            .saturating_add(other.other_causes)
+            .saturating_add(stat.other);
         self.causes = stat
             .causes
             .into_iter()
