@@ -179,11 +179,12 @@ fn merge_step<'a>(
             .settled
             .as_ref()
             .map(|f| crate::metrics::summary::Settled {
-                count: steps
-                    .clone()
-                    .filter_map(|s| s.settled.as_ref())
-                    .map(|s| s.count)
-                    .sum(),
+                count: total(
+                    steps
+                        .clone()
+                        .filter_map(|s| s.settled.as_ref())
+                        .map(|s| s.count),
+                ),
                 settle_ms: f.settle_ms,
             }),
     })

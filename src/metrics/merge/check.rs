@@ -1,6 +1,7 @@
 //! What `merge` refuses: inputs that cannot be added up honestly — the same shard twice, mixed
 //! shard counts, another scenario or target, a partial merge, counts that contradict their own
-//! histograms — each refusal naming the file and the JSON field.
+//! histograms (a step's `ok` is its latency samples plus its settled executions) — each refusal
+//! naming the file and the JSON field.
 //!
 //! Design choice: every input is checked on its own first (its counts against its histograms),
 //! then against the first input (scenario, target), then the set of shards; the first problem
@@ -330,12 +331,15 @@ fn optional(file: &str, field: &str, l: Option<&Latency>) -> Result<(), Refusal>
 pub fn consistent(file: &str, s: &Summary) -> Result<(), Refusal> {
     for (i, step) in s.steps.iter().enumerate() {
         let at = format!("steps[{i}]");
-        let ok = samples(file, &format!("{at}.latency"), &step.latency)?;
-        if step.ok != ok {
+        // A step passes with a latency sample, or by waiting out its `settle` (counted apart).
+        let timed = samples(file, &format!("{at}.latency"), &step.latency)?;
+        let settled = step.settled.as_ref().map(|s| s.count);
+        if Some(step.ok) != timed.checked_add(settled.unwrap_or(0)) {
+            let also = settled.map_or(String::new(), |n| format!(" and {at}.settled.count is {n}"));
             return Err(bad(
                 file,
                 format!("{at}.ok"),
-                format!("{} but {at}.latency holds {ok} samples", step.ok),
+                format!("{} but {at}.latency holds {timed} samples{also}", step.ok),
             ));
         }
         let errors = step

@@ -210,6 +210,21 @@ fn counts_that_contradict_their_histograms_are_refused_naming_the_field() {
         let e = refusal(&[("a.json", &a), ("b.json", &b)]);
         assert!(e.starts_with(want), "{e}\nwanted: {want}");
     }
+    // Executions that ended by their settle count as ok without a latency sample.
+    let mut b = shard(&p, 1, 2, 10);
+    b.steps[2].settled = Some(crate::metrics::summary::Settled {
+        count: 3,
+        settle_ms: 300.0,
+    });
+    b.steps[2].ok += 3;
+    b.steps[2].count += 3;
+    check(&[input("a.json", &a), input("b.json", &b)]).expect("settled executions are ok");
+    b.steps[2].ok += 1;
+    b.steps[2].count += 1;
+    assert_eq!(
+        refusal(&[("a.json", &a), ("b.json", &b)]),
+        "b.json: steps[2].ok: 14 but steps[2].latency holds 10 samples and steps[2].settled.count is 3"
+    );
     // An event's count against its histogram.
     let (i, j) = p
         .steps
