@@ -9,7 +9,8 @@
 # Works on the stable toolchain: cargo-fuzz's instrumentation flags (-Cpasses=sancov-module, ...)
 # are stable, only the sanitizers are not, so the default is `--sanitizer none` (the targets are
 # safe Rust: overflow checks and debug assertions stay on, which is what catches panics).
-# FUZZ_SANITIZER=address uses AddressSanitizer through RUSTC_BOOTSTRAP=1 (unsupported on stable).
+# FUZZ_SANITIZER=address asks for AddressSanitizer through RUSTC_BOOTSTRAP=1 (unsupported on
+# stable, not tried here).
 # Crashing inputs land in fuzz/artifacts/TARGET/; replay one with
 #   cargo fuzz run --sanitizer none TARGET fuzz/artifacts/TARGET/crash-...
 set -euo pipefail
