@@ -101,21 +101,24 @@ COPY --from=builder /out/root/ /
 
 # Defaults for the compose layout (services `backend` on 8000 and `auth` on 8081); every one is
 # overridden by the environment (compose `environment:`, `docker run -e`) or by a flag.
-#   SCENARIO         the built-in golden path; mount a file over it, or point SCENARIO elsewhere
-#   WAIT_FOR_TARGET  wait (bounded) for /health of the target and auth; exit 3 if never up
-#   GRACEFUL_STOP    in-flight flows get 3 s after `docker stop`, which waits 10 s before SIGKILL
-ENV SCENARIO=/app/scenarios/golden-path.toml \
+# The compose service's names (TARGET_URL, AUTH_URL, RESULTS_DIR, ...) are read as they are; every
+# other flag's variable has the prefix LOAD_TESTER_, so generic names set for other tools
+# (SCENARIO, SEED, WORKERS, QUIET) never change a run.
+#   LOAD_TESTER_SCENARIO         the built-in golden path; mount a file over it, or point it elsewhere
+#   LOAD_TESTER_WAIT_FOR_TARGET  wait (bounded) for /health of the target and auth; exit 3 if never up
+#   LOAD_TESTER_GRACEFUL_STOP    in-flight flows get 3 s after `docker stop` (SIGKILL after 10 s)
+ENV LOAD_TESTER_SCENARIO=/app/scenarios/golden-path.toml \
     TARGET_URL=http://backend:8000 \
     AUTH_URL=http://auth:8081 \
     RESULTS_DIR=/app/results \
-    WAIT_FOR_TARGET=120s \
-    GRACEFUL_STOP=3s
+    LOAD_TESTER_WAIT_FOR_TARGET=120s \
+    LOAD_TESTER_GRACEFUL_STOP=3s
 
 WORKDIR /app
 USER 65532:65532
 # SIGTERM (docker stop) ends the run gracefully; the binary handles it itself as PID 1.
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["/load-tester"]
-# No command: wait for the target, run SCENARIO, write /app/results/results.json + summary.txt,
+# No command: wait for the target, run LOAD_TESTER_SCENARIO, write /app/results/results.json + summary.txt,
 # exit with the tool's exit code (0 passed, 1 failed, 2 usage, 3 could not run).
 CMD ["run"]

@@ -28,7 +28,12 @@ use crate::shard::ShardArg;
         http.max_body (default 1MiB), http.max_header_size (64KiB) and http.max_headers (100) \
         per step.\n\n\
         Exit codes: 0 all flows passed, 1 a flow or check failed, 2 usage or scenario error, \
-        3 the tool could not run (e.g. target unreachable)."
+        an output path that cannot be written, or inputs that merge refuses (nothing was run), \
+        3 the tool could not run (e.g. target unreachable).\n\n\
+        Environment: each flag's variable is shown as [env: ...]; all carry the prefix \
+        LOAD_TESTER_ (e.g. LOAD_TESTER_SEED), except the compose service's TARGET_URL, AUTH_URL, \
+        MAX_USERS, SPAWN_RATE, RUN_TIME, RESULTS_DIR and the secrets JWT_SECRET_KEY, \
+        E2E_OAUTH_SIMULATION_KEY. Booleans take 1/0, true/false, yes/no, on/off."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -82,14 +87,14 @@ pub struct UrlArgs {
     #[arg(long, env = "AUTH_URL", value_name = "URL")]
     pub auth_url: Option<String>,
     /// WebSocket base URL, when it cannot be derived from the target (e.g. another host).
-    #[arg(long, env = "WS_URL", value_name = "URL")]
+    #[arg(long, env = "LOAD_TESTER_WS_URL", value_name = "URL")]
     pub ws_url: Option<String>,
 }
 
 #[derive(Args, Debug)]
 pub struct RunArgs {
     /// Scenario file (TOML), e.g. scenarios/golden-path.toml.
-    #[arg(env = "SCENARIO")]
+    #[arg(env = "LOAD_TESTER_SCENARIO")]
     pub scenario: PathBuf,
     #[command(flatten)]
     pub target: TargetArgs,
@@ -103,26 +108,26 @@ pub struct RunArgs {
     #[arg(short = 'd', long, env = "RUN_TIME", value_parser = parse_duration)]
     pub duration: Option<Duration>,
     /// Iterations per user (instead of, or as well as, a duration).
-    #[arg(short = 'i', long, env = "ITERATIONS")]
+    #[arg(short = 'i', long, env = "LOAD_TESTER_ITERATIONS")]
     pub iterations: Option<u64>,
     /// Open model: start this many flows per second, however long they take (the pool is
     /// --users). Without it, users iterate back to back (closed model).
-    #[arg(long, env = "ARRIVAL_RATE", value_name = "FLOWS_PER_S")]
+    #[arg(long, env = "LOAD_TESTER_ARRIVAL_RATE", value_name = "FLOWS_PER_S")]
     pub arrival_rate: Option<f64>,
     /// Open model: arrivals evenly spaced, or a Poisson process (random, seeded by --seed).
-    #[arg(long, env = "ARRIVALS", value_enum)]
+    #[arg(long, env = "LOAD_TESTER_ARRIVALS", value_enum)]
     pub arrivals: Option<ArrivalsArg>,
     /// Open model: an arrival that finds no free user waits for one; once it has waited longer
     /// than this it is dropped (and counted). 0 drops at once, as k6 does.
-    #[arg(long, env = "MAX_LATENESS", value_parser = parse_duration, value_name = "DURATION")]
+    #[arg(long, env = "LOAD_TESTER_MAX_LATENESS", value_parser = parse_duration, value_name = "DURATION")]
     pub max_lateness: Option<Duration>,
     /// Seed of the Poisson arrivals (same seed, same schedule).
-    #[arg(long, env = "SEED", default_value_t = 1)]
+    #[arg(long, env = "LOAD_TESTER_SEED", default_value_t = 1)]
     pub seed: u64,
     /// A stage of a ramp: DURATION:TARGET, repeatable, e.g. --stage 30s:100 --stage 1m:100
     /// --stage 30s:0. Targets are users (closed model) or flows per second (with --arrival-rate,
     /// which is then the starting rate). Replaces the scenario's stages.
-    #[arg(long = "stage", env = "STAGES", value_delimiter = ',', value_parser = parse_stage, value_name = "DURATION:TARGET")]
+    #[arg(long = "stage", env = "LOAD_TESTER_STAGES", value_delimiter = ',', value_parser = parse_stage, value_name = "DURATION:TARGET")]
     pub stages: Vec<Stage>,
     /// Closed model: after a failed iteration a user pauses this long before its next one,
     /// doubling with each further failure in a row (with jitter, up to --backoff-max) and reset
@@ -135,52 +140,63 @@ pub struct RunArgs {
           value_name = "DURATION", default_value = "10s")]
     pub backoff_max: Duration,
     /// Time in-flight iterations get to finish when the run ends or is interrupted.
-    #[arg(long, env = "GRACEFUL_STOP", value_parser = parse_duration)]
+    #[arg(long, env = "LOAD_TESTER_GRACEFUL_STOP", value_parser = parse_duration)]
     pub graceful_stop: Option<Duration>,
-    /// Write JSON results here (schema/results.schema.json).
-    #[arg(short = 'o', long, env = "RESULTS_FILE", value_name = "FILE")]
+    /// Write JSON results here (schema/results.schema.json), atomically; `-` writes them to
+    /// stdout (the summary then goes to stderr). Checked before the run: exit 2 if it cannot be
+    /// written.
+    #[arg(
+        short = 'o',
+        long,
+        env = "LOAD_TESTER_RESULTS_FILE",
+        value_name = "FILE"
+    )]
     pub out: Option<PathBuf>,
     /// Write `results.json` and `summary.txt` into this directory (`results-shard-2-of-3.json`
-    /// ... when sharded); created if missing.
+    /// ... when sharded); created if missing. Writes are atomic under unique temporary names, so
+    /// parallel runs can share the directory.
     #[arg(long, env = "RESULTS_DIR", value_name = "DIR")]
     pub results_dir: Option<PathBuf>,
     /// Before starting, wait up to this long for the target's and the auth service's `/health`
     /// to answer 2xx; exit 3 if they never do. E.g. "120s".
-    #[arg(long, env = "WAIT_FOR_TARGET", value_parser = parse_duration, value_name = "DURATION")]
+    #[arg(long, env = "LOAD_TESTER_WAIT_FOR_TARGET", value_parser = parse_duration, value_name = "DURATION")]
     pub wait_for_target: Option<Duration>,
     /// Run only this generator's share of the users: "I/N" (1-based, e.g. 2/3), or "auto" to take
-    /// the position among the addresses of SHARD_SERVICE (docker-compose --scale; needs
-    /// SHARD_COUNT). Without this flag, JOB_COMPLETION_INDEX + SHARD_COUNT (Kubernetes Indexed
-    /// Job) set the shard. User numbers stay global, so they never collide across shards.
-    #[arg(long, env = "SHARD", value_name = "I/N|auto")]
+    /// the position among the addresses of LOAD_TESTER_SHARD_SERVICE (docker-compose --scale;
+    /// needs LOAD_TESTER_SHARD_COUNT). Without this flag, JOB_COMPLETION_INDEX +
+    /// LOAD_TESTER_SHARD_COUNT (Kubernetes Indexed Job) set the shard. User numbers stay global, so they never collide across shards.
+    #[arg(long, env = "LOAD_TESTER_SHARD", value_name = "I/N|auto")]
     pub shard: Option<ShardArg>,
     /// Spread outgoing connections over these source addresses (a list and/or CIDR blocks, e.g.
     /// 127.0.0.2,127.0.0.3 or 127.0.1.0/28): one address holds at most ~28,000 connections to
     /// one destination (its ephemeral ports).
-    #[arg(long, env = "LOCAL_ADDRS", value_name = "ADDRS")]
+    #[arg(long, env = "LOAD_TESTER_LOCAL_ADDRS", value_name = "ADDRS")]
     pub local_addrs: Option<crate::transport::LocalAddrs>,
     /// Worker threads generating load [default: one per CPU, shared among --processes].
-    #[arg(long, env = "WORKERS")]
+    #[arg(long, env = "LOAD_TESTER_WORKERS")]
     pub workers: Option<usize>,
     /// Run as this many processes, each a shard of the users, merged at the end (as Locust's
     /// --processes). One process holds at most its open-file limit of sockets (ulimit -n, often
     /// 20,000): 100,000 users holding WebSockets need several.
-    #[arg(long, env = "PROCESSES", default_value_t = 1,
+    #[arg(long, env = "LOAD_TESTER_PROCESSES", default_value_t = 1,
           value_parser = clap::value_parser!(u32).range(1..=256))]
     pub processes: u32,
-    /// Append an HdrHistogram interval log here (one tagged histogram per step and event per
-    /// second, flushed each second; values in microseconds).
-    #[arg(long, env = "HDR_LOG", value_name = "FILE")]
+    /// Write an HdrHistogram interval log here (one tagged histogram per step and event per
+    /// second, flushed each second; values in microseconds). An existing file is truncated:
+    /// one log (one header) per run.
+    #[arg(long, env = "LOAD_TESTER_HDR_LOG", value_name = "FILE")]
     pub hdr_log: Option<PathBuf>,
     /// When stderr is not a terminal, print a `progress ...` line this often.
-    #[arg(long, env = "PROGRESS_INTERVAL", value_parser = parse_duration, default_value = "10s")]
+    #[arg(long, env = "LOAD_TESTER_PROGRESS_INTERVAL", value_parser = parse_duration, default_value = "10s")]
     pub progress_interval: Duration,
     /// Self-test of the tool's own failure paths: panic in a user's flow at a step
     /// (step:NAME) or in a worker thread (worker). Never useful in a real run.
     #[arg(long, hide = true, value_name = "step:NAME|worker")]
     pub self_test_panic: Option<crate::plan::SelfTestPanic>,
-    /// Print only the final summary (no progress).
-    #[arg(short, long, env = "QUIET")]
+    /// Print only the final summary (no progress). From the environment: 1/0, true/false,
+    /// yes/no, on/off.
+    #[arg(short, long, env = "LOAD_TESTER_QUIET", action = clap::ArgAction::SetTrue,
+          value_parser = EnvBool("LOAD_TESTER_QUIET"))]
     pub quiet: bool,
     #[command(flatten, next_help_heading = "Mock target (with --mock)")]
     pub mock: MockConfig,
@@ -189,12 +205,18 @@ pub struct RunArgs {
 #[derive(Args, Debug)]
 pub struct ProbeArgs {
     /// Scenario file (TOML), e.g. scenarios/smoke.toml.
-    #[arg(env = "SCENARIO")]
+    #[arg(env = "LOAD_TESTER_SCENARIO")]
     pub scenario: PathBuf,
     #[command(flatten)]
     pub target: TargetArgs,
-    /// Write JSON results here (same schema as `run`).
-    #[arg(short = 'o', long, env = "RESULTS_FILE", value_name = "FILE")]
+    /// Write JSON results here (same schema as `run`); `-` writes them to stdout (the step
+    /// lines then go to stderr).
+    #[arg(
+        short = 'o',
+        long,
+        env = "LOAD_TESTER_RESULTS_FILE",
+        value_name = "FILE"
+    )]
     pub out: Option<PathBuf>,
     #[command(flatten, next_help_heading = "Mock target (with --mock)")]
     pub mock: MockConfig,
@@ -206,12 +228,43 @@ pub struct MockArgs {
     pub config: MockConfig,
     /// Serve from this many processes sharing the listening addresses (SO_REUSEPORT) and one
     /// JWT secret: more connections than one process's open-file limit allows. Needs fixed ports.
-    #[arg(long, env = "MOCK_PROCESSES", default_value_t = 1,
+    #[arg(long, env = "LOAD_TESTER_MOCK_PROCESSES", default_value_t = 1,
           value_parser = clap::value_parser!(u32).range(1..=256))]
     pub processes: u32,
     /// Listen with SO_REUSEPORT (set on the children of --processes).
     #[arg(long, hide = true)]
     pub reuse_port: bool,
+}
+
+/// A boolean flag's value, which only an environment variable can give (the flag itself takes
+/// none): 1/0, true/false, yes/no, on/off (clap's `BoolishValueParser`); a bad value's error names
+/// the variable, which clap's own message would not.
+#[derive(Clone, Copy, Debug)]
+pub struct EnvBool(pub &'static str);
+
+impl clap::builder::TypedValueParser for EnvBool {
+    type Value = bool;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<bool, clap::Error> {
+        clap::builder::BoolishValueParser::new()
+            .parse_ref(cmd, arg, value)
+            .map_err(|_| {
+                clap::Error::raw(
+                    clap::error::ErrorKind::InvalidValue,
+                    format!(
+                        "invalid value '{}' for the environment variable {}: use 1/0, true/false, yes/no or on/off\n",
+                        value.to_string_lossy(),
+                        self.0
+                    ),
+                )
+                .with_cmd(cmd)
+            })
+    }
 }
 
 /// `--arrivals`.
@@ -234,12 +287,17 @@ fn parse_stage(text: &str) -> Result<Stage, String> {
 
 #[derive(Args, Debug)]
 pub struct MergeArgs {
-    /// Result files written by `run --out` (or `--results-dir`) on each generator.
+    /// Result files written by `run --out` (or `--results-dir`) on each generator: one per
+    /// shard, all of one scenario against one target, each shard once.
     #[arg(required = true)]
     pub inputs: Vec<PathBuf>,
-    /// Write the merged JSON results here.
+    /// Write the merged JSON results here (`-`: to stdout, the summary then goes to stderr).
     #[arg(short = 'o', long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// Merge even when shards are missing (e.g. 1/3 and 3/3 without 2/3); the result lists them
+    /// in `missing_shards` and its summary says PARTIAL. Without it a missing shard exits 2.
+    #[arg(long)]
+    pub allow_partial: bool,
 }
 
 #[derive(Args, Debug)]

@@ -26,19 +26,16 @@ use crate::shard::Shard;
 /// Environment variables the tool reads as flags; children get explicit flags instead, so a
 /// variable meant for the parent (a results file, a shard) never applies to every child.
 fn flag_env_names(subcommand: &str) -> Vec<String> {
-    use clap::CommandFactory;
-    let cli = crate::cli::Cli::command();
-    let mut names: Vec<String> = cli
-        .find_subcommand(subcommand)
-        .map(|c| {
-            c.get_arguments()
-                .filter_map(|a| a.get_env())
-                .map(|e| e.to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
+    let mut names = crate::env::flag_names(subcommand);
     // Read by the shard logic directly.
-    names.extend(["SHARD_COUNT", "SHARD_SERVICE", "JOB_COMPLETION_INDEX"].map(String::from));
+    names.extend(
+        [
+            crate::env::SHARD_COUNT,
+            crate::env::SHARD_SERVICE,
+            crate::env::JOB_COMPLETION_INDEX,
+        ]
+        .map(String::from),
+    );
     names
 }
 
@@ -383,9 +380,38 @@ pub async fn run(
             }
         }
     }
-    let mut merged = crate::metrics::merge::merge(&parts).map_err(fail)?;
+    let mut merged = merge_parts(&parts, parent, n).map_err(fail)?;
     merged.shard = (!parent.is_whole()).then(|| parent.to_string());
     Ok(merged)
+}
+
+/// Checks the children's results as `merge` checks files, and that together they are exactly
+/// the parent's share (the other generators' shards are absent by design), then adds them up.
+fn merge_parts(parts: &[Summary], parent: Shard, n: u32) -> Result<Summary, String> {
+    use crate::metrics::merge::check;
+    let labels: Vec<String> = (1..=parts.len()).map(|j| format!("process {j}")).collect();
+    let inputs: Vec<check::Input<'_>> = parts
+        .iter()
+        .zip(&labels)
+        .map(|(summary, label)| check::Input {
+            label,
+            summary,
+            bytes: None,
+        })
+        .collect();
+    let coverage = check::check(&inputs).map_err(|e| e.to_string())?;
+    let expected: Vec<Shard> = (0..n).map(|j| sub_shard(parent, j, n)).collect();
+    let covered = |s: &Shard| !coverage.missing.contains(s);
+    let all = (0..coverage.count).map(|index| Shard {
+        index,
+        count: coverage.count,
+    });
+    if parent.count.checked_mul(n) != Some(coverage.count)
+        || !all.filter(covered).eq(expected.iter().copied())
+    {
+        return Err("the processes' results are not exactly this generator's share".into());
+    }
+    crate::metrics::merge::merge(parts)
 }
 
 fn read_part(path: &Path) -> Result<Summary, String> {
@@ -421,7 +447,7 @@ pub async fn mock(args: Vec<OsString>, n: u32, secret: &str, io: &Io) -> Exit {
             .args(&args)
             .arg("--reuse-port")
             .env("JWT_SECRET_KEY", secret)
-            .env_remove("MOCK_PROCESSES")
+            .env_remove("LOAD_TESTER_MOCK_PROCESSES")
             .stdin(Stdio::null())
             .stderr(Stdio::piped())
             .process_group(0)

@@ -6,8 +6,10 @@
 pub mod cli;
 pub mod cmd;
 pub mod duration;
+pub mod env;
 pub mod exit;
 pub mod fanout;
+pub mod fuzzing;
 pub mod io;
 pub mod limits;
 pub mod metrics;

@@ -8,6 +8,10 @@ fn main() {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
+            let argv: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+            if let Some(note) = load_tester::env::hint(&e, &argv, &|k| std::env::var(k).ok()) {
+                eprintln!("{note}");
+            }
             // clap: help/version are successes; anything else is a usage error (2).
             std::process::exit(if e.use_stderr() {
                 Exit::Usage.code()

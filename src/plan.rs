@@ -40,6 +40,9 @@ impl fmt::Display for Place {
 pub struct Plan {
     pub name: String,
     pub source: PathBuf,
+    /// Digest of the scenario's source text (`scenario::digest`): results of different scenario
+    /// files never merge.
+    pub digest: String,
     pub target: Target,
     pub load: LoadProfile,
     /// All steps: `steps[..setup_len]` run once per user, the rest every iteration.
@@ -221,7 +224,7 @@ impl TargetUrl {
         match self {
             TargetUrl::Base => "TARGET_URL",
             TargetUrl::Auth => "AUTH_URL",
-            TargetUrl::Ws => "WS_URL",
+            TargetUrl::Ws => "LOAD_TESTER_WS_URL",
         }
     }
 }

@@ -3,13 +3,15 @@
 //! Shard `i` of `n` runs the users whose number `u` satisfies `u % n == i`, each at its global
 //! start time `u / spawn_rate`: user numbers never collide (per-user emails stay unique) and the
 //! generators together ramp at the configured rate. The shard comes from `--shard I/N`, from a
-//! Kubernetes Indexed Job (`JOB_COMPLETION_INDEX` + `SHARD_COUNT`), or, for
+//! Kubernetes Indexed Job (`JOB_COMPLETION_INDEX` + `LOAD_TESTER_SHARD_COUNT`), or, for
 //! `docker-compose --scale`, from the generator's position among its service's addresses.
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
 use std::time::Duration;
+
+use crate::env::{JOB_COMPLETION_INDEX, SHARD_COUNT, SHARD_SERVICE};
 
 /// This generator's share: `index` is 0-based, shown 1-based (`2/3`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,29 +91,32 @@ pub async fn resolve(
     wait: Duration,
 ) -> Result<Shard, String> {
     let count = || -> Result<Option<u32>, String> {
-        match env("SHARD_COUNT") {
+        match env(SHARD_COUNT) {
             None => Ok(None),
             Some(v) => match v.trim().parse::<u32>() {
                 Ok(n) if n >= 1 => Ok(Some(n)),
-                _ => Err(format!("SHARD_COUNT must be a whole number ≥ 1, not '{v}'")),
+                _ => Err(format!(
+                    "{SHARD_COUNT} must be a whole number ≥ 1, not '{v}'"
+                )),
             },
         }
     };
     match arg {
         Some(ShardArg::Fixed(s)) => Ok(s),
         Some(ShardArg::Auto) => {
-            let n = count()?.ok_or("--shard auto needs SHARD_COUNT (how many generators)")?;
-            let service = env("SHARD_SERVICE").unwrap_or_else(|| "load-tester".into());
+            let n = count()?
+                .ok_or_else(|| format!("--shard auto needs {SHARD_COUNT} (how many generators)"))?;
+            let service = env(SHARD_SERVICE).unwrap_or_else(|| "load-tester".into());
             auto(&service, n, wait).await
         }
-        None => match (env("JOB_COMPLETION_INDEX"), count()?) {
+        None => match (env(JOB_COMPLETION_INDEX), count()?) {
             (Some(i), Some(n)) => {
                 let i: u32 = i.trim().parse().map_err(|_| {
                     format!("JOB_COMPLETION_INDEX must be a whole number, not '{i}'")
                 })?;
                 if i >= n {
                     return Err(format!(
-                        "JOB_COMPLETION_INDEX {i} is out of range for SHARD_COUNT {n}"
+                        "JOB_COMPLETION_INDEX {i} is out of range for {SHARD_COUNT} {n}"
                     ));
                 }
                 Ok(Shard { index: i, count: n })
@@ -143,7 +148,7 @@ async fn auto(service: &str, n: u32, wait: Duration) -> Result<Shard, String> {
         }
         if ips.len() > n as usize {
             return Err(format!(
-                "'{service}' has {} addresses but SHARD_COUNT is {n}",
+                "'{service}' has {} addresses but {SHARD_COUNT} is {n}",
                 ips.len()
             ));
         }
@@ -203,14 +208,14 @@ mod tests {
     async fn env_decides_for_kubernetes_indexed_jobs() {
         let env = |k: &str| match k {
             "JOB_COMPLETION_INDEX" => Some("2".to_string()),
-            "SHARD_COUNT" => Some("3".to_string()),
+            "LOAD_TESTER_SHARD_COUNT" => Some("3".to_string()),
             _ => None,
         };
         let s = resolve(None, &env, Duration::ZERO).await.unwrap();
         assert_eq!(s, Shard { index: 2, count: 3 });
         let bad = |k: &str| match k {
             "JOB_COMPLETION_INDEX" => Some("3".to_string()),
-            "SHARD_COUNT" => Some("3".to_string()),
+            "LOAD_TESTER_SHARD_COUNT" => Some("3".to_string()),
             _ => None,
         };
         assert!(resolve(None, &bad, Duration::ZERO)

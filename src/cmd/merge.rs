@@ -1,30 +1,47 @@
-//! `merge`: several generators' results into one, without loss; the exit code follows the merged verdict.
+//! `merge`: several generators' results into one, without loss, after checking that they can be
+//! added up (see `metrics::merge::check`); the exit code follows the merged verdict.
 
-use super::{render, write_out};
+use super::{check_outputs, json_on_stdout, render, say, write_out};
 use crate::cli::MergeArgs;
 use crate::exit::Exit;
 use crate::io::Io;
+use crate::metrics::merge::{check::Input, merge_checked};
 use crate::metrics::summary::Summary;
 use crate::report::text::Text;
 
 pub(super) fn merge(a: MergeArgs, io: &Io) -> Exit {
-    let mut parts = Vec::new();
+    if let Err(e) = check_outputs(&a.out.as_deref().into_iter().collect::<Vec<_>>(), io) {
+        return e;
+    }
+    let mut files: Vec<(String, Vec<u8>, Summary)> = Vec::new();
     for path in &a.inputs {
-        let parsed = std::fs::read_to_string(path)
+        let label = path.display().to_string();
+        let parsed = std::fs::read(path)
             .map_err(|e| e.to_string())
-            .and_then(|t| serde_json::from_str::<Summary>(&t).map_err(|e| e.to_string()));
+            .and_then(|b| {
+                serde_json::from_slice::<Summary>(&b)
+                    .map(|s| (b, s))
+                    .map_err(|e| e.to_string())
+            });
         match parsed {
-            Ok(s) => parts.push(s),
+            Ok((bytes, s)) => files.push((label, bytes, s)),
             Err(e) => {
                 io.eprint(&format!(
-                    "error: {}: not a load-tester results file: {e}\n",
-                    path.display()
+                    "error: {label}: not a load-tester results file: {e}\n"
                 ));
                 return Exit::Usage;
             }
         }
     }
-    let merged = match crate::metrics::merge::merge(&parts) {
+    let inputs: Vec<Input<'_>> = files
+        .iter()
+        .map(|(label, bytes, summary)| Input {
+            label,
+            summary,
+            bytes: Some(bytes),
+        })
+        .collect();
+    let merged = match merge_checked(&inputs, a.allow_partial) {
         Ok(m) => m,
         Err(e) => {
             io.eprint(&format!("error: cannot merge: {e}\n"));
@@ -32,12 +49,17 @@ pub(super) fn merge(a: MergeArgs, io: &Io) -> Exit {
         }
     };
     let written = write_out(a.out.as_deref(), &merged, io);
-    io.print(&format!(
-        "merged {} result files ({} generators)\n",
-        parts.len(),
-        merged.generators
-    ));
-    io.print(&render(&Text, &merged));
+    let stdout_json = json_on_stdout(a.out.as_deref());
+    say(
+        io,
+        stdout_json,
+        &format!(
+            "merged {} result files ({} generators)\n",
+            files.len(),
+            merged.generators
+        ),
+    );
+    say(io, stdout_json, &render(&Text, &merged));
     if let Err(e) = written {
         return e;
     }

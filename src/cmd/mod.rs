@@ -17,6 +17,7 @@ use crate::io::Io;
 use crate::metrics::summary::Summary;
 use crate::mock::{MockConfig, MockServer};
 use crate::plan::{Plan, TargetUrl, UrlSource};
+use crate::report::output::{self, Dest};
 use crate::report::{json::Json, write_file, Sink};
 use crate::scenario::{self, Overrides};
 
@@ -134,15 +135,50 @@ pub(crate) fn load_plan(path: &Path, overrides: &Overrides, io: &Io) -> Result<P
     })
 }
 
+/// Checks every output path before anything runs (see `report::output::check`): a path that
+/// cannot be written is a usage error (exit 2), found before the first request.
+pub(crate) fn check_outputs(paths: &[&Path], io: &Io) -> Result<(), Exit> {
+    for path in paths {
+        if let Dest::File(p) = Dest::of(path) {
+            if let Err(e) = output::check(&p) {
+                io.eprint(&format!("error: cannot write {e} (nothing was run)\n"));
+                return Err(Exit::Usage);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whether `--out -` sends the JSON results to stdout; the human-readable output then goes to
+/// stderr, so stdout stays pure JSON.
+pub(crate) fn json_on_stdout(out: Option<&Path>) -> bool {
+    out.is_some_and(|p| Dest::of(p) == Dest::Stdout)
+}
+
+/// Prints human-readable output: to stdout, or to stderr when stdout carries the JSON.
+pub(crate) fn say(io: &Io, json_on_stdout: bool, text: &str) {
+    if json_on_stdout {
+        io.eprint(text)
+    } else {
+        io.print(text)
+    }
+}
+
 pub(crate) fn write_out(path: Option<&Path>, summary: &Summary, io: &Io) -> Result<(), Exit> {
     let Some(path) = path else { return Ok(()) };
-    write_file(path, &Json, summary).map_err(|e| {
-        io.eprint(&format!(
-            "error: cannot write results to {}: {e}\n",
-            path.display()
-        ));
-        Exit::Error
-    })
+    match Dest::of(path) {
+        Dest::Stdout => {
+            io.print(&render(&Json, summary));
+            Ok(())
+        }
+        Dest::File(path) => write_file(&path, &Json, summary).map_err(|e| {
+            io.eprint(&format!(
+                "error: cannot write results to {}: {e}\n",
+                path.display()
+            ));
+            Exit::Error
+        }),
+    }
 }
 
 pub(crate) fn render(sink: &dyn Sink, summary: &Summary) -> String {

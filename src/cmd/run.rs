@@ -1,21 +1,32 @@
 //! `run`: many virtual users against the target; live sinks while it runs, summary and results at the end.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{prepare, render, target_overrides, write_out};
+use super::{check_outputs, json_on_stdout, prepare, render, say, target_overrides, write_out};
 use crate::cli::RunArgs;
 use crate::exit::Exit;
 use crate::io::Io;
 use crate::metrics::summary::{Mode, RunInfo, StoppedBy, Summary};
 use crate::plan::Plan;
 use crate::report::hdr_log::HdrLog;
+use crate::report::output::write_atomic;
 use crate::report::series::IntervalStats;
 use crate::report::{json::Json, progress, text::Text, write_file};
 use crate::runner::{self, RunOptions};
 
 pub(super) async fn run(a: RunArgs, io: &Io) -> Exit {
+    // Every output checked before the mock starts or a request is sent; the results directory's
+    // file names depend on the shard, checked again once it is known.
+    let dir_probe = a.results_dir.as_ref().map(|d| d.join("results.json"));
+    let outputs: Vec<&Path> = [a.out.as_deref(), a.hdr_log.as_deref(), dir_probe.as_deref()]
+        .into_iter()
+        .flatten()
+        .collect();
+    if let Err(e) = check_outputs(&outputs, io) {
+        return e;
+    }
     let mut overrides = target_overrides(&a.target.urls, io);
     overrides.users = a.users;
     overrides.spawn_rate = a.spawn_rate;
@@ -58,6 +69,12 @@ pub(super) async fn run(a: RunArgs, io: &Io) -> Exit {
             plan.load.users, shard.count
         ));
         return Exit::Usage;
+    }
+    if let Some(dir) = &a.results_dir {
+        let (json, txt) = dir_files(dir, &shard.suffix());
+        if let Err(e) = check_outputs(&[&json, &txt], io) {
+            return e;
+        }
     }
     if let Some(limit) = a.wait_for_target {
         let mut urls = vec![format!("{}/health", plan.target.base_url)];
@@ -206,7 +223,7 @@ fn finish(
     if let Some(dir) = &a.results_dir {
         written = written.and(write_dir(dir, &shard.suffix(), summary, &text, io));
     }
-    io.print(&text);
+    say(io, json_on_stdout(a.out.as_deref()), &text);
     if let Err(e) = written {
         return e;
     }
@@ -294,15 +311,21 @@ impl Drop for LiveSinks {
     }
 }
 
-/// Writes `results{suffix}.json` and `summary{suffix}.txt` into `dir`.
+/// The results directory's files: `results{suffix}.json` and `summary{suffix}.txt`.
+fn dir_files(dir: &Path, suffix: &str) -> (PathBuf, PathBuf) {
+    (
+        dir.join(format!("results{suffix}.json")),
+        dir.join(format!("summary{suffix}.txt")),
+    )
+}
+
+/// Writes `results{suffix}.json` and `summary{suffix}.txt` into `dir`, each atomically.
 fn write_dir(dir: &Path, suffix: &str, summary: &Summary, text: &str, io: &Io) -> Result<(), Exit> {
     let fail = |what: &Path, e: std::io::Error| {
         io.eprint(&format!("error: cannot write {}: {e}\n", what.display()));
         Exit::Error
     };
-    std::fs::create_dir_all(dir).map_err(|e| fail(dir, e))?;
-    let json = dir.join(format!("results{suffix}.json"));
+    let (json, txt) = dir_files(dir, suffix);
     write_file(&json, &Json, summary).map_err(|e| fail(&json, e))?;
-    let txt = dir.join(format!("summary{suffix}.txt"));
-    std::fs::write(&txt, text).map_err(|e| fail(&txt, e))
+    write_atomic(&txt, &mut |w| w.write_all(text.as_bytes())).map_err(|e| fail(&txt, e))
 }

@@ -438,17 +438,18 @@ pub struct ErrorStat {
 impl ErrorStat {
     /// Counts `n` occurrences of `cause` (or of none).
     pub fn add(&mut self, cause: Option<&str>, n: u64) {
-        self.count += n;
+        // Saturating: merged counts come from files anyone can edit.
+        self.count = self.count.saturating_add(n);
         let Some(cause) = cause else {
-            self.other += n;
+            self.other = self.other.saturating_add(n);
             return;
         };
         if let Some(c) = self.causes.iter_mut().find(|(c, _)| &**c == cause) {
-            c.1 += n;
+            c.1 = c.1.saturating_add(n);
         } else if self.causes.len() < MAX_CAUSES {
             self.causes.push((cause.into(), n));
         } else {
-            self.other += n;
+            self.other = self.other.saturating_add(n);
         }
     }
 
@@ -457,8 +458,8 @@ impl ErrorStat {
         for (c, n) in &other.causes {
             self.add(Some(c), *n);
         }
-        self.count += other.other;
-        self.other += other.other;
+        self.count = self.count.saturating_add(other.other);
+        self.other = self.other.saturating_add(other.other);
     }
 }
 

@@ -1,5 +1,9 @@
 //! Merges results from several generators without loss: histograms added, counts summed,
 //! percentiles recomputed from the merged histograms, the verdict judged again.
+//!
+//! `check` says first whether the inputs can be merged at all (see `check.rs`); `merge` only adds.
+
+pub mod check;
 
 use hdrhistogram::Histogram;
 
@@ -10,7 +14,20 @@ use super::summary::{
 };
 use crate::report::series::IntervalStats;
 
-/// Merges result summaries of one scenario (e.g. the shards of one test).
+/// Checks `inputs` and merges them; missing shards are refused unless `allow_partial`, and
+/// then listed in the result's `missing_shards`.
+pub fn merge_checked(inputs: &[check::Input<'_>], allow_partial: bool) -> Result<Summary, String> {
+    let coverage = check::check(inputs).map_err(|e| e.to_string())?;
+    if !allow_partial {
+        coverage.require_complete().map_err(|e| e.to_string())?;
+    }
+    let parts: Vec<Summary> = inputs.iter().map(|i| i.summary.clone()).collect();
+    let mut merged = merge(&parts)?;
+    merged.missing_shards = coverage.missing_names();
+    Ok(merged)
+}
+
+/// Adds result summaries of one scenario (e.g. the shards of one test); `check` first.
 pub fn merge(parts: &[Summary]) -> Result<Summary, String> {
     let first = parts.first().ok_or("nothing to merge")?;
     for (i, p) in parts.iter().enumerate() {
@@ -44,11 +61,11 @@ pub fn merge(parts: &[Summary]) -> Result<Summary, String> {
         .map(|(i, _)| merge_step(parts.iter().map(|p| &p.steps[i])))
         .collect::<Result<Vec<_>, String>>()?;
     let flows = Flows {
-        started: parts.iter().map(|p| p.flows.started).sum(),
-        passed: parts.iter().map(|p| p.flows.passed).sum(),
-        failed: parts.iter().map(|p| p.flows.failed).sum(),
-        interrupted: parts.iter().map(|p| p.flows.interrupted).sum(),
-        dropped: parts.iter().map(|p| p.flows.dropped).sum(),
+        started: total(parts.iter().map(|p| p.flows.started)),
+        passed: total(parts.iter().map(|p| p.flows.passed)),
+        failed: total(parts.iter().map(|p| p.flows.failed)),
+        interrupted: total(parts.iter().map(|p| p.flows.interrupted)),
+        dropped: total(parts.iter().map(|p| p.flows.dropped)),
     };
     let mut errors = merge_errors(parts.iter().flat_map(|p| p.errors.iter()));
     sort(&mut errors);
@@ -66,6 +83,7 @@ pub fn merge(parts: &[Summary]) -> Result<Summary, String> {
         tool: first.tool,
         tool_version: env!("CARGO_PKG_VERSION").into(),
         scenario: first.scenario.clone(),
+        scenario_digest: first.scenario_digest.clone(),
         mode: first.mode,
         started_at: parts
             .iter()
@@ -75,17 +93,22 @@ pub fn merge(parts: &[Summary]) -> Result<Summary, String> {
         elapsed_s,
         target: first.target.clone(),
         load: LoadInfo {
-            users: parts.iter().map(|p| p.load.users).sum(),
+            users: parts
+                .iter()
+                .fold(0u32, |n, p| n.saturating_add(p.load.users)),
             ..first.load.clone()
         },
         shard: None,
-        generators: parts.iter().map(|p| p.generators).sum(),
+        generators: parts
+            .iter()
+            .fold(0u32, |n, p| n.saturating_add(p.generators)),
+        missing_shards: Vec::new(),
         flows,
         interrupted: merge_interrupted(parts),
         stopped_by,
         tool_errors,
         backoff: Backoff {
-            waits: parts.iter().map(|p| p.backoff.waits).sum(),
+            waits: total(parts.iter().map(|p| p.backoff.waits)),
             total_s: parts.iter().map(|p| p.backoff.total_s).sum(),
         },
         verdict: Verdict::Failed,
@@ -128,7 +151,7 @@ fn merge_step<'a>(
             let same = steps.clone().filter_map(|s| s.event(&e.name));
             Ok(EventSummary {
                 name: e.name.clone(),
-                count: same.clone().map(|x| x.count).sum(),
+                count: total(same.clone().map(|x| x.count)),
                 rate_per_s: 0.0,
                 latency: add_latencies(same.clone().map(|x| &x.latency))?,
                 latency_corrected: add_optional(same.map(|x| x.latency_corrected.as_ref()))?,
@@ -137,13 +160,13 @@ fn merge_step<'a>(
         .collect::<Result<Vec<_>, String>>()?;
     let mut errors = merge_errors(steps.clone().flat_map(|s| s.errors.iter()));
     sort(&mut errors);
-    let ok: u64 = steps.clone().map(|s| s.ok).sum();
-    let failed: u64 = steps.clone().map(|s| s.failed).sum();
+    let ok = total(steps.clone().map(|s| s.ok));
+    let failed = total(steps.clone().map(|s| s.failed));
     Ok(StepSummary {
         name: first.name.clone(),
         kind: first.kind,
         phase: first.phase,
-        count: ok + failed,
+        count: ok.saturating_add(failed),
         ok,
         failed,
         rate_per_s: 0.0,
@@ -156,11 +179,12 @@ fn merge_step<'a>(
             .settled
             .as_ref()
             .map(|f| crate::metrics::summary::Settled {
-                count: steps
-                    .clone()
-                    .filter_map(|s| s.settled.as_ref())
-                    .map(|s| s.count)
-                    .sum(),
+                count: total(
+                    steps
+                        .clone()
+                        .filter_map(|s| s.settled.as_ref())
+                        .map(|s| s.count),
+                ),
                 settle_ms: f.settle_ms,
             }),
     })
@@ -198,12 +222,12 @@ fn merge_series(parts: &[Summary]) -> Vec<IntervalStats> {
                 None => out.push(iv.clone()),
                 Some(m) => {
                     m.t_s = m.t_s.max(iv.t_s);
-                    m.flows_passed += iv.flows_passed;
-                    m.flows_failed += iv.flows_failed;
-                    m.dropped += iv.dropped;
+                    m.flows_passed = m.flows_passed.saturating_add(iv.flows_passed);
+                    m.flows_failed = m.flows_failed.saturating_add(iv.flows_failed);
+                    m.dropped = m.dropped.saturating_add(iv.dropped);
                     for (ms, s) in m.steps.iter_mut().zip(&iv.steps) {
-                        ms.ok += s.ok;
-                        ms.errors += s.errors;
+                        ms.ok = ms.ok.saturating_add(s.ok);
+                        ms.errors = ms.errors.saturating_add(s.errors);
                         ms.p50_ms = ms.p50_ms.max(s.p50_ms);
                         ms.p95_ms = ms.p95_ms.max(s.p95_ms);
                         ms.p99_ms = ms.p99_ms.max(s.p99_ms);
@@ -237,7 +261,7 @@ fn merge_interrupted(parts: &[Summary]) -> Vec<InterruptedAt> {
             .find(|x| x.step == i.step && x.after_event == i.after_event)
         {
             Some(x) => {
-                x.count += i.count;
+                x.count = x.count.saturating_add(i.count);
                 x.longest_wait_ms = x.longest_wait_ms.max(i.longest_wait_ms);
             }
             None => out.push(i.clone()),
@@ -245,6 +269,11 @@ fn merge_interrupted(parts: &[Summary]) -> Vec<InterruptedAt> {
     }
     out.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.step.cmp(&b.step)));
     out
+}
+
+/// A sum that stops at the top instead of overflowing (inputs are files anyone can edit).
+fn total(values: impl Iterator<Item = u64>) -> u64 {
+    values.fold(0, u64::saturating_add)
 }
 
 fn sort(errors: &mut [ErrorCount]) {

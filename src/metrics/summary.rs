@@ -35,6 +35,10 @@ pub struct Summary {
     pub tool_version: String,
     /// The scenario's name.
     pub scenario: String,
+    /// Digest of the scenario file's text (`fnv1a64:...`): `merge` refuses results of different
+    /// scenario files. Empty in results written before it existed.
+    #[serde(default)]
+    pub scenario_digest: String,
     pub mode: Mode,
     /// ISO-8601 UTC time the run started.
     #[schemars(regex(pattern = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$"))]
@@ -51,6 +55,10 @@ pub struct Summary {
     /// How many generators' results this summary holds (1 unless merged).
     #[schemars(range(min = 1))]
     pub generators: u32,
+    /// Merged with `--allow-partial` only: the shards that were missing (e.g. `["2/3"]`); the
+    /// result then covers only part of the users. Empty when complete.
+    #[serde(default)]
+    pub missing_shards: Vec<String>,
     pub flows: Flows,
     /// What the interrupted flows were doing when they were cut off, most frequent first.
     pub interrupted: Vec<InterruptedAt>,
@@ -423,8 +431,12 @@ impl ErrorCount {
         for c in self.causes.iter().chain(&other.causes) {
             stat.add(Some(&c.cause), c.count);
         }
-        self.count += other.count;
-        self.other_causes += other.other_causes + stat.other;
+        // Saturating: merged counts come from files anyone can edit.
+        self.count = self.count.saturating_add(other.count);
+        self.other_causes = self
+            .other_causes
+            .saturating_add(other.other_causes)
+            .saturating_add(stat.other);
         self.causes = stat
             .causes
             .into_iter()
@@ -668,6 +680,7 @@ impl Summary {
             tool: Tool::LoadTester,
             tool_version: env!("CARGO_PKG_VERSION").into(),
             scenario: plan.name.clone(),
+            scenario_digest: plan.digest.clone(),
             mode: info.mode,
             started_at: info.started_at,
             elapsed_s: info.elapsed_s,
@@ -679,6 +692,7 @@ impl Summary {
             load: load_info(plan, info.shard),
             shard: (!info.shard.is_whole()).then(|| info.shard.to_string()),
             generators: 1,
+            missing_shards: Vec::new(),
             flows,
             interrupted,
             stopped_by: info.stopped_by,

@@ -18,7 +18,7 @@ pub struct MockConfig {
     /// listen on several addresses or ports (many connections need many address pairs).
     #[arg(
         long,
-        env = "MOCK_LISTEN",
+        env = "LOAD_TESTER_MOCK_LISTEN",
         value_delimiter = ',',
         default_value = "127.0.0.1:8000"
     )]
@@ -33,44 +33,52 @@ pub struct MockConfig {
     pub e2e_key: Option<Secret>,
 
     /// Server environment: dev login only in development/test, e2e auth refused in production.
-    #[arg(long, env = "MOCK_ENVIRONMENT", default_value = "development")]
+    #[arg(
+        long,
+        env = "LOAD_TESTER_MOCK_ENVIRONMENT",
+        default_value = "development"
+    )]
     pub environment: String,
 
     /// WebSocket handshake generation: `none` (Gen A welcome only) or `phased` (Gen B).
-    #[arg(long, env = "MOCK_HANDSHAKE", value_enum, default_value_t = Handshake::None)]
+    #[arg(long, env = "LOAD_TESTER_MOCK_HANDSHAKE", value_enum, default_value_t = Handshake::None)]
     pub handshake: Handshake,
 
     /// Layout of agent event frames.
-    #[arg(long, env = "MOCK_ENVELOPE", value_enum, default_value_t = Envelope::Data)]
+    #[arg(long, env = "LOAD_TESTER_MOCK_ENVELOPE", value_enum, default_value_t = Envelope::Data)]
     pub envelope: Envelope,
 
     /// `agent_thinking` events per flow (at least 1).
-    #[arg(long, env = "MOCK_THINKING", default_value_t = 2,
+    #[arg(long, env = "LOAD_TESTER_MOCK_THINKING", default_value_t = 2,
           value_parser = clap::value_parser!(u32).range(1..))]
     pub thinking: u32,
 
     /// `tool_executing`/`tool_completed` pairs per flow.
-    #[arg(long, env = "MOCK_TOOLS", default_value_t = 1)]
+    #[arg(long, env = "LOAD_TESTER_MOCK_TOOLS", default_value_t = 1)]
     pub tools: u32,
 
     /// Sleep before each agent event, e.g. `20ms`, `1.5s`, `2m`, `3` (seconds).
-    #[arg(long, env = "MOCK_DELAY", default_value = "0", value_parser = parse_duration)]
+    #[arg(long, env = "LOAD_TESTER_MOCK_DELAY", default_value = "0", value_parser = parse_duration)]
     pub delay: Duration,
 
     /// Uniform random extra delay in `[0, jitter)` added to each event delay.
-    #[arg(long, env = "MOCK_JITTER", default_value = "0", value_parser = parse_duration)]
+    #[arg(long, env = "LOAD_TESTER_MOCK_JITTER", default_value = "0", value_parser = parse_duration)]
     pub jitter: Duration,
 
     /// Fault to inject: drop:EVENT, reorder, agent-error, close:CODE, stall[:DURATION], non-json, login-401.
-    #[arg(long, env = "MOCK_FAULT")]
+    #[arg(long, env = "LOAD_TESTER_MOCK_FAULT")]
     pub fault: Option<Fault>,
 
     /// Fraction of flows (or logins for login-401) that get the fault, 0..=1; exact, not random.
-    #[arg(long, env = "MOCK_FAULT_RATE", default_value = "1.0", value_parser = parse_rate)]
+    #[arg(long, env = "LOAD_TESTER_MOCK_FAULT_RATE", default_value = "1.0", value_parser = parse_rate)]
     pub fault_rate: f64,
 
     /// Concurrent WebSockets allowed per user (JWT `sub`); 0 = unlimited.
-    #[arg(long, env = "MOCK_MAX_CONNECTIONS_PER_USER", default_value_t = 0)]
+    #[arg(
+        long,
+        env = "LOAD_TESTER_MOCK_MAX_CONNECTIONS_PER_USER",
+        default_value_t = 0
+    )]
     pub max_connections_per_user: u32,
 
     /// Listen with SO_REUSEPORT, so that several mock processes share the addresses.

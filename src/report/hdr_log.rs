@@ -1,5 +1,8 @@
 //! `--hdr-log FILE`: the standard HdrHistogram interval log, one tagged histogram per step and per
-//! event each interval, appended and flushed every interval (a `kill -9` loses one interval at most).
+//! event each interval, flushed every interval (a `kill -9` loses one interval at most).
+//!
+//! One log per run: an existing file is truncated, so the file always holds one header and one
+//! run's intervals (a valid log; appending a second run would put a second header mid-file).
 //!
 //! Values are microseconds; `#[MaxValueDivisor: 1000.000]` makes `Interval_Max` read in
 //! milliseconds. Java's HistogramLogProcessor reads it with `-outputValueUnitRatio 1000`.
@@ -32,7 +35,7 @@ enum Source {
 }
 
 impl HdrLog {
-    /// Creates the file and writes the header.
+    /// Creates (or truncates) the file and writes the header.
     pub fn create(path: &Path, plan: &Plan, start: SystemTime) -> io::Result<HdrLog> {
         let mut out = BufWriter::new(File::create(path)?);
         let secs = start

@@ -2,6 +2,7 @@
 
 pub mod hdr_log;
 pub mod json;
+pub mod output;
 pub mod progress;
 pub mod schema;
 pub mod series;
@@ -17,15 +18,8 @@ pub trait Sink {
     fn write(&self, summary: &Summary, w: &mut dyn Write) -> io::Result<()>;
 }
 
-/// Writes a file atomically (temporary file, then rename), so a reader never sees half a report.
+/// Writes a file atomically under a unique temporary name (see `output::write_atomic`), so a
+/// reader never sees half a report and runs sharing a directory never collide.
 pub fn write_file(path: &Path, sink: &dyn Sink, summary: &Summary) -> io::Result<()> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = std::path::PathBuf::from(tmp);
-    {
-        let mut f = io::BufWriter::new(std::fs::File::create(&tmp)?);
-        sink.write(summary, &mut f)?;
-        f.flush()?;
-    }
-    std::fs::rename(&tmp, path)
+    output::write_atomic(path, &mut |w| sink.write(summary, w))
 }

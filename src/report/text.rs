@@ -18,6 +18,13 @@ impl Sink for Text {
             "\n{} — {} users, {:.1}s, target {}",
             s.scenario, s.load.users, s.elapsed_s, s.target.base_url
         )?;
+        if !s.missing_shards.is_empty() {
+            writeln!(
+                w,
+                "  PARTIAL: shards {} missing: these figures cover only part of the users",
+                s.missing_shards.join(", ")
+            )?;
+        }
         writeln!(
             w,
             "  {:<26} {:>8} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",

@@ -110,6 +110,7 @@ pub fn compile(
     Ok(Plan {
         name: top.name.unwrap_or_default(),
         source: file.to_path_buf(),
+        digest: super::digest(text),
         target,
         load,
         steps,

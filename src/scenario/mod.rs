@@ -137,6 +137,18 @@ pub fn validated(path: &Path, plan: &Plan) -> String {
     out
 }
 
+/// A stable digest of a scenario's source text, e.g. `fnv1a64:9f3c...`: the same bytes give the
+/// same digest on every machine and tool version (FNV-1a; it detects a different file, it is not
+/// a defence against a forged one).
+pub fn digest(text: &str) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in text.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("fnv1a64:{h:016x}")
+}
+
 /// Reads and compiles a scenario file. `env` resolves `{{env.NAME}}` (injected for tests).
 ///
 /// Only a regular file of at most `MAX_SCENARIO_BYTES` is read: a FIFO, a device or a directory

@@ -161,7 +161,7 @@ CONTAINERS+=("$RUN")
 # As Kubernetes runs it (readOnlyRootFilesystem, no capabilities): only /app/results is written.
 timeout 120 docker run --name "$RUN" --network "$NET" \
     --read-only --cap-drop ALL --security-opt no-new-privileges -v /app/results \
-    -e MAX_USERS=4 -e SPAWN_RATE=4 -e RUN_TIME=10s -e PROGRESS_INTERVAL=5s \
+    -e MAX_USERS=4 -e SPAWN_RATE=4 -e RUN_TIME=10s -e LOAD_TESTER_PROGRESS_INTERVAL=5s \
     "$IMAGE" >"$WORK/run.log" 2>&1
 rc=$?
 grep -E '^(flows|verdict):' "$WORK/run.log"
@@ -176,17 +176,17 @@ check "results: flows passed > 0, failed 0" \
 PROC="$ID-processes"
 CONTAINERS+=("$PROC")
 timeout 120 docker run --name "$PROC" --network "$NET" \
-    -e PROCESSES=2 -e MAX_USERS=4 -e SPAWN_RATE=4 -e ITERATIONS=3 -e RUN_TIME=60s "$IMAGE" \
+    -e LOAD_TESTER_PROCESSES=2 -e MAX_USERS=4 -e SPAWN_RATE=4 -e LOAD_TESTER_ITERATIONS=3 -e RUN_TIME=60s "$IMAGE" \
     >"$WORK/processes.log" 2>&1
 rc=$?
 grep -E '^(flows|verdict|error):' "$WORK/processes.log"
-check "PROCESSES=2: exit 0 (got $rc)" test "$rc" = 0
+check "LOAD_TESTER_PROCESSES=2: exit 0 (got $rc)" test "$rc" = 0
 mkdir -p "$WORK/processes" && timeout 60 docker cp "$PROC:/app/results/." "$WORK/processes/" >/dev/null 2>&1
-check "PROCESSES=2: 4 users × 3 iterations = 12 flows, all passed" \
+check "LOAD_TESTER_PROCESSES=2: 4 users × 3 iterations = 12 flows, all passed" \
     json_check "$WORK/processes/results.json" "d['flows']['passed'] == 12 and d['flows']['started'] == 12"
 
 # --- the target never comes up: exit 3 and a clear message ----------------------------------
-timeout 60 docker run --rm --network none -e WAIT_FOR_TARGET=3s "$IMAGE" >"$WORK/down.log" 2>&1
+timeout 60 docker run --rm --network none -e LOAD_TESTER_WAIT_FOR_TARGET=3s "$IMAGE" >"$WORK/down.log" 2>&1
 rc=$?
 grep -E '^error' "$WORK/down.log"
 check "unreachable target: exit 3 with 'target not up' (got $rc)" \
@@ -194,7 +194,7 @@ check "unreachable target: exit 3 with 'target not up' (got $rc)" \
 
 # --- docker stop mid-run ---------------------------------------------------------------------
 # The mock paces events 1 s apart (a flow takes ~6 s), so flows are in flight at the stop; the
-# image's GRACEFUL_STOP (3 s) must end the container well within docker stop's 10 s.
+# image's LOAD_TESTER_GRACEFUL_STOP (3 s) must end the container well within docker stop's 10 s.
 SMOCK="$ID-slow-mock"
 SNET="$ID-stop-net"
 timeout 30 docker network create "$SNET" >/dev/null && NETWORKS+=("$SNET")
@@ -204,7 +204,7 @@ timeout 60 docker run -d --name "$SMOCK" --network "$SNET" --network-alias backe
 STOP="$ID-stop"
 CONTAINERS+=("$STOP")
 timeout 60 docker run -d --name "$STOP" --network "$SNET" \
-    -e MAX_USERS=6 -e SPAWN_RATE=3 -e RUN_TIME=5m -e PROGRESS_INTERVAL=1s "$IMAGE" >/dev/null
+    -e MAX_USERS=6 -e SPAWN_RATE=3 -e RUN_TIME=5m -e LOAD_TESTER_PROGRESS_INTERVAL=1s "$IMAGE" >/dev/null
 flows_done() { timeout 10 docker logs "$STOP" 2>&1 | grep '^progress ' | grep -qv ' flows=0 '; }
 if poll 60 flows_done; then
     ok "run under way with finished flows"
@@ -243,7 +243,7 @@ else
     PROJECTS+=("$P1")
     # A short run: the file's defaults (150 users, 3600 s) overridden from the shell.
     (
-        unset ITERATIONS SHARD SHARD_COUNT
+        unset LOAD_TESTER_ITERATIONS LOAD_TESTER_SHARD LOAD_TESTER_SHARD_COUNT
         RUN_TIME=10 MAX_USERS=6 SPAWN_RATE=6 compose "$P1" --profile testing \
             up --abort-on-container-exit --exit-code-from load-tester
     ) >"$WORK/compose.log" 2>&1
@@ -259,7 +259,7 @@ else
     # 3 generators, 30 users, 2 iterations each: exactly 60 flows in all, 20 per shard.
     P3="${ID}shards"
     PROJECTS+=("$P3")
-    SHARD=auto SHARD_COUNT=3 MAX_USERS=30 SPAWN_RATE=30 ITERATIONS=2 RUN_TIME=120 \
+    LOAD_TESTER_SHARD=auto LOAD_TESTER_SHARD_COUNT=3 MAX_USERS=30 SPAWN_RATE=30 LOAD_TESTER_ITERATIONS=2 RUN_TIME=120 \
         compose "$P3" --profile testing up -d --scale load-tester=3 >"$WORK/shards.log" 2>&1
     rc=$?
     [ "$rc" = 0 ] || tail -n 30 "$WORK/shards.log" >&2
@@ -308,7 +308,7 @@ EOF
 fi
 
 # --- the Kubernetes manifests (no cluster here: their shape only) ------------------------------
-check "k8s: Indexed Job with SHARD_COUNT == completions == parallelism; merge pod lists every shard" \
+check "k8s: Indexed Job with LOAD_TESTER_SHARD_COUNT == completions == parallelism; merge pod lists every shard" \
     "$PY" - dockerfiles/k8s/load-tester-job.yaml dockerfiles/k8s/load-tester-merge.yaml <<'EOF'
 import sys, yaml
 docs = [d for f in sys.argv[1:] for d in yaml.safe_load_all(open(f)) if d]
@@ -320,7 +320,7 @@ env = {e["name"]: e.get("value") for e in c.get("env", [])}
 n = spec["completions"]
 files = [f"/app/results/results-shard-{i}-of-{n}.json" for i in range(1, n + 1)]
 ok = (spec.get("completionMode") == "Indexed" and n == spec["parallelism"]
-      and env.get("SHARD_COUNT") == str(n) and "SHARD" not in env
+      and env.get("LOAD_TESTER_SHARD_COUNT") == str(n) and "LOAD_TESTER_SHARD" not in env
       and spec["template"]["spec"]["restartPolicy"] == "Never"
       and pod["spec"]["containers"][0]["args"] == ["merge", *files, "--out", "/app/results/merged.json"])
 sys.exit(0 if ok else 1)

@@ -2,6 +2,7 @@
 
 mod accounting;
 mod cli;
+mod env;
 mod faults;
 mod golden;
 mod headers;
@@ -9,6 +10,7 @@ mod hostile_http;
 mod hostile_ws;
 mod messages;
 mod models;
+mod outputs;
 mod pinned;
 mod raw;
 mod raw_ws;

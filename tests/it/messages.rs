@@ -156,8 +156,35 @@ async fn merge_refusals() {
     let not_results = dir.path().join("notes.json");
     std::fs::write(&not_results, "{\"hello\": 1}").expect("write");
     let not_results = not_results.to_str().expect("UTF-8 path").to_owned();
+    let again = write(
+        "again.json",
+        &Summary {
+            started_at: "2026-01-01T00:00:00.000Z".into(),
+            ..base.clone()
+        },
+    );
+    let shard = |i: u32| Summary {
+        shard: Some(format!("{i}/3")),
+        ..base.clone()
+    };
+    let (s1, s3) = (write("s1.json", &shard(1)), write("s3.json", &shard(3)));
+    let s24 = write(
+        "s2-of-4.json",
+        &Summary {
+            shard: Some("2/4".into()),
+            ..base.clone()
+        },
+    );
+    let mut tampered = shard(2);
+    tampered.steps[1].latency.count += 1;
+    let tampered = write("tampered.json", &tampered);
     let mut all = String::new();
     for args in [
+        vec!["merge", &a, &a],
+        vec!["merge", &a, &again],
+        vec!["merge", &s1, &s3],
+        vec!["merge", &s1, &s24],
+        vec!["merge", &s1, &tampered],
         vec!["merge", &a, &other_scenario],
         vec!["merge", &a, &old],
         vec!["merge", &a, &fewer_steps],

@@ -9,12 +9,18 @@ async fn three_shards_merge_to_the_whole_run() {
     let golden = shipped("golden-path.toml");
     let results = dir.path().join("results");
     let rdir = results.to_str().unwrap();
+    // One target for the three generators (merge refuses results against different targets).
+    let mock = start_mock(Default::default()).await;
+    let url = mock.base_url();
     for shard in ["1/3", "2/3", "3/3"] {
         let o = run_cli(
             &[
                 "run",
                 &golden,
-                "--mock",
+                "--target",
+                &url,
+                "--auth-url",
+                &url,
                 "--users",
                 "10",
                 "--iterations",
@@ -71,42 +77,43 @@ async fn merge_exit_code_follows_the_merged_verdict() {
     let dir = tempdir();
     let path = scenario(dir.path(), "s.toml", &fast_golden(""));
     let (a, b) = (dir.path().join("a.json"), dir.path().join("b.json"));
-    let ok = run_cli(
-        &[
-            "run",
-            path.to_str().unwrap(),
-            "--mock",
-            "-q",
-            "--users",
-            "2",
-            "--out",
-            a.to_str().unwrap(),
-        ],
-        &[],
-    )
+    // One target; its fault hits every second flow exactly (flow 0 passes, flow 1 fails), and the
+    // shards run one after the other, one user each.
+    let mock = start_mock(load_tester::mock::MockConfig {
+        fault: Some("agent-error".parse().unwrap()),
+        fault_rate: 0.5,
+        ..Default::default()
+    })
     .await;
-    assert_eq!(ok.exit, Exit::Passed);
-    let bad = run_cli(
-        &[
-            "run",
-            path.to_str().unwrap(),
-            "--mock",
-            "-q",
-            "--users",
-            "2",
-            "--fault",
-            "agent-error",
-            "--out",
-            b.to_str().unwrap(),
-        ],
-        &[],
-    )
-    .await;
-    assert_eq!(bad.exit, Exit::Failed);
+    let url = mock.base_url();
+    let shard = |shard: &'static str, out: std::path::PathBuf| {
+        let (path, url) = (path.clone(), url.clone());
+        async move {
+            let (p, o) = (path.to_str().unwrap(), out.to_str().unwrap());
+            let args = [
+                "run",
+                p,
+                "--target",
+                &url,
+                "--auth-url",
+                &url,
+                "-q",
+                "--users",
+                "2",
+                "--shard",
+                shard,
+                "--out",
+                o,
+            ];
+            run_cli(&args, &[]).await
+        }
+    };
+    assert_eq!(shard("1/2", a.clone()).await.exit, Exit::Passed);
+    assert_eq!(shard("2/2", b.clone()).await.exit, Exit::Failed);
     let o = run_cli(&["merge", a.to_str().unwrap(), b.to_str().unwrap()], &[]).await;
-    assert_eq!(o.exit, Exit::Failed);
+    assert_eq!(o.exit, Exit::Failed, "{}", o.stderr);
     assert!(
-        o.stdout.contains("flows: 2 passed, 2 failed"),
+        o.stdout.contains("flows: 1 passed, 1 failed"),
         "{}",
         o.stdout
     );
@@ -195,4 +202,75 @@ async fn a_shard_without_users_is_a_usage_error() {
     .await;
     assert_eq!(o.exit, Exit::Usage);
     assert!(o.stderr.contains("shard 3/3 has no users"), "{}", o.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn merge_refuses_what_cannot_be_merged() {
+    let dir = tempdir();
+    let path = scenario(dir.path(), "s.toml", &fast_golden(""));
+    let mock = start_mock(Default::default()).await;
+    let url = mock.base_url();
+    let file = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    for (shard, out) in [("1/3", "a.json"), ("3/3", "c.json")] {
+        let o = file(out);
+        let args = [
+            "run",
+            path.to_str().unwrap(),
+            "--target",
+            &url,
+            "--auth-url",
+            &url,
+            "-q",
+            "--users",
+            "3",
+            "--shard",
+            shard,
+            "--out",
+            &o,
+        ];
+        assert_eq!(run_cli(&args, &[]).await.exit, Exit::Passed);
+    }
+    let (a, c) = (file("a.json"), file("c.json"));
+    // A missing shard: refused, then accepted and marked with --allow-partial.
+    let o = run_cli(&["merge", &a, &c], &[]).await;
+    assert_eq!(o.exit, Exit::Usage);
+    assert!(
+        o.stderr
+            .contains("error: cannot merge: shard 2/3 of 3 missing"),
+        "{}",
+        o.stderr
+    );
+    let merged = file("partial.json");
+    let o = run_cli(&["merge", &a, &c, "--allow-partial", "--out", &merged], &[]).await;
+    assert_eq!(o.exit, Exit::Passed, "{}", o.stderr);
+    assert!(
+        o.stdout.contains("PARTIAL: shards 2/3 missing"),
+        "{}",
+        o.stdout
+    );
+    let v = read_json(std::path::Path::new(&merged));
+    assert_eq!(v["missing_shards"], serde_json::json!(["2/3"]));
+    crate::schema::assert_valid(&v);
+    // The same file twice.
+    let o = run_cli(&["merge", &a, &a], &[]).await;
+    assert_eq!(o.exit, Exit::Usage);
+    assert!(
+        o.stderr.contains(&format!("{a}: identical to {a}")),
+        "{}",
+        o.stderr
+    );
+    // A count that contradicts its histogram: the file and the field are named.
+    let mut tampered = read_json(std::path::Path::new(&c));
+    tampered["steps"][1]["ok"] = serde_json::json!(7);
+    let t = file("tampered.json");
+    std::fs::write(&t, serde_json::to_vec(&tampered).unwrap()).unwrap();
+    let o = run_cli(&["merge", &a, &t], &[]).await;
+    assert_eq!(o.exit, Exit::Usage);
+    assert!(
+        o.stderr.contains(&format!(
+            "{t}: steps[1].ok: 7 but steps[1].latency holds 1 samples"
+        )),
+        "{}",
+        o.stderr
+    );
 }

@@ -54,6 +54,17 @@ pub async fn run_cli(args: &[&str], env: &[(&str, &str)]) -> Output {
     }
 }
 
+/// The built-in mock on 127.0.0.1 (a free port), bound before this returns.
+pub async fn start_mock(cfg: load_tester::mock::MockConfig) -> load_tester::mock::MockServer {
+    let cfg = load_tester::mock::MockConfig {
+        listen: vec![std::net::SocketAddr::from(([127, 0, 0, 1], 0))],
+        ..cfg
+    };
+    load_tester::mock::MockServer::start(cfg)
+        .await
+        .expect("the mock binds 127.0.0.1:0")
+}
+
 /// A temporary directory for scenario and result files.
 pub fn tempdir() -> tempfile::TempDir {
     tempfile::tempdir().expect("create a temporary directory")

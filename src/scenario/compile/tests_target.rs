@@ -71,7 +71,7 @@ fn scenario_urls_keep_their_place() {
         plan.where_from(TargetUrl::Ws),
         format!(
             "ws_url ws://localhost:8000 derived from base_url, which is from {file}:9 \
-             ([target].base_url); override with --ws-url or WS_URL"
+             ([target].base_url); override with --ws-url or LOAD_TESTER_WS_URL"
         )
     );
     // Each step knows which target URL it starts with.
@@ -169,7 +169,7 @@ fn bad_overrides_name_their_flag_or_env_var_and_never_their_value() {
     o.set_url(
         TargetUrl::Ws,
         Some("http://ws.internal".into()),
-        UrlSource::Env("WS_URL"),
+        UrlSource::Env("LOAD_TESTER_WS_URL"),
     );
     let ds = compile_golden(&o).unwrap_err();
     let got: Vec<(usize, Option<&str>, &str)> = ds
@@ -195,7 +195,7 @@ fn bad_overrides_name_their_flag_or_env_var_and_never_their_value() {
             (
                 0,
                 Some("target.ws_url"),
-                "env WS_URL must be an absolute URL starting with ws:// or wss:// (it overrides \
+                "env LOAD_TESTER_WS_URL must be an absolute URL starting with ws:// or wss:// (it overrides \
                  [target].ws_url)"
             ),
         ]

@@ -24,10 +24,14 @@ struct Wrapped<'a> {
 /// Reads a frame's event type: top-level `type`, unwrapped from a wrapper (`system_message`...)
 /// whose `data.event` (or `data.type`) names the event. `None`: not JSON or no type.
 pub fn event_type<'a>(text: &'a str, wrappers: &[String]) -> Option<Cow<'a, str>> {
+    // Only objects: serde would also read a struct from an array (`["agent_started", null]`).
+    if !is_object(text) {
+        return None;
+    }
     let env: Envelope<'a> = serde_json::from_str(text).ok()?;
     let ty = env.ty?;
     if wrappers.iter().any(|w| *w == ty) {
-        if let Some(raw) = env.data {
+        if let Some(raw) = env.data.filter(|raw| is_object(raw.get())) {
             if let Ok(inner) = serde_json::from_str::<Wrapped<'a>>(raw.get()) {
                 if let Some(name) = inner.event.or(inner.ty) {
                     // A `Cow::Borrowed` from `raw` borrows `text`, so it lives long enough.
@@ -37,6 +41,12 @@ pub fn event_type<'a>(text: &'a str, wrappers: &[String]) -> Option<Cow<'a, str>
         }
     }
     Some(ty)
+}
+
+/// Whether JSON text is an object (its first non-blank character is `{`).
+fn is_object(text: &str) -> bool {
+    text.trim_start_matches([' ', '\t', '\n', '\r'])
+        .starts_with('{')
 }
 
 /// Looks a JSON pointer up in the frame, merged as top level ∪ `payload` ∪ `data`.
@@ -93,6 +103,16 @@ mod tests {
         assert_eq!(event_type("<html>oops", &w), None);
         assert_eq!(event_type(r#"{"no":"type"}"#, &w), None);
         assert_eq!(event_type(r#"[1,2]"#, &w), None);
+        // Found by fuzz/run.sh classify_frame: serde reads a struct from an array too.
+        assert_eq!(event_type("\n[\n\"t\",2]", &w), None);
+        assert_eq!(
+            event_type(
+                r#"{"type":"system_message","data":["agent_completed",1]}"#,
+                &w
+            )
+            .as_deref(),
+            Some("system_message")
+        );
         assert_eq!(
             event_type(r#"{"type":"a\"b"}"#, &w).as_deref(),
             Some("a\"b")
