@@ -27,9 +27,11 @@ use crate::shard::ShardArg;
         limited to ws.max_message (default 1MiB) per connect step; HTTP responses to \
         http.max_body (default 1MiB), http.max_header_size (64KiB) and http.max_headers (100) \
         per step.\n\n\
-        Exit codes: 0 all flows passed, 1 a flow or check failed, 2 usage or scenario error, \
-        an output path that cannot be written, or inputs that merge refuses (nothing was run), \
-        3 the tool could not run (e.g. target unreachable).\n\n\
+        Exit codes: 0 passed (a flow passed, none failed), 1 a flow or check failed or no flow \
+        passed, 2 usage or scenario error, an output path that cannot be written, or inputs \
+        that merge refuses (nothing was run), 3 the target was unreachable, the tool itself \
+        failed (an internal error, a worker that died), or a signal stopped the run before any \
+        flow finished.\n\n\
         Environment: each flag's variable is shown as [env: ...]; all carry the prefix \
         LOAD_TESTER_ (e.g. LOAD_TESTER_SEED), except the compose service's TARGET_URL, AUTH_URL, \
         MAX_USERS, SPAWN_RATE, RUN_TIME, RESULTS_DIR and the secrets JWT_SECRET_KEY, \

@@ -110,6 +110,8 @@ async fn user_loop<U: FlowUser>(
         .peekable();
     // An arrival taken from the schedule but not started when the run stopped.
     let mut unstarted = None;
+    // When the user last became free: the run's start, then the end of each flow.
+    let mut free_at = stop.start;
     for at in times.by_ref() {
         if stop.deadline.is_some_and(|d| at >= d) {
             break;
@@ -117,7 +119,7 @@ async fn user_loop<U: FlowUser>(
         // Late only by the time the user was still busy after the arrival was due: an idle
         // user's timer firing a little late is not lateness (so max_lateness 0 drops only the
         // arrivals that found their user busy, as k6 drops those that find no free VU).
-        let busy_for = Instant::now().saturating_duration_since(at);
+        let busy_for = free_at.saturating_duration_since(at);
         tokio::select! {
             _ = tokio::time::sleep_until(at) => {}
             _ = stop.soft.cancelled() => {}
@@ -132,6 +134,7 @@ async fn user_loop<U: FlowUser>(
         }
         let lag = Instant::now().saturating_duration_since(at);
         user.flow(lag).await;
+        free_at = Instant::now();
     }
     // Arrivals that came due while this user was busy or stopping, but never started.
     let now = Instant::now();

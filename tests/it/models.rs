@@ -326,3 +326,36 @@ async fn the_mock_listens_on_several_addresses() {
     }
     mock.shutdown().await;
 }
+
+/// `--max-lateness 0s` drops only the arrivals that find their user busy: users idle between
+/// arrivals (a flow of a few ms, an arrival every 800 ms per user) drop none, however late
+/// their timers fire by a few microseconds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_lateness_zero_drops_nothing_when_users_are_idle() {
+    let dir = tempdir();
+    let path = scenario(dir.path(), "s.toml", &fast_golden(""));
+    let out = dir.path().join("r.json");
+    let o = run_cli(
+        &[
+            "run",
+            path.to_str().unwrap(),
+            "--mock",
+            "--arrival-rate",
+            "10",
+            "--users",
+            "8",
+            "--duration",
+            "2s",
+            "--max-lateness",
+            "0s",
+            "-q",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(o.exit, Exit::Passed, "{}\n{}", o.stdout, o.stderr);
+    let r = read_results(&out);
+    assert_eq!((r.flows.passed, r.flows.dropped), (20, 0), "{:?}", r.flows);
+}
