@@ -75,11 +75,42 @@ pub fn classify_frame(data: &[u8]) {
     }
 }
 
-/// The shipped golden path, compiled from the text built into the binary.
+/// The golden path's shape (login, connect, an optional handshake, the chat with the golden
+/// five, close), inline: the library is built (e.g. in the image) without the scenario files.
+const GOLDEN: &str = r#"
+name = "golden-path"
+[vars]
+thread_id = ""
+[[setup]]
+name = "login"
+http.method = "POST"
+http.url = "{{auth_url}}/auth/login"
+http.json = { email = "loadtest-{{vu}}@example.test", password = "pw" }
+http.extract = { token = "/access_token" }
+[[steps]]
+name = "connect"
+ws.connect = "{{ws_url}}/ws"
+ws.subprotocols = ["jwt.{{token}}"]
+ws.respond = [{ on = "ping", send = { type = "pong" } }]
+[[steps]]
+name = "handshake"
+ws.expect = "(handshake_response handshake_complete)?"
+ws.settle = "300ms"
+ws.ignore = ["connection_established"]
+[[steps]]
+name = "chat"
+ws.send = { type = "user_message", payload = { content = "hi" } }
+ws.expect = "agent_started agent_thinking+ (tool_executing tool_completed)* agent_completed"
+ws.ignore = ["connection_established", "heartbeat*"]
+[[steps]]
+name = "close"
+ws.close = true
+"#;
+
+/// The golden path, compiled.
 fn golden_plan() -> Option<Plan> {
-    let text = include_str!("../scenarios/golden-path.toml");
-    let path = std::path::Path::new("scenarios/golden-path.toml");
-    crate::scenario::compile::compile(text, path, &Default::default(), &|_| None).ok()
+    let path = std::path::Path::new("golden-path.toml");
+    crate::scenario::compile::compile(GOLDEN, path, &Default::default(), &|_| None).ok()
 }
 
 /// Real results: the golden path's shards 1/2 and 2/2, with samples, an error and events.
