@@ -164,12 +164,10 @@ fn the_command_line_definition_is_consistent() {
 async fn processes_split_the_users_and_merge_their_results() {
     let dir = tempdir();
     let path = scenario(dir.path(), "s.toml", &fast_golden(""));
-    let out = dir.path().join("r.json");
-    let o = run_cli(
+    let (o, out) = run_mock(
+        dir.path(),
+        path.to_str().unwrap(),
         &[
-            "run",
-            path.to_str().unwrap(),
-            "--mock",
             "--users",
             "5",
             "--iterations",
@@ -178,10 +176,7 @@ async fn processes_split_the_users_and_merge_their_results() {
             "2",
             "--progress-interval",
             "1s",
-            "--out",
-            out.to_str().unwrap(),
         ],
-        &[],
     )
     .await;
     assert_eq!(o.exit, Exit::Passed, "{}\n{}", o.stdout, o.stderr);
@@ -232,19 +227,10 @@ async fn run_mock_honours_listen() {
     let addr = format!("127.0.0.1:{port}");
     let dir = tempdir();
     let path = scenario(dir.path(), "s.toml", &fast_golden(""));
-    let out = dir.path().join("r.json");
-    let o = run_cli(
-        &[
-            "run",
-            path.to_str().unwrap(),
-            "--mock",
-            "--listen",
-            &addr,
-            "--quiet",
-            "--out",
-            out.to_str().unwrap(),
-        ],
-        &[],
+    let (o, out) = run_mock(
+        dir.path(),
+        path.to_str().unwrap(),
+        &["--listen", &addr, "--quiet"],
     )
     .await;
     assert_eq!(

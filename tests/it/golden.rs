@@ -6,12 +6,10 @@ use load_tester::exit::Exit;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn golden_path_passes_and_counts_the_five_events() {
     let dir = tempdir();
-    let out = dir.path().join("r.json");
-    let o = run_cli(
+    let (o, out) = run_mock(
+        dir.path(),
+        &shipped("golden-path.toml"),
         &[
-            "run",
-            &shipped("golden-path.toml"),
-            "--mock",
             "--users",
             "20",
             "--spawn-rate",
@@ -19,10 +17,7 @@ async fn golden_path_passes_and_counts_the_five_events() {
             "--iterations",
             "3",
             "--quiet",
-            "--out",
-            out.to_str().unwrap(),
         ],
-        &[],
     )
     .await;
     assert_eq!(

@@ -9,12 +9,10 @@ use load_tester::exit::Exit;
 async fn event_latencies_follow_the_mock_delay() {
     let dir = tempdir();
     let path = scenario(dir.path(), "s.toml", &fast_golden(""));
-    let out = dir.path().join("r.json");
-    let o = run_cli(
+    let (o, out) = run_mock(
+        dir.path(),
+        path.to_str().unwrap(),
         &[
-            "run",
-            path.to_str().unwrap(),
-            "--mock",
             "--users",
             "5",
             "--iterations",
@@ -26,10 +24,7 @@ async fn event_latencies_follow_the_mock_delay() {
             "2",
             "--tools",
             "1",
-            "--out",
-            out.to_str().unwrap(),
         ],
-        &[],
     )
     .await;
     assert_eq!(o.exit, Exit::Passed, "{}", o.stdout);

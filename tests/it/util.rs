@@ -135,3 +135,29 @@ ws.close = true
 "#
     )
 }
+
+/// `load-tester run SCENARIO --mock ARGS... --out DIR/r.json` in-process, no env: its output and
+/// the path of the results file it was told to write.
+pub async fn run_mock(dir: &Path, scenario: &str, args: &[&str]) -> (Output, PathBuf) {
+    let out = dir.join("r.json");
+    let argv: Vec<&str> = ["run", scenario, "--mock"]
+        .into_iter()
+        .chain(args.iter().copied())
+        .chain(["--out", out.to_str().expect("a UTF-8 temporary path")])
+        .collect();
+    (run_cli(&argv, &[]).await, out)
+}
+
+/// The arguments `CMD SCENARIO --target URL --auth-url URL ARGS...`: a command against one
+/// server serving both the target and the login.
+pub fn against<'a>(
+    cmd: &'a str,
+    scenario: &'a str,
+    url: &'a str,
+    args: &[&'a str],
+) -> Vec<&'a str> {
+    [cmd, scenario, "--target", url, "--auth-url", url]
+        .into_iter()
+        .chain(args.iter().copied())
+        .collect()
+}
