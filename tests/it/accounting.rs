@@ -16,10 +16,8 @@ fn fast(dir: &std::path::Path) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_panic_in_a_flow_fails_it_as_internal_and_the_run_exits_3() {
     let dir = tempdir();
-    let path = fast(dir.path());
-    let (o, out) = run_mock(
+    let (o, out) = run_fast_golden(
         dir.path(),
-        &path,
         &[
             "--users",
             "3",
@@ -64,10 +62,8 @@ async fn a_panic_in_a_flow_fails_it_as_internal_and_the_run_exits_3() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_that_dies_is_reported_and_the_run_exits_3() {
     let dir = tempdir();
-    let path = fast(dir.path());
-    let (o, out) = run_mock(
+    let (o, out) = run_fast_golden(
         dir.path(),
-        &path,
         &[
             "--users",
             "4",
@@ -108,10 +104,8 @@ async fn a_worker_that_dies_is_reported_and_the_run_exits_3() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn flows_cut_by_the_end_say_where_they_were_and_a_run_with_no_passed_flow_fails() {
     let dir = tempdir();
-    let path = fast(dir.path());
-    let (o, out) = run_mock(
+    let (o, out) = run_fast_golden(
         dir.path(),
-        &path,
         &[
             "--users",
             "3",

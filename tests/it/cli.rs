@@ -163,10 +163,8 @@ fn the_command_line_definition_is_consistent() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn processes_split_the_users_and_merge_their_results() {
     let dir = tempdir();
-    let path = scenario(dir.path(), "s.toml", &fast_golden(""));
-    let (o, out) = run_mock(
+    let (o, out) = run_fast_golden(
         dir.path(),
-        path.to_str().unwrap(),
         &[
             "--users",
             "5",
@@ -226,20 +224,8 @@ async fn run_mock_honours_listen() {
         .port();
     let addr = format!("127.0.0.1:{port}");
     let dir = tempdir();
-    let path = scenario(dir.path(), "s.toml", &fast_golden(""));
-    let (o, out) = run_mock(
-        dir.path(),
-        path.to_str().unwrap(),
-        &["--listen", &addr, "--quiet"],
-    )
-    .await;
-    assert_eq!(
-        o.exit,
-        load_tester::exit::Exit::Passed,
-        "{}{}",
-        o.stdout,
-        o.stderr
-    );
+    let (o, out) = run_fast_golden(dir.path(), &["--listen", &addr, "--quiet"]).await;
+    assert_passed(&o);
     let r = read_results(&out);
     assert_eq!(r.target.base_url, format!("http://{addr}"));
 }

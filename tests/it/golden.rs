@@ -20,13 +20,7 @@ async fn golden_path_passes_and_counts_the_five_events() {
         ],
     )
     .await;
-    assert_eq!(
-        o.exit,
-        Exit::Passed,
-        "stdout:\n{}\nstderr:\n{}",
-        o.stdout,
-        o.stderr
-    );
+    assert_passed(&o);
     let r = read_results(&out);
     assert_eq!(r.flows.passed, 60);
     assert_eq!(r.flows.failed, 0);

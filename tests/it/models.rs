@@ -7,10 +7,8 @@ use load_tester::exit::Exit;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn open_model_runs_the_rate_and_reports_corrected_latency() {
     let dir = tempdir();
-    let path = scenario(dir.path(), "s.toml", &fast_golden(""));
-    let (o, out) = run_mock(
+    let (o, out) = run_fast_golden(
         dir.path(),
-        path.to_str().unwrap(),
         &[
             "--arrival-rate",
             "40",
@@ -307,10 +305,8 @@ async fn the_mock_listens_on_several_addresses() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn max_lateness_zero_drops_nothing_when_users_are_idle() {
     let dir = tempdir();
-    let path = scenario(dir.path(), "s.toml", &fast_golden(""));
-    let (o, out) = run_mock(
+    let (o, out) = run_fast_golden(
         dir.path(),
-        path.to_str().unwrap(),
         &[
             "--arrival-rate",
             "10",

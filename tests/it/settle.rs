@@ -21,13 +21,7 @@ async fn golden(handshake: &str) -> (String, serde_json::Value) {
         ],
     )
     .await;
-    assert_eq!(
-        o.exit,
-        load_tester::exit::Exit::Passed,
-        "{}{}",
-        o.stdout,
-        o.stderr
-    );
+    assert_passed(&o);
     let v = read_json(&out);
     assert_valid(&v);
     (o.stdout, v)

@@ -8,10 +8,8 @@ use load_tester::exit::Exit;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn event_latencies_follow_the_mock_delay() {
     let dir = tempdir();
-    let path = scenario(dir.path(), "s.toml", &fast_golden(""));
-    let (o, out) = run_mock(
+    let (o, out) = run_fast_golden(
         dir.path(),
-        path.to_str().unwrap(),
         &[
             "--users",
             "5",

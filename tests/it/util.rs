@@ -161,3 +161,20 @@ pub fn against<'a>(
         .chain(args.iter().copied())
         .collect()
 }
+
+/// `run_mock` of `fast_golden("")`, written into `dir` as `s.toml`.
+pub async fn run_fast_golden(dir: &Path, args: &[&str]) -> (Output, PathBuf) {
+    let path = scenario(dir, "s.toml", &fast_golden(""));
+    run_mock(dir, path.to_str().expect("a UTF-8 temporary path"), args).await
+}
+
+/// The run passed (exit 0); its stdout and stderr are shown when it did not.
+pub fn assert_passed(o: &Output) {
+    assert_eq!(
+        o.exit,
+        Exit::Passed,
+        "stdout:\n{}\nstderr:\n{}",
+        o.stdout,
+        o.stderr
+    );
+}
