@@ -71,11 +71,7 @@ async fn bad_flag_values_are_usage_errors() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unreachable_target_exits_3() {
     // A port that was just free: nothing listens there.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let target = format!("http://127.0.0.1:{port}");
     let dir = tempdir();
     let out = dir.path().join("r.json");
@@ -217,11 +213,7 @@ async fn processes_refuse_an_hdr_log() {
 /// `run --mock --listen ADDR` serves the in-process mock where it is told to.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_mock_honours_listen() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let addr = format!("127.0.0.1:{port}");
     let dir = tempdir();
     let (o, out) = run_fast_golden(dir.path(), &["--listen", &addr, "--quiet"]).await;

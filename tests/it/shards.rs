@@ -101,11 +101,7 @@ async fn merge_exit_code_follows_the_merged_verdict() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn waiting_for_a_target_that_never_comes_up_exits_3() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let target = format!("http://127.0.0.1:{port}");
     let golden = shipped("golden-path.toml");
     let args = ["--wait-for-target", "1s", "-q"];

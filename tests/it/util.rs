@@ -178,3 +178,11 @@ pub fn assert_passed(o: &Output) {
         o.stderr
     );
 }
+
+/// A port on 127.0.0.1 that was free a moment ago (its listener is closed): nothing listens there.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("bind 127.0.0.1:0")
+        .port()
+}
