@@ -16,13 +16,9 @@ fn fast(dir: &std::path::Path) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_panic_in_a_flow_fails_it_as_internal_and_the_run_exits_3() {
     let dir = tempdir();
-    let path = fast(dir.path());
-    let out = dir.path().join("r.json");
-    let o = run_cli(
+    let (o, out) = run_fast_golden(
+        dir.path(),
         &[
-            "run",
-            &path,
-            "--mock",
             "--users",
             "3",
             "--iterations",
@@ -32,10 +28,7 @@ async fn a_panic_in_a_flow_fails_it_as_internal_and_the_run_exits_3() {
             "--quiet",
             "--self-test-panic",
             "step:chat",
-            "--out",
-            out.to_str().unwrap(),
         ],
-        &[],
     )
     .await;
     assert_eq!(o.exit, Exit::Error, "{}", o.stdout);
@@ -69,13 +62,9 @@ async fn a_panic_in_a_flow_fails_it_as_internal_and_the_run_exits_3() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_that_dies_is_reported_and_the_run_exits_3() {
     let dir = tempdir();
-    let path = fast(dir.path());
-    let out = dir.path().join("r.json");
-    let o = run_cli(
+    let (o, out) = run_fast_golden(
+        dir.path(),
         &[
-            "run",
-            &path,
-            "--mock",
             "--users",
             "4",
             "--iterations",
@@ -85,10 +74,7 @@ async fn a_worker_that_dies_is_reported_and_the_run_exits_3() {
             "--quiet",
             "--self-test-panic",
             "worker",
-            "--out",
-            out.to_str().unwrap(),
         ],
-        &[],
     )
     .await;
     assert_eq!(o.exit, Exit::Error);
@@ -118,13 +104,9 @@ async fn a_worker_that_dies_is_reported_and_the_run_exits_3() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn flows_cut_by_the_end_say_where_they_were_and_a_run_with_no_passed_flow_fails() {
     let dir = tempdir();
-    let path = fast(dir.path());
-    let out = dir.path().join("r.json");
-    let o = run_cli(
+    let (o, out) = run_fast_golden(
+        dir.path(),
         &[
-            "run",
-            &path,
-            "--mock",
             "--users",
             "3",
             "--spawn-rate",
@@ -138,10 +120,7 @@ async fn flows_cut_by_the_end_say_where_they_were_and_a_run_with_no_passed_flow_
             "--delay",
             "3s",
             "--quiet",
-            "--out",
-            out.to_str().unwrap(),
         ],
-        &[],
     )
     .await;
     let r = read_results(&out);
@@ -188,27 +167,18 @@ async fn users_back_off_after_failed_iterations() {
     let dir = tempdir();
     let path = fast(dir.path());
     let out = dir.path().join("r.json");
-    let o = run_cli(
-        &[
-            "run",
-            &path,
-            "--target",
-            &url,
-            "--auth-url",
-            &url,
-            "--users",
-            "2",
-            "--iterations",
-            "1000",
-            "--duration",
-            "1s",
-            "--quiet",
-            "--out",
-            out.to_str().unwrap(),
-        ],
-        &[],
-    )
-    .await;
+    let args = [
+        "--users",
+        "2",
+        "--iterations",
+        "1000",
+        "--duration",
+        "1s",
+        "--quiet",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    let o = run_cli(&against("run", &path, &url, &args), &[]).await;
     assert_eq!(o.exit, Exit::Failed, "{}", o.stdout);
     let r = read_results(&out);
     // 100 ms, 200, 400, 800 (each with up to half of it as jitter): at most ~5 tries per user

@@ -71,11 +71,7 @@ async fn bad_flag_values_are_usage_errors() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unreachable_target_exits_3() {
     // A port that was just free: nothing listens there.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let target = format!("http://127.0.0.1:{port}");
     let dir = tempdir();
     let out = dir.path().join("r.json");
@@ -163,13 +159,9 @@ fn the_command_line_definition_is_consistent() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn processes_split_the_users_and_merge_their_results() {
     let dir = tempdir();
-    let path = scenario(dir.path(), "s.toml", &fast_golden(""));
-    let out = dir.path().join("r.json");
-    let o = run_cli(
+    let (o, out) = run_fast_golden(
+        dir.path(),
         &[
-            "run",
-            path.to_str().unwrap(),
-            "--mock",
             "--users",
             "5",
             "--iterations",
@@ -178,10 +170,7 @@ async fn processes_split_the_users_and_merge_their_results() {
             "2",
             "--progress-interval",
             "1s",
-            "--out",
-            out.to_str().unwrap(),
         ],
-        &[],
     )
     .await;
     assert_eq!(o.exit, Exit::Passed, "{}\n{}", o.stdout, o.stderr);
@@ -224,36 +213,11 @@ async fn processes_refuse_an_hdr_log() {
 /// `run --mock --listen ADDR` serves the in-process mock where it is told to.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_mock_honours_listen() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let addr = format!("127.0.0.1:{port}");
     let dir = tempdir();
-    let path = scenario(dir.path(), "s.toml", &fast_golden(""));
-    let out = dir.path().join("r.json");
-    let o = run_cli(
-        &[
-            "run",
-            path.to_str().unwrap(),
-            "--mock",
-            "--listen",
-            &addr,
-            "--quiet",
-            "--out",
-            out.to_str().unwrap(),
-        ],
-        &[],
-    )
-    .await;
-    assert_eq!(
-        o.exit,
-        load_tester::exit::Exit::Passed,
-        "{}{}",
-        o.stdout,
-        o.stderr
-    );
+    let (o, out) = run_fast_golden(dir.path(), &["--listen", &addr, "--quiet"]).await;
+    assert_passed(&o);
     let r = read_results(&out);
     assert_eq!(r.target.base_url, format!("http://{addr}"));
 }

@@ -202,12 +202,10 @@ ws.send = { type = "user_message", payload = { content = "hi" } }
 ws.expect = "agent_started agent_thinking+ (tool_executing tool_completed)* agent_completed"
 "#;
     let path = scenario(dir.path(), "s.toml", text);
-    let out = dir.path().join("r.json");
-    let o = run_cli(
+    let (o, out) = run_mock(
+        dir.path(),
+        path.to_str().unwrap(),
         &[
-            "run",
-            path.to_str().unwrap(),
-            "--mock",
             "--quiet",
             "--workers",
             "1",
@@ -215,10 +213,7 @@ ws.expect = "agent_started agent_thinking+ (tool_executing tool_completed)* agen
             "1",
             "--delay",
             "500ms",
-            "--out",
-            out.to_str().unwrap(),
         ],
-        &[],
     )
     .await;
     assert_eq!(o.exit, Exit::Failed, "{}", o.stdout);
@@ -246,19 +241,7 @@ name = "welcome"
 ws.expect = "connection_established"
 "#;
     let path = scenario(dir.path(), "s.toml", text);
-    let out = dir.path().join("r.json");
-    let o = run_cli(
-        &[
-            "run",
-            path.to_str().unwrap(),
-            "--mock",
-            "--quiet",
-            "--out",
-            out.to_str().unwrap(),
-        ],
-        &[],
-    )
-    .await;
+    let (o, out) = run_mock(dir.path(), path.to_str().unwrap(), &["--quiet"]).await;
     assert_eq!(o.exit, Exit::Failed, "{}", o.stdout);
     let r = read_results(&out);
     let (step, kind, detail, _) = only_error(&r);

@@ -6,12 +6,10 @@ use load_tester::exit::Exit;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn golden_path_passes_and_counts_the_five_events() {
     let dir = tempdir();
-    let out = dir.path().join("r.json");
-    let o = run_cli(
+    let (o, out) = run_mock(
+        dir.path(),
+        &shipped("golden-path.toml"),
         &[
-            "run",
-            &shipped("golden-path.toml"),
-            "--mock",
             "--users",
             "20",
             "--spawn-rate",
@@ -19,19 +17,10 @@ async fn golden_path_passes_and_counts_the_five_events() {
             "--iterations",
             "3",
             "--quiet",
-            "--out",
-            out.to_str().unwrap(),
         ],
-        &[],
     )
     .await;
-    assert_eq!(
-        o.exit,
-        Exit::Passed,
-        "stdout:\n{}\nstderr:\n{}",
-        o.stdout,
-        o.stderr
-    );
+    assert_passed(&o);
     let r = read_results(&out);
     assert_eq!(r.flows.passed, 60);
     assert_eq!(r.flows.failed, 0);

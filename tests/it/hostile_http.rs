@@ -8,7 +8,7 @@ use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::raw::{read_request, run_binary, RawServer};
+use crate::raw::{login_scenario, read_request, run_target, Ran, RawServer};
 use crate::util::*;
 use load_tester::exit::Exit;
 use load_tester::metrics::summary::{ErrorCount, Summary};
@@ -17,21 +17,22 @@ use load_tester::metrics::summary::{ErrorCount, Summary};
 const TIMEOUT: Duration = Duration::from_secs(2);
 
 /// A one-step scenario: the login, with a 2 s deadline.
-fn login_scenario(dir: &Path) -> PathBuf {
-    scenario(
+fn login_only(dir: &Path) -> PathBuf {
+    login_scenario(
         dir,
-        "login.toml",
-        r#"
-name = "login-only"
-[[steps]]
-name = "login"
-http.method = "POST"
-http.url = "{{auth_url}}/auth/login"
-http.json = { email = "a-{{vu}}@example.test", password = "pw" }
-http.extract = { token = "/access_token" }
-http.timeout = "2s"
-"#,
+        "login-only",
+        "a-{{vu}}@example.test",
+        r#"http.timeout = "2s""#,
     )
+}
+
+/// Runs the binary as `CMD login.toml --target SERVER ARGS...`: what it did and its results,
+/// after checking it failed (exit 1).
+fn run_failing(cmd: &str, server: &RawServer, args: &[&str]) -> (Ran, Summary) {
+    let dir = tempdir();
+    let (ran, out) = run_target(cmd, &login_only(dir.path()), &server.url(), args);
+    assert_eq!(ran.code, Some(1), "{}{}", ran.stdout, ran.stderr);
+    (ran, read_results(&out))
 }
 
 /// Holds a connection open until the client closes it (a read that ends at its EOF).
@@ -48,10 +49,17 @@ fn only_error(r: &Summary) -> (&ErrorCount, String) {
     (e, e.causes[0].cause.clone())
 }
 
+/// The run's only error is `(kind, phase)` with the single cause `cause`.
+fn assert_only_error(r: &Summary, kind_phase: (&str, &str), cause: &str) {
+    let (e, got) = only_error(r);
+    assert_eq!((e.kind.as_str(), e.phase.as_str()), kind_phase);
+    assert_eq!(got, cause);
+}
+
 /// Probes `server` in-process with the login scenario; the results and how long it took.
 async fn probe(server: &RawServer) -> (Exit, Summary, Duration, String) {
     let dir = tempdir();
-    let path = login_scenario(dir.path());
+    let path = login_only(dir.path());
     let out = dir.path().join("r.json");
     let started = Instant::now();
     let o = run_cli(
@@ -91,40 +99,21 @@ fn overflow_answer(s: &mut TcpStream) {
 #[test]
 fn an_overflowing_chunk_size_fails_the_probe_as_http_protocol() {
     let server = RawServer::start(|mut s| overflow(&mut s));
-    let dir = tempdir();
-    let path = login_scenario(dir.path());
-    let out = dir.path().join("r.json");
-    let ran = run_binary(
-        &[
-            "probe",
-            path.to_str().unwrap(),
-            "--target",
-            &server.url(),
-            "--out",
-            out.to_str().unwrap(),
-        ],
-        &[],
-    );
-    assert_eq!(ran.code, Some(1), "{}{}", ran.stdout, ran.stderr);
+    let (ran, r) = run_failing("probe", &server, &[]);
     assert!(!ran.stderr.contains("panicked"), "{}", ran.stderr);
     assert!(
         ran.took < TIMEOUT + Duration::from_secs(1),
         "took {:?}",
         ran.took
     );
-    let r = read_results(&out);
     assert_eq!((r.flows.failed, r.flows.interrupted), (1, 0));
-    let (e, cause) = only_error(&r);
-    assert_eq!(
-        (e.kind.as_str(), e.phase.as_str()),
-        ("http_protocol", "response")
-    );
-    assert_eq!(
-        cause,
-        format!(
+    assert_only_error(
+        &r,
+        ("http_protocol", "response"),
+        &format!(
             "{}: chunk size ffffffffffffffff overflows (the largest is 7fffffffffffffff)",
             server.url()
-        )
+        ),
     );
     assert!(ran.stdout.contains("FAIL  login"), "{}", ran.stdout);
     assert!(
@@ -152,15 +141,10 @@ fn a_run_where_half_the_logins_overflow_fails_with_them_counted() {
             overflow_answer(&mut s);
         }
     });
-    let dir = tempdir();
-    let path = login_scenario(dir.path());
-    let out = dir.path().join("r.json");
-    let ran = run_binary(
+    let (ran, r) = run_failing(
+        "run",
+        &server,
         &[
-            "run",
-            path.to_str().unwrap(),
-            "--target",
-            &server.url(),
             "--users",
             "4",
             "--spawn-rate",
@@ -168,14 +152,9 @@ fn a_run_where_half_the_logins_overflow_fails_with_them_counted() {
             "--iterations",
             "1",
             "--quiet",
-            "--out",
-            out.to_str().unwrap(),
         ],
-        &[],
     );
-    assert_eq!(ran.code, Some(1), "{}{}", ran.stdout, ran.stderr);
     assert!(!ran.stderr.contains("panicked"), "{}", ran.stderr);
-    let r = read_results(&out);
     assert_eq!(
         (r.flows.passed, r.flows.failed, r.flows.interrupted),
         (2, 2, 0)
@@ -215,18 +194,14 @@ async fn an_endless_chunked_body_is_too_large() {
     let (exit, r, took, stdout) = probe(&server).await;
     assert_eq!(exit, Exit::Failed, "{stdout}");
     assert!(took < TIMEOUT + Duration::from_secs(1), "took {took:?}");
-    let (e, cause) = only_error(&r);
-    assert_eq!(
-        (e.kind.as_str(), e.phase.as_str()),
-        ("too_large", "response")
-    );
-    assert_eq!(
-        cause,
-        format!(
+    assert_only_error(
+        &r,
+        ("too_large", "response"),
+        &format!(
             "{}: the response body is over 1 MiB (raise http.max_body in the step, e.g. \
              http.max_body = \"16MiB\")",
             server.url()
-        )
+        ),
     );
 }
 
@@ -235,15 +210,10 @@ async fn an_endless_chunked_body_is_too_large() {
 #[test]
 fn fifty_users_against_endless_login_bodies_stay_within_64_mib() {
     let server = RawServer::start(|mut s| endless(&mut s));
-    let dir = tempdir();
-    let path = login_scenario(dir.path());
-    let out = dir.path().join("r.json");
-    let ran = run_binary(
+    let (ran, r) = run_failing(
+        "run",
+        &server,
         &[
-            "run",
-            path.to_str().unwrap(),
-            "--target",
-            &server.url(),
             "--users",
             "50",
             "--spawn-rate",
@@ -253,17 +223,12 @@ fn fifty_users_against_endless_login_bodies_stay_within_64_mib() {
             "--backoff",
             "10ms",
             "--quiet",
-            "--out",
-            out.to_str().unwrap(),
         ],
-        &[],
     );
     eprintln!(
         "50 users x endless login body: peak RSS {} KiB, {:?}",
         ran.peak_rss_kib, ran.took
     );
-    assert_eq!(ran.code, Some(1), "{}{}", ran.stdout, ran.stderr);
-    let r = read_results(&out);
     assert_eq!(
         (r.flows.passed, r.flows.failed, r.flows.interrupted),
         (0, 150, 0)
@@ -299,33 +264,25 @@ async fn ten_thousand_headers_are_too_large_by_count_or_size() {
     let (exit, r, took, _) = probe(&server).await;
     assert_eq!(exit, Exit::Failed);
     assert!(took < TIMEOUT + Duration::from_secs(1), "took {took:?}");
-    let (e, cause) = only_error(&r);
-    assert_eq!(
-        (e.kind.as_str(), e.phase.as_str()),
-        ("too_large", "response")
-    );
-    assert_eq!(
-        cause,
-        format!(
+    assert_only_error(
+        &r,
+        ("too_large", "response"),
+        &format!(
             "{}: more than 100 header lines (raise http.max_headers in the step)",
             server.url()
-        )
+        ),
     );
 
     let server = RawServer::start(|mut s| many_headers(&mut s, b"x-filler-header: 0123456789\r\n"));
     let (exit, r, _, _) = probe(&server).await;
     assert_eq!(exit, Exit::Failed);
-    let (e, cause) = only_error(&r);
-    assert_eq!(
-        (e.kind.as_str(), e.phase.as_str()),
-        ("too_large", "response")
-    );
-    assert_eq!(
-        cause,
-        format!(
+    assert_only_error(
+        &r,
+        ("too_large", "response"),
+        &format!(
             "{}: the response head is over 64 KiB (raise http.max_header_size in the step)",
             server.url()
-        )
+        ),
     );
 }
 
@@ -336,13 +293,12 @@ async fn accept_then_silence_times_out_waiting_for_the_status_line() {
     assert_eq!(exit, Exit::Failed);
     assert!(took >= TIMEOUT, "took {took:?}");
     assert!(took < TIMEOUT + Duration::from_secs(1), "took {took:?}");
-    let (e, cause) = only_error(&r);
-    assert_eq!((e.kind.as_str(), e.phase.as_str()), ("timeout", "response"));
-    assert_eq!(
-        cause,
-        format!(
+    assert_only_error(
+        &r,
+        ("timeout", "response"),
+        &format!(
             "{}: no response within 2s (waiting for the status line)",
             server.url()
-        )
+        ),
     );
 }

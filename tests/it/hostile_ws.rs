@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::raw::{read_request, run_binary, spawn_binary, Ran, RawServer};
+use crate::raw::{read_request, run_target, spawn_binary, Ran, RawServer};
 use crate::raw_ws::*;
 use crate::util::*;
 
@@ -45,23 +45,26 @@ ws.within = "4s"
 fn probe(server: &RawServer, text: &str) -> (Ran, Value) {
     let dir = tempdir();
     let path = scenario(dir.path(), "s.toml", text);
-    let out = dir.path().join("r.json");
-    let ran = run_binary(
-        &[
-            "probe",
-            path.to_str().unwrap(),
-            "--target",
-            &server.url(),
-            "--out",
-            out.to_str().unwrap(),
-        ],
-        &[],
-    );
+    let (ran, out) = run_target("probe", &path, &server.url(), &[]);
     let v = std::fs::read_to_string(&out)
         .ok()
         .and_then(|t| serde_json::from_str(&t).ok())
         .unwrap_or(Value::Null);
     (ran, v)
+}
+
+/// `probe` of `text` against `server`, asserted to fail as `assert_failed` says; the run and
+/// the cause.
+fn probe_failing(
+    server: &RawServer,
+    text: &str,
+    step_kind_phase: (&str, &str, &str),
+    cause: &str,
+    within: Duration,
+) -> (Ran, String) {
+    let (ran, v) = probe(server, text);
+    let cause = assert_failed(&ran, &v, server, step_kind_phase, cause, within);
+    (ran, cause)
 }
 
 /// The run failed (exit 1, no panic) within `within`, its first error being `step` failing with
@@ -143,11 +146,9 @@ ws.within = "2s"
 "#
         ),
     );
-    let (ran, v) = probe(&server, &text);
-    assert_failed(
-        &ran,
-        &v,
+    probe_failing(
         &server,
+        &text,
         ("chat", "timeout", "send"),
         "the step's message (8388608 bytes) was not taken within 2s (ws.within): the server is \
          not reading",
@@ -174,11 +175,9 @@ ws.close = true
 ws.timeout = "1s"
 "#,
     );
-    let (ran, v) = probe(&server, &text);
-    assert_failed(
-        &ran,
-        &v,
+    probe_failing(
         &server,
+        &text,
         ("close", "timeout", "close"),
         "the closing handshake did not end within 1s (ws.timeout): no close frame came back",
         secs(2.0),
@@ -226,23 +225,8 @@ fn a_ping_flood_the_server_never_reads_is_too_large_and_memory_stays_bounded() {
         .replace("\"2s\"", "\"10s\"")
         .replace("\"4s\"", "\"10s\"");
     let path = scenario(dir.path(), "s.toml", &scenario_text("", &chat));
-    let out = dir.path().join("r.json");
-    let ran = run_binary(
-        &[
-            "run",
-            path.to_str().unwrap(),
-            "--target",
-            &server.url(),
-            "--users",
-            "2",
-            "--duration",
-            "3s",
-            "--quiet",
-            "--out",
-            out.to_str().unwrap(),
-        ],
-        &[],
-    );
+    let args = ["--users", "2", "--duration", "3s", "--quiet"];
+    let (ran, out) = run_target("run", &path, &server.url(), &args);
     let v = read_json(&out);
     let rss_mib = ran.peak_rss_kib / 1024;
     eprintln!(
@@ -264,11 +248,9 @@ fn a_ping_flood_the_server_never_reads_is_too_large_and_memory_stays_bounded() {
 #[test]
 fn a_ping_flood_the_server_reads_does_not_delay_the_first_event_deadline() {
     let server = RawServer::start(|s| ping_flood(s, true));
-    let (ran, v) = probe(&server, &scenario_text("", CHAT));
-    let cause = assert_failed(
-        &ran,
-        &v,
+    let (ran, cause) = probe_failing(
         &server,
+        &scenario_text("", CHAT),
         ("chat", "first_event_timeout", "events"),
         "no event in 2",
         secs(2.0 + 1.0),
@@ -316,11 +298,9 @@ fn a_100_mb_frame_is_too_large_and_never_allocated() {
             }
         }
     });
-    let (ran, v) = probe(&server, &scenario_text("", CHAT));
-    assert_failed(
-        &ran,
-        &v,
+    let (ran, _) = probe_failing(
         &server,
+        &scenario_text("", CHAT),
         ("chat", "too_large", "frame"),
         "a message or frame of 104857600 bytes, over the limit of 1 MiB (ws.max_message)",
         secs(1.0),
@@ -346,11 +326,9 @@ fn after_upgrade(bytes: Vec<u8>) -> RawServer {
 #[test]
 fn invalid_utf8_in_a_text_frame_is_a_frame_we_rejected() {
     let server = after_upgrade(frame(0x1, b"{\"type\":\"agent_\xff\xfe\"}"));
-    let (ran, v) = probe(&server, &scenario_text("", CHAT));
-    assert_failed(
-        &ran,
-        &v,
+    probe_failing(
         &server,
+        &scenario_text("", CHAT),
         ("chat", "ws_protocol", "frame"),
         "frame rejected: invalid UTF-8 in a text frame",
         secs(1.0),
@@ -361,11 +339,9 @@ fn invalid_utf8_in_a_text_frame_is_a_frame_we_rejected() {
 fn a_bad_close_code_is_a_frame_we_rejected_not_a_server_close() {
     for code in [1005, 999] {
         let server = after_upgrade(close_frame(code, "bye"));
-        let (ran, v) = probe(&server, &scenario_text("", CHAT));
-        assert_failed(
-            &ran,
-            &v,
+        let (ran, _) = probe_failing(
             &server,
+            &scenario_text("", CHAT),
             ("chat", "ws_protocol", "frame"),
             &format!("the server's close frame has code {code}, which may not be sent"),
             secs(1.0),
@@ -377,11 +353,9 @@ fn a_bad_close_code_is_a_frame_we_rejected_not_a_server_close() {
 #[test]
 fn a_real_close_stays_a_server_close_with_its_code_and_reason() {
     let server = after_upgrade(close_frame(1011, "overloaded"));
-    let (ran, v) = probe(&server, &scenario_text("", CHAT));
-    assert_failed(
-        &ran,
-        &v,
+    let (ran, _) = probe_failing(
         &server,
+        &scenario_text("", CHAT),
         ("chat", "ws_closed", "frame"),
         "the server closed the WebSocket with code 1011 (overloaded) before any expected event",
         secs(1.0),
@@ -409,11 +383,9 @@ fn a_wrong_accept_key_is_a_bad_handshake() {
          Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n"
             .into(),
     );
-    let (ran, v) = probe(&server, &scenario_text("", CHAT));
-    assert_failed(
-        &ran,
-        &v,
+    probe_failing(
         &server,
+        &scenario_text("", CHAT),
         ("connect", "ws_handshake", "upgrade"),
         "wrong Sec-WebSocket-Accept",
         secs(1.0),
@@ -427,11 +399,9 @@ fn a_200_instead_of_101_is_a_refused_upgrade_with_the_start_of_the_body() {
         "HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: {}\r\n\r\n{body}",
         body.len()
     ));
-    let (ran, v) = probe(&server, &scenario_text("", CHAT));
-    assert_failed(
-        &ran,
-        &v,
+    probe_failing(
         &server,
+        &scenario_text("", CHAT),
         ("connect", "ws_rejected", "upgrade"),
         "HTTP 200 instead of 101 Switching Protocols: <html>welcome to the landing page</html>",
         secs(1.0),
@@ -445,11 +415,9 @@ fn too_many_headers_in_the_upgrade_response_are_too_large() {
         "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
          Sec-WebSocket-Accept: {{accept}}\r\n{headers}\r\n"
     ));
-    let (ran, v) = probe(&server, &scenario_text("", CHAT));
-    assert_failed(
-        &ran,
-        &v,
+    probe_failing(
         &server,
+        &scenario_text("", CHAT),
         ("connect", "too_large", "upgrade"),
         "invalid upgrade response: too many headers",
         secs(1.0),
@@ -465,11 +433,9 @@ fn tcp_accept_then_silence_is_an_upgrade_timeout() {
             g.wait();
         }
     });
-    let (ran, v) = probe(&server, &scenario_text("", CHAT));
-    assert_failed(
-        &ran,
-        &v,
+    probe_failing(
         &server,
+        &scenario_text("", CHAT),
         ("connect", "timeout", "upgrade"),
         "no complete upgrade response came within 2s",
         secs(3.0),
@@ -550,11 +516,9 @@ ws.within = "5s"
     events.extend(std::iter::repeat_n("b", 1200));
     events.extend(["a", "c"]);
     let server = events_after_the_message(events);
-    let (ran, v) = probe(&server, &scenario_text("", exchange));
-    assert_failed(
-        &ran,
-        &v,
+    let (ran, _) = probe_failing(
         &server,
+        &scenario_text("", exchange),
         ("chat", "unexpected_event", "events"),
         "after more than 1000 expected events",
         secs(2.0),

@@ -7,13 +7,9 @@ use load_tester::exit::Exit;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn open_model_runs_the_rate_and_reports_corrected_latency() {
     let dir = tempdir();
-    let path = scenario(dir.path(), "s.toml", &fast_golden(""));
-    let out = dir.path().join("r.json");
-    let o = run_cli(
+    let (o, out) = run_fast_golden(
+        dir.path(),
         &[
-            "run",
-            path.to_str().unwrap(),
-            "--mock",
             "--arrival-rate",
             "40",
             "--users",
@@ -21,10 +17,7 @@ async fn open_model_runs_the_rate_and_reports_corrected_latency() {
             "--duration",
             "2s",
             "-q",
-            "--out",
-            out.to_str().unwrap(),
         ],
-        &[],
     )
     .await;
     assert_eq!(o.exit, Exit::Passed, "{}\n{}", o.stdout, o.stderr);
@@ -94,23 +87,12 @@ async fn an_overloaded_pool_drops_and_counts_late_arrivals() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn closed_stages_ramp_users_up_and_down() {
     let dir = tempdir();
-    let out = dir.path().join("r.json");
-    let o = run_cli(
+    let (o, out) = run_mock(
+        dir.path(),
+        &shipped("http-health.toml"),
         &[
-            "run",
-            &shipped("http-health.toml"),
-            "--mock",
-            "--stage",
-            "1s:4",
-            "--stage",
-            "1s:4",
-            "--stage",
-            "1s:0",
-            "-q",
-            "--out",
-            out.to_str().unwrap(),
+            "--stage", "1s:4", "--stage", "1s:4", "--stage", "1s:0", "-q",
         ],
-        &[],
     )
     .await;
     assert_eq!(o.exit, Exit::Passed, "{}", o.stderr);
@@ -138,12 +120,10 @@ async fn hdr_interval_log_is_readable_by_hdrhistogram() {
     use hdrhistogram::serialization::Deserializer;
     let dir = tempdir();
     let log = dir.path().join("run.hlog");
-    let out = dir.path().join("r.json");
-    let o = run_cli(
+    let (o, out) = run_mock(
+        dir.path(),
+        &shipped("golden-path.toml"),
         &[
-            "run",
-            &shipped("golden-path.toml"),
-            "--mock",
             "--users",
             "5",
             "--duration",
@@ -151,10 +131,7 @@ async fn hdr_interval_log_is_readable_by_hdrhistogram() {
             "-q",
             "--hdr-log",
             log.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
         ],
-        &[],
     )
     .await;
     assert_eq!(o.exit, Exit::Passed, "{}", o.stderr);
@@ -254,12 +231,10 @@ async fn plain_progress_lines_when_not_a_terminal() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn users_spread_over_local_addresses() {
     let dir = tempdir();
-    let out = dir.path().join("r.json");
-    let o = run_cli(
+    let (o, out) = run_mock(
+        dir.path(),
+        &shipped("golden-path.toml"),
         &[
-            "run",
-            &shipped("golden-path.toml"),
-            "--mock",
             "--users",
             "4",
             "--iterations",
@@ -267,10 +242,7 @@ async fn users_spread_over_local_addresses() {
             "-q",
             "--local-addrs",
             "127.0.0.2,127.0.0.3/32",
-            "--out",
-            out.to_str().unwrap(),
         ],
-        &[],
     )
     .await;
     assert_eq!(o.exit, Exit::Passed, "{}", o.stderr);
@@ -333,13 +305,9 @@ async fn the_mock_listens_on_several_addresses() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn max_lateness_zero_drops_nothing_when_users_are_idle() {
     let dir = tempdir();
-    let path = scenario(dir.path(), "s.toml", &fast_golden(""));
-    let out = dir.path().join("r.json");
-    let o = run_cli(
+    let (o, out) = run_fast_golden(
+        dir.path(),
         &[
-            "run",
-            path.to_str().unwrap(),
-            "--mock",
             "--arrival-rate",
             "10",
             "--users",
@@ -349,10 +317,7 @@ async fn max_lateness_zero_drops_nothing_when_users_are_idle() {
             "--max-lateness",
             "0s",
             "-q",
-            "--out",
-            out.to_str().unwrap(),
         ],
-        &[],
     )
     .await;
     assert_eq!(o.exit, Exit::Passed, "{}\n{}", o.stdout, o.stderr);

@@ -24,40 +24,10 @@ async fn an_unwritable_output_exits_2_naming_it_before_any_request() {
     let (s, o) = (scen.to_str().unwrap(), out.to_str().unwrap());
     let b = bad.to_str().unwrap();
     let cases: Vec<Vec<&str>> = vec![
-        vec![
-            "run",
-            s,
-            "--target",
-            &url,
-            "--auth-url",
-            &url,
-            "-q",
-            "--out",
-            o,
-        ],
-        vec![
-            "run",
-            s,
-            "--target",
-            &url,
-            "--auth-url",
-            &url,
-            "-q",
-            "--results-dir",
-            b,
-        ],
-        vec![
-            "run",
-            s,
-            "--target",
-            &url,
-            "--auth-url",
-            &url,
-            "-q",
-            "--hdr-log",
-            o,
-        ],
-        vec!["probe", s, "--target", &url, "--auth-url", &url, "--out", o],
+        against("run", s, &url, &["-q", "--out", o]),
+        against("run", s, &url, &["-q", "--results-dir", b]),
+        against("run", s, &url, &["-q", "--hdr-log", o]),
+        against("probe", s, &url, &["--out", o]),
     ];
     for args in cases {
         let r = run_cli(&args, &[]).await;
@@ -96,22 +66,9 @@ async fn no_connection_is_made_when_an_output_cannot_be_written() {
     let url = format!("http://{}", listener.local_addr().unwrap());
     let dir = tempdir();
     let out = unwritable(dir.path()).join("r.json");
-    let r = run_cli(
-        &[
-            "run",
-            &shipped("golden-path.toml"),
-            "--target",
-            &url,
-            "--auth-url",
-            &url,
-            "--wait-for-target",
-            "1s",
-            "--out",
-            out.to_str().unwrap(),
-        ],
-        &[],
-    )
-    .await;
+    let golden = shipped("golden-path.toml");
+    let args = ["--wait-for-target", "1s", "--out", out.to_str().unwrap()];
+    let r = run_cli(&against("run", &golden, &url, &args), &[]).await;
     assert_eq!(r.exit, Exit::Usage, "{}", r.stderr);
     let accepted = listener.accept();
     assert!(
@@ -203,22 +160,11 @@ async fn out_dash_writes_pure_json_to_stdout() {
     for (i, shard) in ["1/2", "2/2"].iter().enumerate() {
         let out = dir.path().join(format!("{i}.json"));
         let o = out.to_str().unwrap();
-        let args = [
-            "run",
-            s,
-            "--target",
-            &url,
-            "--auth-url",
-            &url,
-            "-q",
-            "--users",
-            "2",
-            "--shard",
-            shard,
-            "--out",
-            o,
-        ];
-        assert_eq!(run_cli(&args, &[]).await.exit, Exit::Passed);
+        let args = ["-q", "--users", "2", "--shard", shard, "--out", o];
+        assert_eq!(
+            run_cli(&against("run", s, &url, &args), &[]).await.exit,
+            Exit::Passed
+        );
         parts.push(out);
     }
     let (a, b) = (parts[0].to_str().unwrap(), parts[1].to_str().unwrap());

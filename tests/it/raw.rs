@@ -8,6 +8,7 @@
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -106,6 +107,39 @@ pub fn login_ok(s: &mut (impl Read + Write)) -> Option<()> {
         body.len()
     );
     s.write_all(resp.as_bytes()).ok()
+}
+
+/// A scenario's login step: POST `{{auth_url}}/auth/login` as `email` (password `pw`), the token
+/// extracted, then `extra` (more lines of the step, or more steps).
+pub fn login_step(email: &str, extra: &str) -> String {
+    format!(
+        r#"[[steps]]
+name = "login"
+http.method = "POST"
+http.url = "{{{{auth_url}}}}/auth/login"
+http.json = {{ email = "{email}", password = "pw" }}
+http.extract = {{ token = "/access_token" }}
+{extra}"#
+    )
+}
+
+/// Writes `login.toml` into `dir`: the scenario `name` with only `login_step(email, extra)`.
+pub fn login_scenario(dir: &Path, name: &str, email: &str, extra: &str) -> PathBuf {
+    let text = format!("\nname = \"{name}\"\n{}", login_step(email, extra));
+    crate::util::scenario(dir, "login.toml", &text)
+}
+
+/// Runs the binary as `CMD SCENARIO --target TARGET ARGS... --out r.json` (no env; the results
+/// beside the scenario): what it did and the path of its results.
+pub fn run_target(cmd: &str, scenario: &Path, target: &str, args: &[&str]) -> (Ran, PathBuf) {
+    let out = scenario.with_file_name("r.json");
+    let path = scenario.to_str().expect("a UTF-8 temporary path");
+    let argv: Vec<&str> = [cmd, path, "--target", target]
+        .into_iter()
+        .chain(args.iter().copied())
+        .chain(["--out", out.to_str().expect("a UTF-8 temporary path")])
+        .collect();
+    (run_binary(&argv, &[]), out)
 }
 
 /// What a run of the real binary did.
@@ -232,19 +266,7 @@ fn a_raw_server_serves_and_the_binary_reports_its_peak_memory() {
         let _ = login_ok(&mut s);
     });
     let dir = crate::util::tempdir();
-    let path = crate::util::scenario(
-        dir.path(),
-        "login.toml",
-        r#"
-name = "login-only"
-[[steps]]
-name = "login"
-http.method = "POST"
-http.url = "{{auth_url}}/auth/login"
-http.json = { email = "a@example.test", password = "pw" }
-http.extract = { token = "/access_token" }
-"#,
-    );
+    let path = login_scenario(dir.path(), "login-only", "a@example.test", "");
     let ran = run_binary(
         &[
             "probe",

@@ -8,31 +8,20 @@ use crate::util::*;
 /// JSON results.
 async fn golden(handshake: &str) -> (String, serde_json::Value) {
     let dir = tempdir();
-    let out = dir.path().join("r.json");
-    let o = run_cli(
+    let (o, out) = run_mock(
+        dir.path(),
+        &shipped("golden-path.toml"),
         &[
-            "run",
-            &shipped("golden-path.toml"),
-            "--mock",
             "--handshake",
             handshake,
             "--users",
             "2",
             "--iterations",
             "2",
-            "--out",
-            out.to_str().unwrap(),
         ],
-        &[],
     )
     .await;
-    assert_eq!(
-        o.exit,
-        load_tester::exit::Exit::Passed,
-        "{}{}",
-        o.stdout,
-        o.stderr
-    );
+    assert_passed(&o);
     let v = read_json(&out);
     assert_valid(&v);
     (o.stdout, v)

@@ -13,27 +13,18 @@ async fn three_shards_merge_to_the_whole_run() {
     let mock = start_mock(Default::default()).await;
     let url = mock.base_url();
     for shard in ["1/3", "2/3", "3/3"] {
-        let o = run_cli(
-            &[
-                "run",
-                &golden,
-                "--target",
-                &url,
-                "--auth-url",
-                &url,
-                "--users",
-                "10",
-                "--iterations",
-                "2",
-                "--quiet",
-                "--shard",
-                shard,
-                "--results-dir",
-                rdir,
-            ],
-            &[],
-        )
-        .await;
+        let args = [
+            "--users",
+            "10",
+            "--iterations",
+            "2",
+            "--quiet",
+            "--shard",
+            shard,
+            "--results-dir",
+            rdir,
+        ];
+        let o = run_cli(&against("run", &golden, &url, &args), &[]).await;
         assert_eq!(o.exit, Exit::Passed, "{shard}: {}", o.stderr);
     }
     let files: Vec<String> = (1..=3)
@@ -90,22 +81,8 @@ async fn merge_exit_code_follows_the_merged_verdict() {
         let (path, url) = (path.clone(), url.clone());
         async move {
             let (p, o) = (path.to_str().unwrap(), out.to_str().unwrap());
-            let args = [
-                "run",
-                p,
-                "--target",
-                &url,
-                "--auth-url",
-                &url,
-                "-q",
-                "--users",
-                "2",
-                "--shard",
-                shard,
-                "--out",
-                o,
-            ];
-            run_cli(&args, &[]).await
+            let args = ["-q", "--users", "2", "--shard", shard, "--out", o];
+            run_cli(&against("run", p, &url, &args), &[]).await
         }
     };
     assert_eq!(shard("1/2", a.clone()).await.exit, Exit::Passed);
@@ -124,27 +101,11 @@ async fn merge_exit_code_follows_the_merged_verdict() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn waiting_for_a_target_that_never_comes_up_exits_3() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let target = format!("http://127.0.0.1:{port}");
-    let o = run_cli(
-        &[
-            "run",
-            &shipped("golden-path.toml"),
-            "--target",
-            &target,
-            "--auth-url",
-            &target,
-            "--wait-for-target",
-            "1s",
-            "-q",
-        ],
-        &[],
-    )
-    .await;
+    let golden = shipped("golden-path.toml");
+    let args = ["--wait-for-target", "1s", "-q"];
+    let o = run_cli(&against("run", &golden, &target, &args), &[]).await;
     assert_eq!(o.exit, Exit::Error);
     assert!(
         o.stderr.contains(&format!(

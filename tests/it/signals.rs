@@ -107,11 +107,7 @@ fn sigterm_stops_within_the_grace_period_and_keeps_every_result() {
 /// a run's logins and sockets pass whichever process accepts them; SIGTERM ends them all.
 #[test]
 fn mock_processes_share_an_address_and_a_secret() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let mut mock = Command::new(env!("CARGO_BIN_EXE_load-tester"))
         .args([
             "mock",

@@ -8,13 +8,9 @@ use load_tester::exit::Exit;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn event_latencies_follow_the_mock_delay() {
     let dir = tempdir();
-    let path = scenario(dir.path(), "s.toml", &fast_golden(""));
-    let out = dir.path().join("r.json");
-    let o = run_cli(
+    let (o, out) = run_fast_golden(
+        dir.path(),
         &[
-            "run",
-            path.to_str().unwrap(),
-            "--mock",
             "--users",
             "5",
             "--iterations",
@@ -26,10 +22,7 @@ async fn event_latencies_follow_the_mock_delay() {
             "2",
             "--tools",
             "1",
-            "--out",
-            out.to_str().unwrap(),
         ],
-        &[],
     )
     .await;
     assert_eq!(o.exit, Exit::Passed, "{}", o.stdout);

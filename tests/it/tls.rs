@@ -15,7 +15,7 @@ use rcgen::{
 };
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
-use crate::raw::{login_ok, run_binary, Ran, RawServer};
+use crate::raw::{login_ok, login_scenario, login_step, run_binary, Ran, RawServer};
 use crate::util::*;
 
 /// Our test CA.
@@ -87,27 +87,14 @@ fn login_server(config: rustls::ServerConfig) -> RawServer {
 }
 
 /// A login-only scenario against the auth URL.
-fn login_scenario(dir: &Path) -> PathBuf {
-    scenario(
-        dir,
-        "login.toml",
-        r#"
-name = "tls-login"
-[[steps]]
-name = "login"
-http.method = "POST"
-http.url = "{{auth_url}}/auth/login"
-http.json = { email = "a@example.test", password = "pw" }
-http.extract = { token = "/access_token" }
-http.timeout = "5s"
-"#,
-    )
+fn login_only(dir: &Path) -> PathBuf {
+    login_scenario(dir, "tls-login", "a@example.test", r#"http.timeout = "5s""#)
 }
 
 /// Probes `https://127.0.0.1:PORT` with `flags` and `env`; the run and its only error's cause.
 fn probe(server: &RawServer, flags: &[&str], env: &[(&str, &str)]) -> (Ran, Option<String>) {
     let dir = tempdir();
-    let path = login_scenario(dir.path());
+    let path = login_only(dir.path());
     let out = dir.path().join("r.json");
     let url = format!("https://127.0.0.1:{}", server.port);
     let mut args = vec![
@@ -290,15 +277,11 @@ fn wss_upgrades_through_the_same_tls_configuration() {
     let path = scenario(
         dir.path(),
         "wss.toml",
-        r#"
-name = "wss"
-[[steps]]
-name = "login"
-http.method = "POST"
-http.url = "{{auth_url}}/auth/login"
-http.json = { email = "a@example.test", password = "pw" }
-http.extract = { token = "/access_token" }
-[[steps]]
+        &format!(
+            "\nname = \"wss\"\n{}",
+            login_step(
+                "a@example.test",
+                r#"[[steps]]
 name = "connect"
 ws.connect = "{{ws_url}}/ws"
 ws.headers = { Authorization = "Bearer {{token}}" }
@@ -306,6 +289,8 @@ ws.headers = { Authorization = "Bearer {{token}}" }
 name = "close"
 ws.close = true
 "#,
+            )
+        ),
     );
     let pem = ca.pem_file(dir.path());
     let url = origin(&server);

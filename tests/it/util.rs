@@ -135,3 +135,54 @@ ws.close = true
 "#
     )
 }
+
+/// `load-tester run SCENARIO --mock ARGS... --out DIR/r.json` in-process, no env: its output and
+/// the path of the results file it was told to write.
+pub async fn run_mock(dir: &Path, scenario: &str, args: &[&str]) -> (Output, PathBuf) {
+    let out = dir.join("r.json");
+    let argv: Vec<&str> = ["run", scenario, "--mock"]
+        .into_iter()
+        .chain(args.iter().copied())
+        .chain(["--out", out.to_str().expect("a UTF-8 temporary path")])
+        .collect();
+    (run_cli(&argv, &[]).await, out)
+}
+
+/// The arguments `CMD SCENARIO --target URL --auth-url URL ARGS...`: a command against one
+/// server serving both the target and the login.
+pub fn against<'a>(
+    cmd: &'a str,
+    scenario: &'a str,
+    url: &'a str,
+    args: &[&'a str],
+) -> Vec<&'a str> {
+    [cmd, scenario, "--target", url, "--auth-url", url]
+        .into_iter()
+        .chain(args.iter().copied())
+        .collect()
+}
+
+/// `run_mock` of `fast_golden("")`, written into `dir` as `s.toml`.
+pub async fn run_fast_golden(dir: &Path, args: &[&str]) -> (Output, PathBuf) {
+    let path = scenario(dir, "s.toml", &fast_golden(""));
+    run_mock(dir, path.to_str().expect("a UTF-8 temporary path"), args).await
+}
+
+/// The run passed (exit 0); its stdout and stderr are shown when it did not.
+pub fn assert_passed(o: &Output) {
+    assert_eq!(
+        o.exit,
+        Exit::Passed,
+        "stdout:\n{}\nstderr:\n{}",
+        o.stdout,
+        o.stderr
+    );
+}
+
+/// A port on 127.0.0.1 that was free a moment ago (its listener is closed): nothing listens there.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("bind 127.0.0.1:0")
+        .port()
+}

@@ -86,13 +86,11 @@ async fn phased_handshake_with_system_message_wrapper_and_many_tools() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_tools_is_still_a_golden_path() {
     let dir = tempdir();
-    let out = dir.path().join("r.json");
     let golden = shipped("golden-path.toml");
-    let o = run_cli(
+    let (o, out) = run_mock(
+        dir.path(),
+        &golden,
         &[
-            "run",
-            &golden,
-            "--mock",
             "--users",
             "2",
             "--iterations",
@@ -100,10 +98,7 @@ async fn no_tools_is_still_a_golden_path() {
             "--quiet",
             "--tools",
             "0",
-            "--out",
-            out.to_str().unwrap(),
         ],
-        &[],
     )
     .await;
     assert_eq!(o.exit, Exit::Passed, "{}", o.stdout);
