@@ -396,11 +396,14 @@ case_c() {
 # The hold scenario with its think time set: hold_scenario SECONDS > FILE
 hold_scenario() { sed "s/^think = \".*\"/think = \"${1}s\"/" bench/scenarios/hold.toml; }
 
-# Summed VmRSS (KiB) of the load-tester processes under a pid.
+# Summed VmRSS (KiB) of the load-tester processes under a pid (by the binary's name, as the
+# kernel keeps it in comm: its first 15 characters).
 lt_rss() {
-    local p sum=0 rss
+    local p sum=0 rss name
+    name=$(basename "$LT")
+    name=${name:0:15}
     for p in $(descendants "$1"); do
-        [[ $(cat "/proc/$p/comm" 2>/dev/null) == load-tester ]] || continue
+        [[ $(cat "/proc/$p/comm" 2>/dev/null) == "$name" ]] || continue
         rss=$(awk '/^VmRSS:/{print $2}' "/proc/$p/status" 2>/dev/null || echo 0)
         sum=$((sum + ${rss:-0}))
     done
