@@ -161,3 +161,38 @@ async fn every_toml_block_of_the_readme_works() {
     );
     assert_eq!(blocks.len(), headers.len() + fragments.len() + wholes);
 }
+
+/// The README's failure-kind table has a row for every error kind the tool has, with the phases
+/// it names being real phases: the table cannot fall behind the types.
+#[test]
+fn the_failure_kind_table_lists_every_kind() {
+    use load_tester::metrics::errors::ErrorCode;
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md");
+    let readme = std::fs::read_to_string(path).expect("README.md readable");
+    let table = readme
+        .split("### Failure kinds")
+        .nth(1)
+        .expect("a Failure kinds section");
+    let rows: Vec<(String, String)> = table
+        .lines()
+        .skip_while(|l| !l.starts_with("| kind |"))
+        .skip(2)
+        .take_while(|l| l.starts_with("| `"))
+        .map(|l| {
+            let cells: Vec<&str> = l.split('|').map(str::trim).collect();
+            (cells[1].trim_matches('`').to_string(), cells[2].to_string())
+        })
+        .collect();
+    let kinds: Vec<&str> = rows.iter().map(|(k, _)| k.as_str()).collect();
+    let all: Vec<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+    assert_eq!(kinds, all, "the README table, in ErrorCode::ALL order");
+    let phases = [
+        "dns", "connect", "tls", "request", "response", "upgrade", "send", "frame", "close",
+        "events", "template", "internal", "any",
+    ];
+    for (kind, cell) in &rows {
+        for p in cell.split(',').map(str::trim) {
+            assert!(phases.contains(&p), "{kind}: phase {p:?} is not one");
+        }
+    }
+}
