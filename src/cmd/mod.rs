@@ -124,10 +124,10 @@ pub(crate) fn load_plan(path: &Path, overrides: &Overrides, io: &Io) -> Result<P
         for d in &diags {
             text.push_str(&format!("error: {d}\n"));
         }
+        let n = scenario::compile::total_errors(&diags);
         text.push_str(&format!(
-            "{} error{} in {}; `load-tester validate` checks a scenario without running it\n",
-            diags.len(),
-            if diags.len() == 1 { "" } else { "s" },
+            "{n} error{} in {}; `load-tester validate` checks a scenario without running it\n",
+            if n == 1 { "" } else { "s" },
             path.display()
         ));
         io.eprint(&text);

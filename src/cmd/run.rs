@@ -27,6 +27,13 @@ pub(super) async fn run(a: RunArgs, io: &Io) -> Exit {
     if let Err(e) = check_outputs(&outputs, io) {
         return e;
     }
+    if a.hdr_log.as_deref() == Some(Path::new("-")) {
+        io.eprint(
+            "error: --hdr-log needs a file: stdout carries the summary (or the JSON with --out -) \
+             (nothing was run)\n",
+        );
+        return Exit::Usage;
+    }
     let mut overrides = target_overrides(&a.target.urls, io);
     overrides.users = a.users;
     overrides.spawn_rate = a.spawn_rate;

@@ -60,7 +60,8 @@ impl Sink for Text {
                     settle_text(t.settle_ms)
                 )?;
             }
-            if let Some(c) = &step.latency_corrected {
+            // A step that only ever ended by its settle has no latency to correct either.
+            if let Some(c) = step.latency_corrected.as_ref().filter(|_| !all_settled) {
                 row(w, "  ↳ corrected", c.count, None, None, c)?;
             }
             // Events that never came are named in the settled row instead.

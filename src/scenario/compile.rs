@@ -8,6 +8,7 @@
 //! with all its semantic checks. Diagnostics come back sorted by place.
 
 mod diag;
+pub use self::diag::total_errors;
 mod header;
 mod headers;
 mod limits;

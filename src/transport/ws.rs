@@ -56,6 +56,8 @@ pub async fn connect(
             let waiting = match phase {
                 Phase::Request => "the upgrade request was not taken",
                 Phase::Upgrade => "no complete upgrade response came",
+                Phase::Dns => "the host name did not resolve",
+                Phase::Tls => "the TLS handshake did not complete",
                 _ => "not connected",
             };
             return Err(Failure::new(ErrorKind::Timeout, phase).cause(format!(
@@ -80,7 +82,7 @@ async fn connect_inner(
 ) -> Result<(Conn, Vec<u8>), Failure> {
     let target = parse_url(url, WS)?;
     let label = target.label();
-    let mut conn = Conn::open(&target, bind).await?;
+    let mut conn = Conn::open_tracked(&target, bind, phase).await?;
     let key = generate_key();
     let mut out = Vec::with_capacity(256 + url.len() + upgrade.subprotocols.len());
     write_upgrade(&mut out, &target, &key, upgrade);

@@ -214,3 +214,22 @@ async fn hdr_log_is_truncated_one_log_per_run() {
     }
     assert_eq!(completed, 3, "the second run's 3 flows only");
 }
+
+/// `--hdr-log -` is refused (no file named `-` appears), before anything runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hdr_log_to_stdout_is_refused() {
+    let o = run_cli(
+        &[
+            "run",
+            &shipped("golden-path.toml"),
+            "--mock",
+            "--hdr-log",
+            "-",
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(o.exit, load_tester::exit::Exit::Usage);
+    assert!(o.stderr.contains("--hdr-log needs a file"), "{}", o.stderr);
+    assert!(!std::path::Path::new("-").exists());
+}

@@ -22,6 +22,20 @@ pub struct Loc<'a> {
 
 /// The most diagnostics listed for one file; the rest are counted.
 pub const MAX_LISTED: usize = 100;
+/// The end of the last entry's message when some errors were not listed ("N" before it).
+const UNLISTED_NOTE: &str = " more errors not listed (only the first 100 are)";
+
+/// How many errors `diags` stands for: the listed ones, plus those its last entry counts.
+pub fn total_errors(diags: &[super::super::Diagnostic]) -> usize {
+    let unlisted = diags
+        .last()
+        .and_then(|d| d.message.strip_suffix(UNLISTED_NOTE))
+        .and_then(|n| n.parse::<usize>().ok());
+    match unlisted {
+        Some(n) => diags.len() - 1 + n,
+        None => diags.len(),
+    }
+}
 
 /// The diagnostics found so far.
 pub struct Diags<'a> {
@@ -63,10 +77,7 @@ impl<'a> Diags<'a> {
                 place: self.src.place(0),
                 step: None,
                 field: None,
-                message: format!(
-                    "{} more errors not listed (only the first {MAX_LISTED} are)",
-                    self.unlisted
-                ),
+                message: format!("{}{UNLISTED_NOTE}", self.unlisted),
             });
         }
         out
@@ -206,5 +217,28 @@ mod tests {
             humanize("invalid type: integer `5`, expected a string"),
             "invalid type: integer `5`, expected a string"
         );
+    }
+}
+
+#[cfg(test)]
+mod count_tests {
+    use super::*;
+
+    #[test]
+    fn the_total_counts_the_unlisted_errors_too() {
+        let text = (0..300)
+            .map(|i| format!("[[steps]]\nname = \"s{i}\"\nthink = \"x\"\n"))
+            .collect::<String>();
+        let text = format!("name = \"many\"\n{text}");
+        let path = std::path::Path::new("many.toml");
+        let diags = crate::scenario::compile::compile(&text, path, &Default::default(), &|_| None)
+            .expect_err("300 bad think times");
+        assert_eq!(
+            diags.len(),
+            MAX_LISTED + 1,
+            "100 listed and one line for the rest"
+        );
+        assert_eq!(total_errors(&diags), 300);
+        assert_eq!(total_errors(&diags[..3]), 3);
     }
 }
