@@ -156,13 +156,6 @@ impl Target {
         }
     }
 
-    /// A URL of the target by its key (`auth_url`), where it came from and how to change it,
-    /// for messages: `Target::where_from`.
-    pub fn describe(&self, key: &str) -> String {
-        let which = TargetUrl::ALL.into_iter().find(|w| w.key() == key);
-        self.where_from(which.unwrap_or(TargetUrl::Ws))
-    }
-
     /// One line saying which URL `which` is, where it came from and how to override it, e.g.
     /// `auth_url http://localhost:8081 from scenarios/golden-path.toml:10 ([target].auth_url);
     /// override with --auth-url or AUTH_URL`.

@@ -4,9 +4,9 @@
 
 use std::time::Duration;
 
-use crate::metrics::errors::{ErrorCode, Failure};
+use crate::metrics::errors::{ErrorCode, ErrorKind, Failure, Phase};
 use crate::plan::{Plan, TargetUrl as Role};
-use crate::transport::conn::{parse_url, Conn, HTTP, WS};
+use crate::transport::conn::{parse_url, Conn, Target, HTTP, WS};
 
 /// How long the check waits for each address (connect and TLS).
 const PREFLIGHT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -25,50 +25,27 @@ pub async fn check(plan: &Plan) -> Vec<Unreachable> {
         (Role::Auth, plan.target.auth_url.as_str(), HTTP),
         (Role::Ws, plan.target.ws_url.as_str(), WS),
     ];
-    // Distinct origins, each with the first URL that names it and every role that uses it.
-    struct Origin<'a> {
-        key: (bool, String, u16),
-        url: &'a str,
-        schemes: crate::transport::conn::Schemes,
-        roles: Vec<Role>,
-    }
-    let mut origins: Vec<Origin> = Vec::new();
+    // Distinct origins, each with the first target that names it and every role that uses it.
+    let mut origins: Vec<(Target, Vec<Role>)> = Vec::new();
     for (role, url, schemes) in urls {
         let Ok(t) = parse_url(url, schemes) else {
             continue; // compile already refused it
         };
-        let key = (t.tls, t.host.to_string(), t.port);
-        match origins.iter_mut().find(|o| o.key == key) {
-            Some(o) => o.roles.push(role),
-            None => origins.push(Origin {
-                key,
-                url,
-                schemes,
-                roles: vec![role],
-            }),
+        match origins.iter_mut().find(|(o, _)| t.is_at(&o.origin())) {
+            Some((_, roles)) => roles.push(role),
+            None => origins.push((t, vec![role])),
         }
     }
+    let bind = plan.local_addrs.first().copied();
     let mut out = Vec::new();
-    for Origin {
-        url,
-        schemes,
-        roles,
-        ..
-    } in origins
-    {
-        let Ok(t) = parse_url(url, schemes) else {
-            continue;
-        };
-        let bind = plan.local_addrs.first().copied();
-        let failure = match tokio::time::timeout(PREFLIGHT_TIMEOUT, Conn::open(&t, bind)).await {
+    for (t, roles) in origins {
+        let mut phase = Phase::Dns;
+        let open = Conn::open_tracked(&t, bind, &mut phase);
+        let failure = match tokio::time::timeout(PREFLIGHT_TIMEOUT, open).await {
             Ok(Ok(_)) => continue,
             Ok(Err(f)) => f,
-            Err(_) => Failure::new(
-                crate::metrics::errors::ErrorKind::Timeout,
-                crate::metrics::errors::Phase::Connect,
-            )
-            .cause(format!(
-                "{}: no connection within {}",
+            Err(_) => Failure::new(ErrorKind::Timeout, phase).cause(format!(
+                "{}: no connection within {} (waiting in {phase})",
                 t.label(),
                 crate::duration::human(PREFLIGHT_TIMEOUT)
             )),

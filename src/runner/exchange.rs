@@ -100,29 +100,32 @@ impl<O: Observer> Vu<O> {
             let now = Instant::now();
             let text = match frame {
                 None => {
+                    // The settle is the common way an optional handshake ends: no formatting
+                    // on it. The messages are built only for a failure.
                     if why == Deadline::Settle {
                         // A wait, not a latency: counted apart from the step's percentiles.
                         return Ok(Done::Settled(e.settle));
                     }
+                    if diverged {
+                        return Err(expr.diagnose(&self.seq, None).into());
+                    }
                     let waited = crate::duration::human(now - t0);
                     let at = self.origin();
-                    return match why {
-                        Deadline::Settle => Ok(Done::Settled(e.settle)),
-                        _ if diverged => Err(expr.diagnose(&self.seq, None).into()),
-                        Deadline::First => Err(Failure::from(ErrorKind::FirstEventTimeout)
-                            .cause(format!("{at}no event in {waited}"))),
-                        Deadline::Gap => Err(Failure::from(ErrorKind::GapTimeout).cause(format!(
+                    return Err(match why {
+                        Deadline::First => Failure::from(ErrorKind::FirstEventTimeout)
+                            .cause(format!("{at}no event in {waited}")),
+                        Deadline::Gap => Failure::from(ErrorKind::GapTimeout).cause(format!(
                             "{at}no event for {} after {}",
                             crate::duration::human(now - last.unwrap_or(t0)),
                             last_symbol.map_or("the send", |id| plan.event_name(id))
-                        ))),
-                        Deadline::Total => {
-                            Err(Failure::from(ErrorKind::TotalTimeout).cause(format!(
+                        )),
+                        Deadline::Total | Deadline::Settle => {
+                            Failure::from(ErrorKind::TotalTimeout).cause(format!(
                                 "{at}{}",
                                 self.waiting_for(expr, state, last_symbol, &waited)
-                            )))
+                            ))
                         }
-                    };
+                    });
                 }
                 Some(Frame::Control) => continue,
                 Some(Frame::Closed { code, how }) => {
