@@ -180,7 +180,7 @@ impl<O: Observer> Vu<O> {
                 let before = last_symbol;
                 last = Some(now);
                 last_symbol = Some(id);
-                self.set_activity(step.id, Some(id));
+                self.set_activity(step.id, Some(id), now);
                 let bit = 1u128.checked_shl(sym as u32).unwrap_or(0);
                 if bit == 0 || seen & bit == 0 {
                     seen |= bit;

@@ -132,9 +132,13 @@ impl<O: Observer> Vu<O> {
     }
 
     /// Records what the flow is doing now (for the summary, if a stop cuts it off).
-    pub fn set_activity(&self, step: crate::plan::StepId, after_event: Option<EventId>) {
-        self.activity
-            .set((Activity { step, after_event }, Instant::now()));
+    pub fn set_activity(
+        &self,
+        step: crate::plan::StepId,
+        after_event: Option<EventId>,
+        at: Instant,
+    ) {
+        self.activity.set((Activity { step, after_event }, at));
     }
 
     /// Closed model: iterates until `stop` says so (or, with a ramp, while the ramp counts this
@@ -206,7 +210,7 @@ impl<O: Observer> Vu<O> {
     /// Runs steps in order; stops at the first failure. True when all passed.
     async fn run_steps(&mut self, steps: &[Step]) -> bool {
         for (i, step) in steps.iter().enumerate() {
-            self.set_activity(step.id, None);
+            self.set_activity(step.id, None, Instant::now());
             if let Some(crate::plan::SelfTestPanic::Step(name)) = &self.plan.self_test_panic {
                 if *name == step.name {
                     panic!("self-test panic at step {name}");
