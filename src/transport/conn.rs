@@ -85,61 +85,21 @@ fn bad_url(why: &str) -> Failure {
     Failure::new(ErrorKind::InvalidRequest, Phase::Template).cause(format!("invalid URL: {why}"))
 }
 
-/// Splits `url` into origin, authority and path, for one of `schemes`.
+/// Splits `url` into origin, authority and path, for one of `schemes`, by the one URL check
+/// the scenario compiler also uses (`scenario::url::check`): a URL rendered from a variable at
+/// run time gets the same rules (no whitespace or control characters, which would otherwise
+/// reach the request line; no credentials; a port in 1..=65535).
 pub fn parse_url<'a>(url: &'a str, schemes: Schemes) -> Result<Target<'a>, Failure> {
-    let after = |scheme: &str| url.strip_prefix(scheme).and_then(|r| r.strip_prefix("://"));
-    let (scheme, tls, rest) = if let Some(r) = after(schemes.0) {
-        (schemes.0, false, r)
-    } else if let Some(r) = after(schemes.1) {
-        (schemes.1, true, r)
-    } else {
-        return Err(bad_url(&format!(
-            "it must start with {}:// or {}://",
-            schemes.0, schemes.1
-        )));
-    };
-    let end = rest
-        .bytes()
-        .position(|b| matches!(b, b'/' | b'?' | b'#'))
-        .unwrap_or(rest.len());
-    let (authority, path) = rest.split_at(end);
-    let path = path.split_once('#').map_or(path, |(p, _)| p);
-    let path = if path.is_empty() { "/" } else { path };
-    if authority.contains('@') {
-        return Err(bad_url(
-            "credentials in a URL are not accepted (use an Authorization header)",
-        ));
-    }
-    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
-        let close = v6
-            .find(']')
-            .ok_or_else(|| bad_url("unclosed '[' in the host"))?;
-        let port = v6[close + 1..].strip_prefix(':');
-        (&v6[..close], port)
-    } else {
-        match authority.rsplit_once(':') {
-            Some((h, p)) => (h, Some(p)),
-            None => (authority, None),
-        }
-    };
-    let port = match port {
-        Some(p) => match p.parse::<u16>() {
-            Ok(n) if n > 0 => n,
-            _ => return Err(bad_url("the port must be a number from 1 to 65535")),
-        },
-        None if tls => 443,
-        None => 80,
-    };
-    if host.is_empty() {
-        return Err(bad_url("no host"));
-    }
+    use crate::scenario::url::{check, Kind};
+    let kind = if schemes == WS { Kind::Ws } else { Kind::Http };
+    let u = check(url, kind).map_err(|e| bad_url(&format!("it {e}")))?;
     Ok(Target {
-        scheme,
-        tls,
-        host,
-        port,
-        authority,
-        path,
+        scheme: if u.tls { schemes.1 } else { schemes.0 },
+        tls: u.tls,
+        host: u.host,
+        port: u.port,
+        authority: u.authority,
+        path: u.path,
     })
 }
 
@@ -291,6 +251,9 @@ mod tests {
             "http://h:99999/",
             "http://h:0/",
             "http://user:pw@h/",
+            "http://h/a b",
+            "http://h/x\r\nInjected: yes",
+            "http://a:1:2/",
         ] {
             assert!(parse_url(bad, HTTP).is_err(), "{bad}");
         }
