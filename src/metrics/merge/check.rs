@@ -327,6 +327,11 @@ fn optional(file: &str, field: &str, l: Option<&Latency>) -> Result<(), Refusal>
     }
 }
 
+/// The sum of `counts`, `None` past `u64`.
+fn checked_sum(mut counts: impl Iterator<Item = u64>) -> Option<u64> {
+    counts.try_fold(0u64, |n, x| n.checked_add(x))
+}
+
 /// Counts that agree with their histograms and their parts, within one input.
 pub fn consistent(file: &str, s: &Summary) -> Result<(), Refusal> {
     for (i, step) in s.steps.iter().enumerate() {
@@ -393,6 +398,44 @@ pub fn consistent(file: &str, s: &Summary) -> Result<(), Refusal> {
             file,
             "flows.passed",
             format!("{} but iteration holds {passed} samples", s.flows.passed),
+        ));
+    }
+    // Every failed flow failed at one step, and every step failure ended its flow; the
+    // results' error list is the steps' errors. A file whose totals disagree would merge into
+    // a verdict its own steps contradict.
+    let step_failed = checked_sum(s.steps.iter().map(|st| st.failed));
+    if step_failed != Some(s.flows.failed) {
+        return Err(bad(
+            file,
+            "flows.failed",
+            format!(
+                "{} but the steps' failures add up to {}",
+                s.flows.failed,
+                step_failed.map_or("more than 2^64".into(), |n| n.to_string())
+            ),
+        ));
+    }
+    let listed = checked_sum(s.errors.iter().map(|e| e.count));
+    if listed != step_failed {
+        return Err(bad(
+            file,
+            "errors",
+            format!(
+                "their counts add up to {} but the steps' failures to {}",
+                listed.map_or("more than 2^64".into(), |n| n.to_string()),
+                s.flows.failed
+            ),
+        ));
+    }
+    let ended = checked_sum([s.flows.passed, s.flows.failed, s.flows.interrupted].into_iter());
+    if ended.is_none_or(|n| n > s.flows.started) {
+        return Err(bad(
+            file,
+            "flows.started",
+            format!(
+                "{} but passed + failed + interrupted = {} + {} + {}",
+                s.flows.started, s.flows.passed, s.flows.failed, s.flows.interrupted
+            ),
         ));
     }
     optional(file, "iteration_corrected", s.iteration_corrected.as_ref())

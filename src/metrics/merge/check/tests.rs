@@ -203,6 +203,18 @@ fn counts_that_contradict_their_histograms_are_refused_naming_the_field() {
             |s| s.steps[2].latency.histogram = "not base64!".into(),
             "b.json: steps[2].latency.histogram: histogram is not base64",
         ),
+        (
+            |s| s.flows.failed = 0,
+            "b.json: flows.failed: 0 but the steps' failures add up to 1",
+        ),
+        (
+            |s| s.errors.clear(),
+            "b.json: errors: their counts add up to 0 but the steps' failures to 1",
+        ),
+        (
+            |s| s.flows.started = 5,
+            "b.json: flows.started: 5 but passed + failed + interrupted = 10 + 1 + 0",
+        ),
     ];
     for (edit, want) in cases {
         let mut b = shard(&p, 1, 2, 10);
