@@ -425,7 +425,8 @@ impl From<ErrorKind> for Failure {
     }
 }
 
-/// How often one (kind, phase) happened in a step, with its most frequent distinct causes.
+/// How often one (kind, phase) happened in a step, with its distinct causes: a recorder keeps
+/// the first `MAX_CAUSES` it sees (counting each), and merging keeps the most frequent of all.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ErrorStat {
     pub count: u64,
@@ -453,13 +454,28 @@ impl ErrorStat {
         }
     }
 
-    /// Adds another stat's counts (the bound still holds).
+    /// Adds another stat's counts: the causes of both are added up and the most frequent
+    /// `MAX_CAUSES` kept, the rest counted in `other`.
     pub fn merge(&mut self, other: &ErrorStat) {
+        let mut all = std::mem::take(&mut self.causes);
         for (c, n) in &other.causes {
-            self.add(Some(c), *n);
+            match all.iter_mut().find(|(x, _)| x == c) {
+                Some(x) => x.1 = x.1.saturating_add(*n),
+                None => all.push((c.clone(), *n)),
+            }
         }
-        self.count = self.count.saturating_add(other.other);
-        self.other = self.other.saturating_add(other.other);
+        all.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        let dropped = all
+            .iter()
+            .skip(MAX_CAUSES)
+            .fold(0u64, |n, c| n.saturating_add(c.1));
+        all.truncate(MAX_CAUSES);
+        self.causes = all;
+        self.count = self.count.saturating_add(other.count);
+        self.other = self
+            .other
+            .saturating_add(other.other)
+            .saturating_add(dropped);
     }
 }
 
@@ -486,6 +502,20 @@ mod tests {
         t.merge(&s);
         assert_eq!(t.count, 206);
         assert_eq!(t.causes.len(), MAX_CAUSES);
+    }
+
+    #[test]
+    fn merging_keeps_the_most_frequent_causes_of_both() {
+        let mut a = ErrorStat::default();
+        for i in 0..MAX_CAUSES {
+            a.add(Some(&format!("rare {i}")), 1);
+        }
+        let mut b = ErrorStat::default();
+        b.add(Some("the real cause"), 500);
+        a.merge(&b);
+        assert_eq!(a.causes[0], ("the real cause".into(), 500));
+        assert_eq!(a.causes.len(), MAX_CAUSES);
+        assert_eq!((a.count, a.other), (MAX_CAUSES as u64 + 500, 1));
     }
 
     #[test]

@@ -9,8 +9,9 @@ use hdrhistogram::Histogram;
 
 use super::recorder::new_histogram;
 use super::summary::{
-    Backoff, ErrorCount, EventSummary, Flows, Generator, InterruptedAt, Latency, LoadInfo,
-    StepSummary, StoppedBy, Summary, ToolError, Verdict, RESULTS_VERSION,
+    sort_errors, sort_interrupted, Backoff, ErrorCount, EventSummary, Flows, Generator,
+    InterruptedAt, Latency, LoadInfo, StepSummary, StoppedBy, Summary, ToolError, Verdict,
+    RESULTS_VERSION,
 };
 use crate::report::series::IntervalStats;
 
@@ -68,7 +69,7 @@ pub fn merge(parts: &[Summary]) -> Result<Summary, String> {
         dropped: total(parts.iter().map(|p| p.flows.dropped)),
     };
     let mut errors = merge_errors(parts.iter().flat_map(|p| p.errors.iter()));
-    sort(&mut errors);
+    sort_errors(&mut errors);
     let elapsed_s = parts.iter().map(|p| p.elapsed_s).fold(0.0, f64::max);
 
     let stopped_by = if parts.iter().any(|p| p.stopped_by == StoppedBy::Signal) {
@@ -159,7 +160,7 @@ fn merge_step<'a>(
         })
         .collect::<Result<Vec<_>, String>>()?;
     let mut errors = merge_errors(steps.clone().flat_map(|s| s.errors.iter()));
-    sort(&mut errors);
+    sort_errors(&mut errors);
     let ok = total(steps.clone().map(|s| s.ok));
     let failed = total(steps.clone().map(|s| s.failed));
     Ok(StepSummary {
@@ -267,17 +268,13 @@ fn merge_interrupted(parts: &[Summary]) -> Vec<InterruptedAt> {
             None => out.push(i.clone()),
         }
     }
-    out.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.step.cmp(&b.step)));
+    sort_interrupted(&mut out);
     out
 }
 
 /// A sum that stops at the top instead of overflowing (inputs are files anyone can edit).
 fn total(values: impl Iterator<Item = u64>) -> u64 {
     values.fold(0, u64::saturating_add)
-}
-
-fn sort(errors: &mut [ErrorCount]) {
-    errors.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.step.cmp(&b.step)));
 }
 
 #[cfg(test)]

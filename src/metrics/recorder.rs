@@ -43,7 +43,7 @@ pub struct StepRecord {
     pub ok: u64,
     /// Of `ok`: executions that ended by waiting out their `settle` (no latency recorded).
     pub settled: u64,
-    /// Failures by kind and phase, each with its most frequent causes.
+    /// Failures by kind and phase, each with its causes (bounded: see `ErrorStat`).
     pub errors: ErrorTable,
     /// Gaps between consecutive expected events (exchange steps only).
     pub gaps: Option<Histogram<u64>>,
@@ -74,11 +74,9 @@ pub struct Recorder {
     pub dropped: u64,
     /// The generator's own scheduling lag (how late its timers fire), in microseconds.
     pub lag: Histogram<u64>,
-    /// Flows cut off by the end of the run or a signal.
-    pub flows_interrupted: u64,
     /// What the interrupted flows were doing, by step and last event seen.
     pub interrupted: HashMap<Activity, Waited>,
-    /// Users whose task ended by a panic outside a flow (their remaining flows never ran).
+    /// Users whose task ended by a panic (their remaining flows never ran).
     pub users_lost: u64,
     /// Closed model: pauses taken after a failed iteration, and their total length.
     pub backoffs: u64,
@@ -97,6 +95,14 @@ pub struct Activity {
 pub struct Waited {
     pub count: u64,
     pub longest: Duration,
+}
+
+impl Waited {
+    /// `n` more flows cut there, the longest of them having waited `longest`.
+    pub fn add(&mut self, n: u64, longest: Duration) {
+        self.count += n;
+        self.longest = self.longest.max(longest);
+    }
 }
 
 /// Latencies measured from the flow's intended start (coordinated-omission corrected).
@@ -140,7 +146,6 @@ impl Recorder {
             }),
             dropped: 0,
             lag: new_histogram(),
-            flows_interrupted: 0,
             interrupted: HashMap::new(),
             users_lost: 0,
             backoffs: 0,
@@ -218,16 +223,18 @@ impl Recorder {
 
     /// A flow was cut off by a stop while doing `at`, after waiting `waited` there.
     pub fn flow_interrupted(&mut self, at: Activity, waited: Duration) {
-        self.flows_interrupted += 1;
-        let w = self.interrupted.entry(at).or_default();
-        w.count += 1;
-        w.longest = w.longest.max(waited);
+        self.interrupted.entry(at).or_default().add(1, waited);
+    }
+
+    /// Flows cut off by the end of the run or a signal (the places they were cut, counted).
+    pub fn flows_interrupted(&self) -> u64 {
+        self.interrupted.values().map(|w| w.count).sum()
     }
 
     /// Flows started but not yet passed, failed or interrupted: still running (0 at the end).
     pub fn flows_unaccounted(&self) -> u64 {
         self.flows_started
-            .saturating_sub(self.flows_passed + self.flows_failed + self.flows_interrupted)
+            .saturating_sub(self.flows_passed + self.flows_failed + self.flows_interrupted())
     }
 
     /// Interns an event type name the plan does not know (error path only).
@@ -326,11 +333,11 @@ impl AddAssign<&Recorder> for Recorder {
         self.flows_started += other.flows_started;
         self.flows_passed += other.flows_passed;
         self.flows_failed += other.flows_failed;
-        self.flows_interrupted += other.flows_interrupted;
         for (at, w) in &other.interrupted {
-            let mine = self.interrupted.entry(*at).or_default();
-            mine.count += w.count;
-            mine.longest = mine.longest.max(w.longest);
+            self.interrupted
+                .entry(*at)
+                .or_default()
+                .add(w.count, w.longest);
         }
         self.users_lost += other.users_lost;
         self.backoffs += other.backoffs;

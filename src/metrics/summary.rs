@@ -426,27 +426,29 @@ pub struct CauseCount {
 
 impl ErrorCount {
     /// Adds another count of the same step, kind, phase and detail; the causes stay bounded.
+    /// The causes of both are added up, and the most frequent `MAX_CAUSES` kept (the rest
+    /// counted in `other_causes`), whichever input they came from.
     pub fn absorb(&mut self, other: &ErrorCount) {
-        let mut stat = ErrorStat::default();
-        for c in self.causes.iter().chain(&other.causes) {
-            stat.add(Some(&c.cause), c.count);
+        let mut all: Vec<CauseCount> = std::mem::take(&mut self.causes);
+        for c in &other.causes {
+            match all.iter_mut().find(|x| x.cause == c.cause) {
+                // Saturating: merged counts come from files anyone can edit.
+                Some(x) => x.count = x.count.saturating_add(c.count),
+                None => all.push(c.clone()),
+            }
         }
-        // Saturating: merged counts come from files anyone can edit.
+        all.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.cause.cmp(&b.cause)));
+        let dropped = all
+            .iter()
+            .skip(super::errors::MAX_CAUSES)
+            .fold(0u64, |n, c| n.saturating_add(c.count));
+        all.truncate(super::errors::MAX_CAUSES);
+        self.causes = all;
         self.count = self.count.saturating_add(other.count);
         self.other_causes = self
             .other_causes
             .saturating_add(other.other_causes)
-            .saturating_add(stat.other);
-        self.causes = stat
-            .causes
-            .into_iter()
-            .map(|(cause, count)| CauseCount {
-                cause: cause.into(),
-                count,
-            })
-            .collect();
-        self.causes
-            .sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.cause.cmp(&b.cause)));
+            .saturating_add(dropped);
     }
 }
 
@@ -650,7 +652,7 @@ impl Summary {
             started: rec.flows_started,
             passed: rec.flows_passed,
             failed: rec.flows_failed,
-            interrupted: rec.flows_interrupted,
+            interrupted: rec.flows_interrupted(),
             dropped: rec.dropped,
         };
         let mut tool_errors = info.tool_errors;
@@ -854,16 +856,22 @@ fn interrupted_at(plan: &Plan, rec: &Recorder, names: &PlanNames<'_>) -> Vec<Int
             longest_wait_ms: w.longest.as_secs_f64() * 1000.0,
         })
         .collect();
-    out.sort_by(|a, b| {
+    sort_interrupted(&mut out);
+    out
+}
+
+/// Interrupted places, most frequent first (run, probe and merge order them alike).
+pub(crate) fn sort_interrupted(places: &mut [InterruptedAt]) {
+    places.sort_by(|a, b| {
         b.count
             .cmp(&a.count)
             .then_with(|| a.step.cmp(&b.step))
             .then_with(|| a.after_event.cmp(&b.after_event))
     });
-    out
 }
 
-fn sort_errors(errors: &mut [ErrorCount]) {
+/// Errors, most frequent first (run, probe and merge order them alike).
+pub(crate) fn sort_errors(errors: &mut [ErrorCount]) {
     errors.sort_by(|a, b| {
         b.count
             .cmp(&a.count)

@@ -124,7 +124,7 @@ mod tests {
         drop(FlowGuard::new(rec.clone(), activity(2)));
         FlowGuard::new(rec.clone(), activity(2)).done();
         let r = rec.borrow();
-        assert_eq!(r.flows_interrupted, 1);
+        assert_eq!(r.flows_interrupted(), 1);
         let at = Activity {
             step: 2,
             after_event: Some(3),
@@ -144,7 +144,7 @@ mod tests {
         }));
         assert!(result.is_err());
         let r = rec.borrow();
-        assert_eq!((r.flows_failed, r.flows_interrupted), (1, 0));
+        assert_eq!((r.flows_failed, r.flows_interrupted()), (1, 0));
         let (key, stat) = r.steps[1].errors.iter().next().expect("an error recorded");
         assert_eq!(*key, (ErrorKind::Internal, Phase::Internal));
         assert!(
