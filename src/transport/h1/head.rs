@@ -106,14 +106,9 @@ pub fn parse_complete(head: &[u8], limits: &Limits) -> Result<Head, ParseError> 
         }
         f.line(line, count)?;
     }
-    if f.chunked.is_some() && f.length.is_some() {
+    if f.chunked && f.length.is_some() {
         return Err(invalid(
             "both Transfer-Encoding and Content-Length (a response has one framing)",
-        ));
-    }
-    if let Some(false) = f.chunked {
-        return Err(invalid(
-            "Transfer-Encoding without chunked as its last coding",
         ));
     }
     Ok(Head {
@@ -121,7 +116,7 @@ pub fn parse_complete(head: &[u8], limits: &Limits) -> Result<Head, ParseError> 
         len: head.len(),
         headers: count,
         content_length: f.length,
-        chunked: f.chunked == Some(true),
+        chunked: f.chunked,
         keep_alive: !f.close && (!http10 || f.keep_alive) && status != 101,
     })
 }
@@ -165,8 +160,8 @@ fn status_line_of(line: &[u8]) -> Result<(bool, u16), ParseError> {
 #[derive(Default)]
 struct Fields {
     length: Option<u64>,
-    /// Some(true) when chunked is the last coding so far, Some(false) when a coding follows it.
-    chunked: Option<bool>,
+    /// Chunked was the coding (any other is refused as it is read, so it is the last).
+    chunked: bool,
     close: bool,
     keep_alive: bool,
 }
@@ -212,9 +207,8 @@ impl Fields {
 
     /// `Content-Length: 5` (a list of one repeated value, `5, 5`, is allowed: RFC 9110 §8.6).
     fn content_length(&mut self, value: &[u8]) -> Result<(), ParseError> {
-        let mut any = false;
+        // An empty value splits into one empty item, which `decimal` refuses.
         for item in value.split(|&b| b == b',').map(trim_ows) {
-            any = true;
             let n = decimal(item)
                 .ok_or_else(|| invalid(format!("invalid Content-Length: {}", show(value))))?;
             match self.length {
@@ -225,9 +219,6 @@ impl Fields {
                 }
                 _ => self.length = Some(n),
             }
-        }
-        if !any {
-            return Err(invalid("empty Content-Length"));
         }
         Ok(())
     }
@@ -240,11 +231,11 @@ impl Fields {
             any = true;
             let name = trim_ows(coding.split(|&b| b == b';').next().unwrap_or_default());
             if name.eq_ignore_ascii_case(b"chunked") {
-                if self.chunked.is_some() {
+                if self.chunked {
                     return Err(invalid("chunked appears twice in Transfer-Encoding"));
                 }
-                self.chunked = Some(true);
-            } else if self.chunked == Some(true) {
+                self.chunked = true;
+            } else if self.chunked {
                 return Err(invalid(format!(
                     "chunked is not the last transfer coding ({} follows it)",
                     show(name)

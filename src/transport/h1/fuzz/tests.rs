@@ -102,3 +102,39 @@ fn unmutated_responses_and_edge_inputs_pass() {
     endless.extend_from_slice(&b"10\r\n0123456789abcdef\r\n".repeat(2000));
     http_response(&endless);
 }
+
+/// The harness's reader gives the right answer, not only no panic: each seed, with room to
+/// spare and split anyhow, reads to its status and body (the gzip coding is refused).
+#[test]
+fn valid_responses_read_to_their_status_and_body() {
+    use super::{read, Pieces};
+    let roomy = super::Limits {
+        head: 1 << 16,
+        headers: 100,
+        body: 1 << 20,
+    };
+    let want: [Option<(u16, &[u8])>; 8] = [
+        Some((200, b"hello")),
+        Some((201, b"abcdefg")),
+        Some((204, b"")),
+        Some((200, b"ok")),
+        Some((200, b"until the end")),
+        Some((500, b"bad")),
+        None,
+        Some((200, b"body")),
+    ];
+    for (seed, want) in SEEDS.iter().zip(want) {
+        for pieces in [Pieces::greedy(), Pieces::seeded(3), Pieces::seeded(11)] {
+            let got = read(seed, &roomy, &mut { pieces });
+            match want {
+                Some((status, body)) => assert_eq!(
+                    got.as_ref().map(|(s, b)| (*s, b.as_slice())),
+                    Ok((status, body)),
+                    "{:?}",
+                    seed.escape_ascii().to_string()
+                ),
+                None => assert!(got.is_err(), "{got:?}"),
+            }
+        }
+    }
+}
