@@ -44,13 +44,8 @@ pub(crate) async fn maybe_mock(
     let mut cfg = cfg.clone();
     // A free port, unless the user chose the address (then it is honoured, e.g. to watch the
     // mock from another tool while the run goes on).
-    let chosen = io
-        .args
-        .iter()
-        .any(|a| a == "--listen" || a.to_string_lossy().starts_with("--listen="))
-        || ["LOAD_TESTER_MOCK_LISTEN", "MOCK_LISTEN"]
-            .iter()
-            .any(|k| (io.env)(k).is_some());
+    let chosen =
+        scenario::flag_given(&io.args, "--listen") || (io.env)("LOAD_TESTER_MOCK_LISTEN").is_some();
     if !chosen {
         cfg.listen = vec![std::net::SocketAddr::from(([127, 0, 0, 1], 0))];
     }

@@ -27,6 +27,13 @@ pub(super) async fn run(a: RunArgs, io: &Io) -> Exit {
     if let Err(e) = check_outputs(&outputs, io) {
         return e;
     }
+    if a.processes > 1 && a.hdr_log.is_some() {
+        io.eprint(
+            "error: --hdr-log is not supported with --processes (each process would write its \
+             own log) (nothing was run)\n",
+        );
+        return Exit::Usage;
+    }
     if a.hdr_log.as_deref() == Some(Path::new("-")) {
         io.eprint(
             "error: --hdr-log needs a file: stdout carries the summary (or the JSON with --out -) \
@@ -128,10 +135,6 @@ pub(super) async fn run(a: RunArgs, io: &Io) -> Exit {
         ));
     }
     if a.processes > 1 {
-        if a.hdr_log.is_some() {
-            io.eprint("error: --hdr-log is not supported with --processes (each process would write its own log)\n");
-            return Exit::Usage;
-        }
         let mock_url = mock.as_ref().map(|_| plan.target.base_url.clone());
         let args = crate::fanout::run_args(&a, mock_url.as_deref());
         let summary = crate::fanout::run(args, shard, a.processes, a.workers, a.quiet, io).await;

@@ -29,7 +29,7 @@ pub fn snippet(bytes: &[u8], max: usize) -> String {
         }
         Err(_) => String::from_utf8_lossy(head).into_owned(),
     };
-    let text = mask_jwts(&text);
+    let text = mask_pairs(&mask_jwts(&text));
     let mut out = String::new();
     for (n, c) in text.chars().enumerate() {
         if n == max {
@@ -50,7 +50,8 @@ fn mask(v: &mut serde_json::Value) {
     match v {
         serde_json::Value::Object(map) => {
             for (k, val) in map.iter_mut() {
-                if is_secret_key(k) && !val.is_object() && !val.is_array() {
+                if is_secret_key(k) {
+                    // Whatever it holds (a string, a list of tokens, an object): all of it.
                     *val = serde_json::Value::String("***".into());
                 } else {
                     mask(val);
@@ -60,6 +61,31 @@ fn mask(v: &mut serde_json::Value) {
         serde_json::Value::Array(items) => items.iter_mut().for_each(mask),
         _ => {}
     }
+}
+
+/// Masks the values of `key=value` pairs whose key is named like a secret (form bodies, query
+/// strings, `password=...` in a text message): the value runs to the next `&`, `;`, `,`,
+/// quote or whitespace.
+fn mask_pairs(text: &str) -> String {
+    let stop = |c: char| c.is_whitespace() || matches!(c, '&' | ';' | ',' | '"' | '\'');
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(eq) = rest.find('=') {
+        let key_start = rest[..eq]
+            .char_indices()
+            .rfind(|(_, c)| stop(*c) || *c == '?')
+            .map_or(0, |(i, c)| i + c.len_utf8());
+        let value_end = rest[eq + 1..].find(stop).map_or(rest.len(), |i| eq + 1 + i);
+        out.push_str(&rest[..=eq]);
+        if is_secret_key(&rest[key_start..eq]) && value_end > eq + 1 {
+            out.push_str("***");
+        } else {
+            out.push_str(&rest[eq + 1..value_end]);
+        }
+        rest = &rest[value_end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Masks JWT-shaped words: `eyJ` followed by base64url, a dot, and more base64url and dots.
@@ -103,6 +129,22 @@ mod tests {
             500,
         );
         assert_eq!(plain, "token *** end");
+    }
+
+    #[test]
+    fn secret_lists_and_form_pairs_are_masked() {
+        let s = snippet(br#"{"password":["x1"],"tokens":{"a":"abc"},"n":1}"#, 500);
+        assert_eq!(s, r#"{"n":1,"password":"***","tokens":"***"}"#);
+        let form = snippet(
+            b"email=a%40b.test&password=hunter2&api_key=k-1 note=ok",
+            500,
+        );
+        assert_eq!(form, "email=a%40b.test&password=***&api_key=*** note=ok");
+        // A multi-byte separator before a key, and a value that is empty.
+        assert_eq!(
+            snippet("x\u{a0}token=t&password=".as_bytes(), 500),
+            "x\u{a0}token=***&password="
+        );
     }
 
     #[test]
