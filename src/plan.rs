@@ -160,6 +160,11 @@ impl Target {
     /// `auth_url http://localhost:8081 from scenarios/golden-path.toml:10 ([target].auth_url);
     /// override with --auth-url or AUTH_URL`.
     pub fn where_from(&self, which: TargetUrl) -> String {
+        self.where_from_noting(which, "")
+    }
+
+    /// As `where_from`, with `note` (e.g. ` (ws_url follows it)`) after where it came from.
+    pub fn where_from_noting(&self, which: TargetUrl, note: &str) -> String {
         let mut out = format!("{} {}", which.key(), self.url(which));
         match self.source(which) {
             UrlSource::Derived(from) => {
@@ -172,6 +177,7 @@ impl Target {
             UrlSource::Default => out.push_str(" (the built-in default)"),
             src => out.push_str(&format!(" from {src}")),
         }
+        out.push_str(note);
         if *self.source(which) != UrlSource::Mock {
             out.push_str(&format!(
                 "; override with {} or {}",

@@ -74,20 +74,12 @@ pub fn line(plan: &Plan, u: &Unreachable) -> String {
             .filter(|f| matches!(t.source(**f), UrlSource::Derived(from) if from == r))
             .map(|f| f.key())
             .collect();
-        let mut part = t.where_from(*r);
-        if !followers.is_empty() {
-            let verb = if followers.len() == 1 {
-                "follows"
-            } else {
-                "follow"
-            };
-            let note = format!(" ({} {verb} it)", followers.join(" and "));
-            match part.find("; override") {
-                Some(i) => part.insert_str(i, &note),
-                None => part.push_str(&note),
-            }
-        }
-        parts.push(part);
+        let note = match followers.len() {
+            0 => String::new(),
+            1 => format!(" ({} follows it)", followers[0]),
+            _ => format!(" ({} follow it)", followers.join(" and ")),
+        };
+        parts.push(t.where_from_noting(*r, &note));
     }
     format!(
         "unreachable: {} [{}]; {}",
