@@ -72,7 +72,7 @@ pub struct TargetArgs {
     /// Do not verify TLS certificates (a test stack with a self-signed certificate); prints a
     /// warning. From the environment: 1/0, true/false, yes/no, on/off.
     #[arg(long, env = "LOAD_TESTER_INSECURE", action = clap::ArgAction::SetTrue,
-          value_parser = clap::builder::BoolishValueParser::new())]
+          value_parser = EnvBool("LOAD_TESTER_INSECURE"))]
     pub insecure: bool,
 }
 
