@@ -11,6 +11,10 @@ pub enum Exit {
     Usage,
     /// 3: the tool could not run (target unreachable, cannot bind, cannot write results).
     Error,
+    /// 4: a threshold was breached (the run itself went through).
+    Breached,
+    /// 5: `compare` (or `run --baseline`) found a regression against the baseline.
+    Regressed,
 }
 
 impl Exit {
@@ -20,6 +24,8 @@ impl Exit {
             Exit::Failed => 1,
             Exit::Usage => 2,
             Exit::Error => 3,
+            Exit::Breached => 4,
+            Exit::Regressed => 5,
         }
     }
 
@@ -28,6 +34,8 @@ impl Exit {
             0 => Exit::Passed,
             1 => Exit::Failed,
             2 => Exit::Usage,
+            4 => Exit::Breached,
+            5 => Exit::Regressed,
             _ => Exit::Error,
         }
     }

@@ -18,7 +18,7 @@ use crate::metrics::summary::Summary;
 use crate::mock::{MockConfig, MockServer};
 use crate::plan::{Plan, TargetUrl, UrlSource};
 use crate::report::output::{self, Dest};
-use crate::report::{json::Json, write_file, Sink};
+use crate::report::{json::Json, write_file, Render};
 use crate::scenario::{self, Overrides};
 
 pub async fn dispatch(command: Command, io: &Io) -> Exit {
@@ -176,8 +176,8 @@ pub(crate) fn write_out(path: Option<&Path>, summary: &Summary, io: &Io) -> Resu
     }
 }
 
-pub(crate) fn render(sink: &dyn Sink, summary: &Summary) -> String {
+pub(crate) fn render(render: &dyn Render, summary: &Summary) -> String {
     let mut buf = Vec::new();
-    let _ = sink.write(summary, &mut buf);
+    let _ = render.write(summary, &mut buf);
     String::from_utf8_lossy(&buf).into_owned()
 }

@@ -9,11 +9,10 @@ use crate::cli::RunArgs;
 use crate::exit::Exit;
 use crate::io::Io;
 use crate::metrics::summary::{Mode, RunInfo, StoppedBy, Summary};
-use crate::plan::Plan;
-use crate::report::hdr_log::HdrLog;
+use crate::report::hdr_log::{HdrLog, HdrSink};
 use crate::report::output::write_atomic;
-use crate::report::series::IntervalStats;
-use crate::report::{json::Json, progress, text::Text, write_file};
+use crate::report::series::Series;
+use crate::report::{json::Json, progress, text::Text, write_file, Sinks};
 use crate::runner::{self, RunOptions};
 
 pub(super) async fn run(a: RunArgs, io: &Io) -> Exit {
@@ -181,15 +180,14 @@ pub(super) async fn run(a: RunArgs, io: &Io) -> Exit {
             every: a.progress_interval,
         }
     };
-    let sinks = LiveSinks {
-        plan: plan.clone(),
-        series: series.clone(),
-        hdr,
-        progress: progress::Progress::new(plan.clone(), mode),
-        interval: opts.interval,
-        err: io.err.clone(),
-    };
-    let outcome = runner::run(plan.clone(), opts, Box::new(sinks)).await;
+    let mut live = Sinks::default();
+    live.push(Series::new(plan.clone(), series.clone()));
+    if let Some(log) = hdr {
+        live.push(HdrSink::new(log, io.err.clone()));
+    }
+    live.push(progress::Progress::new(plan.clone(), mode));
+    let outcome = runner::run(plan.clone(), opts, Box::new(live)).await;
+    let mut live = outcome.sink;
     let timeseries = series
         .lock()
         .map(|mut s| std::mem::take(&mut *s))
@@ -214,7 +212,16 @@ pub(super) async fn run(a: RunArgs, io: &Io) -> Exit {
             timeseries,
         },
     );
-    finish(&a, &summary, outcome.interrupted, shard, io)
+    // The live sinks' final hook first (the progress bar is cleared before the summary).
+    let live_done = live.finish(&summary);
+    let exit = finish(&a, &summary, outcome.interrupted, shard, io);
+    match live_done {
+        Ok(()) => exit,
+        Err(e) => {
+            io.eprint(&format!("error: {e}\n"));
+            Exit::Error
+        }
+    }
 }
 
 /// Prints the summary and writes the results files; the exit code follows the verdict.
@@ -284,40 +291,6 @@ fn describe_load(load: &crate::plan::LoadProfile, users: u32) -> String {
             "closed model, {users} users, spawn rate {}/s, {end}",
             load.spawn_rate
         ),
-    }
-}
-
-/// The live sinks of a run: time series for the results, the HDR interval log, progress.
-struct LiveSinks {
-    plan: Arc<Plan>,
-    series: Arc<std::sync::Mutex<Vec<IntervalStats>>>,
-    hdr: Option<HdrLog>,
-    progress: progress::Progress,
-    interval: Duration,
-    err: crate::io::Out,
-}
-
-impl runner::IntervalSink for LiveSinks {
-    fn interval(&mut self, index: u64, end: Duration, rec: &crate::metrics::recorder::Recorder) {
-        if let Ok(mut s) = self.series.lock() {
-            s.push(IntervalStats::of(&self.plan, end.as_secs_f64(), rec));
-        }
-        if let Some(h) = self.hdr.as_mut() {
-            let start = self.interval * index as u32;
-            if let Err(e) = h.interval(start, end.saturating_sub(start), rec) {
-                if let Ok(mut w) = self.err.lock() {
-                    let _ = writeln!(w, "error: HDR log write failed, no more intervals: {e}");
-                }
-                self.hdr = None;
-            }
-        }
-        self.progress.interval(end, rec);
-    }
-}
-
-impl Drop for LiveSinks {
-    fn drop(&mut self) {
-        self.progress.finish();
     }
 }
 

@@ -112,6 +112,8 @@ pub fn merge(parts: &[Summary]) -> Result<Summary, String> {
             waits: total(parts.iter().map(|p| p.backoff.waits)),
             total_s: parts.iter().map(|p| p.backoff.total_s).sum(),
         },
+        // Re-evaluated on the merged results by the caller (`merge` knows the thresholds).
+        thresholds: Vec::new(),
         verdict: Verdict::Failed,
         exit_code: Verdict::Failed.exit_code(),
         steps,

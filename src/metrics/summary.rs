@@ -70,6 +70,10 @@ pub struct Summary {
     /// Closed model: pauses taken after failed iterations (backoff), so a broken target is not
     /// hammered.
     pub backoff: Backoff,
+    /// The thresholds (scenario `[thresholds]` and `--threshold`), each with its observed value:
+    /// when there are any, they are the verdict.
+    #[serde(default)]
+    pub thresholds: Vec<ThresholdResult>,
     pub verdict: Verdict,
     /// The process exit code of the verdict (`Verdict::exit`).
     #[schemars(extend("enum" = Verdict::exit_codes()))]
@@ -147,6 +151,50 @@ pub enum StoppedBy {
     End,
     /// A signal (Ctrl-C, SIGTERM from `docker stop`) stopped it early.
     Signal,
+    /// A threshold with `abort_on_fail` was breached: the run was stopped early.
+    Threshold,
+}
+
+/// One threshold, evaluated on the final results.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
+pub struct ThresholdResult {
+    /// As written, e.g. `chat.agent_started.p95 < 2s`.
+    pub expr: String,
+    /// Where it was defined: `FILE:LINE` of the scenario, or `--threshold`.
+    pub source: String,
+    /// The metric, e.g. `chat.agent_started.p95`, `flows.failed_rate`.
+    pub metric: String,
+    /// The comparison: `<`, `<=`, `>`, `>=`.
+    pub op: String,
+    /// The limit, in `unit`.
+    pub limit: f64,
+    pub unit: ThresholdUnit,
+    /// The metric's value in `unit`; none when nothing was measured (which breaches).
+    pub observed: Option<f64>,
+    pub passed: bool,
+    /// How far the observed value is from the limit, in `unit`: positive is room left,
+    /// negative is by how much it is breached; none when nothing was measured.
+    pub margin: Option<f64>,
+    /// Stop the run as soon as this threshold is breached (checked every interval).
+    #[serde(default)]
+    pub abort_on_fail: bool,
+    /// This threshold's breach stopped the run.
+    #[serde(default)]
+    pub aborted: bool,
+}
+
+/// The unit of a threshold's limit and observed value.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ThresholdUnit {
+    /// Milliseconds (latency statistics).
+    Ms,
+    /// Percent (`*_rate` ratios such as `error_rate`, `flows.failed_rate`).
+    Percent,
+    /// Per second (`rate`).
+    PerS,
+    /// A plain count (`count`, `errors`).
+    Count,
 }
 
 /// Interrupted flows cut at one place.
@@ -296,16 +344,19 @@ pub enum Verdict {
     Error,
     /// Stopped by a signal before any flow finished: nothing was measured (exit 3).
     Interrupted,
+    /// A threshold was breached (exit 4); thresholds, when there are any, are the verdict.
+    Breached,
 }
 
 impl Verdict {
     /// Every verdict.
-    pub const ALL: [Verdict; 5] = [
+    pub const ALL: [Verdict; 6] = [
         Verdict::Passed,
         Verdict::Failed,
         Verdict::Unreachable,
         Verdict::Error,
         Verdict::Interrupted,
+        Verdict::Breached,
     ];
 
     /// The exit codes a verdict can have, ascending (the schema's `exit_code`).
@@ -322,6 +373,7 @@ impl Verdict {
         match self {
             Verdict::Passed => Exit::Passed,
             Verdict::Failed => Exit::Failed,
+            Verdict::Breached => Exit::Breached,
             Verdict::Unreachable | Verdict::Error | Verdict::Interrupted => Exit::Error,
         }
     }
@@ -338,6 +390,7 @@ impl Verdict {
             Verdict::Unreachable => "UNREACHABLE",
             Verdict::Error => "ERROR",
             Verdict::Interrupted => "INTERRUPTED",
+            Verdict::Breached => "THRESHOLDS BREACHED",
         }
     }
 }
@@ -703,6 +756,7 @@ impl Summary {
                 waits: rec.backoffs,
                 total_s: rec.backoff_total.as_secs_f64(),
             },
+            thresholds: Vec::new(),
             verdict: Verdict::Failed,
             exit_code: Verdict::Failed.exit_code(),
             steps,
@@ -733,6 +787,7 @@ impl Summary {
             &self.steps,
             &self.errors,
             &self.tool_errors,
+            &self.thresholds,
             self.stopped_by,
         );
         self.exit_code = self.verdict.exit_code();
@@ -891,6 +946,7 @@ impl Verdict {
         steps: &[StepSummary],
         errors: &[ErrorCount],
         tool_errors: &[ToolError],
+        thresholds: &[ThresholdResult],
         stopped_by: StoppedBy,
     ) -> Verdict {
         let any_ok = steps.iter().any(|s| s.ok > 0);
@@ -898,6 +954,11 @@ impl Verdict {
             Verdict::Error
         } else if !errors.is_empty() && !any_ok && errors.iter().all(|e| e.kind.is_unreachable()) {
             Verdict::Unreachable
+        } else if thresholds.iter().any(|t| !t.passed) {
+            Verdict::Breached
+        } else if !thresholds.is_empty() && flows.passed > 0 {
+            // Thresholds are the verdict: failed flows are judged by them (`flows.failed_rate`).
+            Verdict::Passed
         } else if flows.failed > 0 || !errors.is_empty() {
             Verdict::Failed
         } else if flows.passed > 0 {

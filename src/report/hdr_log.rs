@@ -106,3 +106,33 @@ impl HdrLog {
         self.out.flush()
     }
 }
+
+/// The HDR interval log as a sink: one line per interval; a write error is reported once and
+/// ends the log (the run goes on).
+pub struct HdrSink {
+    log: Option<HdrLog>,
+    err: crate::io::Out,
+}
+
+impl HdrSink {
+    pub fn new(log: HdrLog, err: crate::io::Out) -> HdrSink {
+        HdrSink {
+            log: Some(log),
+            err,
+        }
+    }
+}
+
+impl super::Sink for HdrSink {
+    fn interval(&mut self, tick: &super::Tick<'_>) {
+        if let Some(h) = self.log.as_mut() {
+            let length = tick.end.saturating_sub(tick.start);
+            if let Err(e) = h.interval(tick.start, length, tick.interval) {
+                if let Ok(mut w) = self.err.lock() {
+                    let _ = writeln!(w, "error: HDR log write failed, no more intervals: {e}");
+                }
+                self.log = None;
+            }
+        }
+    }
+}

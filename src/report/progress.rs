@@ -146,3 +146,19 @@ impl Progress {
         }
     }
 }
+
+impl super::Sink for Progress {
+    fn interval(&mut self, tick: &super::Tick<'_>) {
+        Progress::interval(self, tick.end, tick.interval);
+    }
+    fn finish(&mut self, _summary: &crate::metrics::summary::Summary) -> Result<(), String> {
+        Progress::finish(self);
+        Ok(())
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}

@@ -16,6 +16,9 @@ pub struct IntervalStats {
     pub flows_passed: u64,
     pub flows_failed: u64,
     pub dropped: u64,
+    /// Flows in progress at the interval's end (the active users).
+    #[serde(default)]
+    pub active: u64,
     pub steps: Vec<StepPoint>,
 }
 
@@ -47,6 +50,7 @@ impl IntervalStats {
             flows_passed: rec.flows_passed,
             flows_failed: rec.flows_failed,
             dropped: rec.dropped,
+            active: 0,
             steps: plan
                 .steps
                 .iter()
@@ -60,6 +64,36 @@ impl IntervalStats {
                     p99_ms: q(&r.latency, 0.99),
                 })
                 .collect(),
+        }
+    }
+}
+
+/// The sink that keeps the time series for the results.
+pub struct Series {
+    plan: std::sync::Arc<Plan>,
+    points: std::sync::Arc<std::sync::Mutex<Vec<IntervalStats>>>,
+}
+
+impl Series {
+    /// The points are shared with the caller, who takes them to build the results.
+    pub fn new(
+        plan: std::sync::Arc<Plan>,
+        points: std::sync::Arc<std::sync::Mutex<Vec<IntervalStats>>>,
+    ) -> Series {
+        Series { plan, points }
+    }
+}
+
+impl super::Sink for Series {
+    fn interval(&mut self, tick: &super::Tick<'_>) {
+        let mut point = IntervalStats::of(&self.plan, tick.end.as_secs_f64(), tick.interval);
+        point.active = tick
+            .total
+            .flows_started
+            .saturating_sub(tick.total.flows_passed + tick.total.flows_failed)
+            .saturating_sub(tick.total.flows_interrupted());
+        if let Ok(mut s) = self.points.lock() {
+            s.push(point);
         }
     }
 }

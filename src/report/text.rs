@@ -2,7 +2,7 @@
 
 use std::io::{self, Write};
 
-use super::Sink;
+use super::Render;
 use crate::metrics::summary::{Latency, StepSummary, StoppedBy, Summary, Verdict};
 
 pub struct Text;
@@ -11,7 +11,7 @@ const TOP_ERRORS: usize = 10;
 /// Causes shown under each error kind (the results keep more).
 const TOP_CAUSES: usize = 3;
 
-impl Sink for Text {
+impl Render for Text {
     fn write(&self, s: &Summary, w: &mut dyn Write) -> io::Result<()> {
         writeln!(
             w,
@@ -144,6 +144,7 @@ impl Sink for Text {
             Verdict::Unreachable => "UNREACHABLE (nothing reached the target)",
             Verdict::Error => "ERROR (load-tester itself failed: the results are incomplete)",
             Verdict::Interrupted => "INTERRUPTED (stopped by a signal before any flow finished)",
+            Verdict::Breached => "THRESHOLDS BREACHED",
         };
         writeln!(w, "verdict: {verdict} (exit {})", s.exit_code)
     }

@@ -31,6 +31,7 @@ use tokio_util::sync::CancellationToken;
 use crate::metrics::recorder::Recorder;
 use crate::metrics::summary::{ToolError, ToolErrorKind};
 use crate::plan::{Model, Plan};
+use crate::report::{Sink, Tick};
 use crate::shard::Shard;
 use observer::Observer;
 use schedule::Ramp;
@@ -72,12 +73,6 @@ impl Stop {
     }
 }
 
-/// Receives the merged recorder of each interval, in order, while the run goes on.
-pub trait IntervalSink: Send {
-    /// `index` counts intervals from 0; `end` is the time from the start to the interval's end.
-    fn interval(&mut self, index: u64, end: Duration, rec: &Recorder);
-}
-
 /// How a run is spread and stopped.
 #[derive(Clone)]
 pub struct RunOptions {
@@ -108,6 +103,8 @@ impl Default for RunOptions {
 /// What a run produced.
 pub struct Outcome {
     pub recorder: Recorder,
+    /// The sinks given to `run`, back for their final hook.
+    pub sink: Box<dyn Sink>,
     pub elapsed: Duration,
     /// True when a signal cut the run short.
     pub interrupted: bool,
@@ -130,7 +127,7 @@ pub(crate) struct WorkerCtx {
 
 /// Runs the plan to its end (duration, iterations, or interruption) and merges the recorders;
 /// `sink` sees every interval as it completes.
-pub async fn run(plan: Arc<Plan>, opts: RunOptions, sink: Box<dyn IntervalSink>) -> Outcome {
+pub async fn run(plan: Arc<Plan>, opts: RunOptions, sink: Box<dyn Sink>) -> Outcome {
     guard::install_panic_hook();
     let start = Instant::now();
     let ramp = match &plan.load.model {
@@ -147,7 +144,7 @@ pub async fn run(plan: Arc<Plan>, opts: RunOptions, sink: Box<dyn IntervalSink>)
     let workers = opts.workers.min(users.max(1) as usize).max(1);
     let (tx, rx) = mpsc::unbounded_channel();
     let controller = tokio::spawn(control(plan.clone(), start, stop.clone(), opts.clone()));
-    let collector = tokio::spawn(collect(rx, workers, sink));
+    let collector = tokio::spawn(collect(rx, workers, sink, plan.clone(), opts.interval));
     let ctx = |index: usize| WorkerCtx {
         plan: plan.clone(),
         index,
@@ -209,9 +206,19 @@ pub async fn run(plan: Arc<Plan>, opts: RunOptions, sink: Box<dyn IntervalSink>)
     }
     drop(tx);
     controller.abort();
-    let _ = collector.await;
+    let sink = match collector.await {
+        Ok(sink) => sink,
+        Err(e) => {
+            tool_errors.push(ToolError::new(
+                ToolErrorKind::WorkerDied,
+                format!("the interval collector died: {e}; live outputs are incomplete"),
+            ));
+            Box::new(crate::report::Sinks::default())
+        }
+    };
     Outcome {
         recorder,
+        sink,
         elapsed: start.elapsed(),
         interrupted: opts.interrupt.is_cancelled(),
         tool_errors,
@@ -242,8 +249,22 @@ async fn control(plan: Arc<Plan>, start: Instant, stop: Stop, opts: RunOptions) 
 async fn collect(
     mut rx: mpsc::UnboundedReceiver<ticker::Message>,
     workers: usize,
-    mut sink: Box<dyn IntervalSink>,
-) {
+    mut sink: Box<dyn Sink>,
+    plan: Arc<Plan>,
+    length: Duration,
+) -> Box<dyn Sink> {
+    // Everything so far, for the sinks that judge the run as it goes (thresholds, metrics).
+    let mut total = Recorder::new(&plan);
+    let mut emit = |index: u64, end: Duration, rec: &Recorder| {
+        total += rec;
+        sink.interval(&Tick {
+            index,
+            start: length * index as u32,
+            end,
+            interval: rec,
+            total: &total,
+        });
+    };
     // index → (parts received, latest end, merged recorder)
     let mut pending: BTreeMap<u64, (usize, Duration, Recorder)> = BTreeMap::new();
     // For each worker, the last interval it will send (once it has finished).
@@ -276,14 +297,15 @@ async fn collect(
                 break;
             }
             if let Some((_, end, rec)) = pending.remove(&next) {
-                sink.interval(next, end, &rec);
+                emit(next, end, &rec);
             }
             next += 1;
         }
     }
     for (index, (_, end, rec)) in pending {
-        sink.interval(index, end, &rec);
+        emit(index, end, &rec);
     }
+    sink
 }
 
 /// One worker: runs its share of the users (closed or open model) and returns its recorder.

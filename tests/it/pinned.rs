@@ -9,7 +9,7 @@ use load_tester::metrics::errors::{ErrorKind, EventRef, Failure, Phase};
 use load_tester::metrics::summary::Summary;
 use load_tester::probe::{Entry, Outcome, Trace};
 use load_tester::report::text::Text;
-use load_tester::report::Sink;
+use load_tester::report::Render;
 
 use crate::samples;
 

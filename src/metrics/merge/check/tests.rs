@@ -271,7 +271,7 @@ fn a_missing_shard_is_refused_unless_partial_is_allowed() {
     assert_eq!(merged.missing_shards, ["2/3"]);
     assert_eq!(merged.flows.passed, 12);
     let mut text = Vec::new();
-    crate::report::Sink::write(&crate::report::text::Text, &merged, &mut text).unwrap();
+    crate::report::Render::write(&crate::report::text::Text, &merged, &mut text).unwrap();
     let text = String::from_utf8(text).unwrap();
     assert!(
         text.contains("PARTIAL: shards 2/3 missing: these figures cover only part of the users"),
