@@ -31,7 +31,8 @@ use crate::shard::ShardArg;
         passed, 2 usage or scenario error, an output path that cannot be written, or inputs \
         that merge refuses (nothing was run), 3 the target was unreachable, the tool itself \
         failed (an internal error, a worker that died), or a signal stopped the run before any \
-        flow finished.\n\n\
+        flow finished, 4 a threshold was breached (thresholds, when given, are the verdict), 5 \
+        compare or run --baseline found a regression.\n\n\
         Environment: each flag's variable is shown as [env: ...]; all carry the prefix \
         LOAD_TESTER_ (e.g. LOAD_TESTER_SEED), except the compose service's TARGET_URL, AUTH_URL, \
         MAX_USERS, SPAWN_RATE, RUN_TIME, RESULTS_DIR and the secrets JWT_SECRET_KEY, \

@@ -18,6 +18,16 @@ pub enum Exit {
 }
 
 impl Exit {
+    /// Every exit, ascending by code (the README's exit-code table lists each).
+    pub const ALL: [Exit; 6] = [
+        Exit::Passed,
+        Exit::Failed,
+        Exit::Usage,
+        Exit::Error,
+        Exit::Breached,
+        Exit::Regressed,
+    ];
+
     pub fn code(self) -> i32 {
         match self {
             Exit::Passed => 0,

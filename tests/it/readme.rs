@@ -196,3 +196,81 @@ fn the_failure_kind_table_lists_every_kind() {
         }
     }
 }
+
+/// The README's exit-code table has a row for every exit code and every verdict (with the code
+/// that verdict exits with), and `--help` names every code: neither can fall behind `Exit`.
+#[test]
+fn the_exit_code_table_lists_every_code_and_verdict() {
+    use load_tester::metrics::summary::Verdict;
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md");
+    let readme = std::fs::read_to_string(path).expect("README.md readable");
+    let table = readme
+        .split("## Exit codes")
+        .nth(1)
+        .expect("an Exit codes section");
+    let rows: Vec<(i32, String)> = table
+        .lines()
+        .skip_while(|l| !l.starts_with("| code |"))
+        .skip(2)
+        .take_while(|l| l.starts_with('|'))
+        .map(|l| {
+            let cells: Vec<&str> = l.split('|').map(str::trim).collect();
+            let code = cells[1].parse().unwrap_or_else(|_| panic!("a code: {l}"));
+            (code, cells[2].trim_matches('`').to_string())
+        })
+        .collect();
+    let codes: Vec<i32> = Exit::ALL.iter().map(|e| e.code()).collect();
+    for c in &codes {
+        assert!(
+            rows.iter().any(|(code, _)| code == c),
+            "no row for exit {c}"
+        );
+    }
+    for (code, verdict) in &rows {
+        assert!(
+            codes.contains(code),
+            "row for exit {code}, which the tool never gives"
+        );
+        if !verdict.is_empty() {
+            let v: Verdict = serde_json::from_value(serde_json::json!(verdict))
+                .unwrap_or_else(|_| panic!("{verdict:?} is not a verdict"));
+            assert_eq!(
+                v.exit_code(),
+                *code,
+                "verdict {verdict} exits {}",
+                v.exit_code()
+            );
+        }
+    }
+    for v in Verdict::ALL {
+        let name = serde_json::to_value(v).unwrap();
+        let name = name.as_str().unwrap();
+        assert!(
+            rows.iter().any(|(c, r)| r == name && *c == v.exit_code()),
+            "no row for verdict {name} (exit {})",
+            v.exit_code()
+        );
+    }
+    let help = std::process::Command::new(env!("CARGO_BIN_EXE_load-tester"))
+        .arg("--help")
+        .output()
+        .expect("load-tester --help runs");
+    let text = String::from_utf8_lossy(&help.stdout);
+    let para = text
+        .split("Exit codes:")
+        .nth(1)
+        .expect("--help has an Exit codes paragraph");
+    let para: String = para
+        .split("\n\n")
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    for c in &codes {
+        assert!(
+            para.contains(&format!("{c} ")),
+            "--help's exit codes miss {c}: {para}"
+        );
+    }
+}
