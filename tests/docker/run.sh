@@ -172,6 +172,35 @@ check "results.json and summary.txt written to /app/results" \
 check "results: flows passed > 0, failed 0" \
     json_check "$WORK/run/results.json" "d['flows']['passed'] > 0 and d['flows']['failed'] == 0 and d['exit_code'] == 0"
 
+# --- the probe CronJob's container (dockerfiles/k8s/load-tester-probe-cronjob.yaml) as the
+# manifest runs it, pointed at the mock container, its spacing shortened for the test ----------
+mapfile -t PROBE_ARGS < <("$PY" - dockerfiles/k8s/load-tester-probe-cronjob.yaml <<'EOF'
+import sys, yaml
+d = next(x for x in yaml.safe_load_all(open(sys.argv[1])) if x)
+spec = d["spec"]
+assert d["kind"] == "CronJob" and spec["concurrencyPolicy"] == "Forbid"
+assert spec["jobTemplate"]["spec"]["backoffLimit"] == 0
+pod = spec["jobTemplate"]["spec"]["template"]["spec"]
+assert pod["restartPolicy"] == "Never" and pod["securityContext"]["runAsNonRoot"]
+args = list(pod["containers"][0]["args"])
+assert args[0] == "probe"
+args[args.index("--every") + 1] = "1s"
+print("\n".join(args))
+EOF
+)
+check "k8s probe CronJob: Forbid, no retries, non-root, runs probe (${#PROBE_ARGS[@]} args)" test "${#PROBE_ARGS[@]}" -gt 1
+timeout 120 docker run --rm --network "$NET" --read-only --cap-drop ALL -e TARGET_URL=http://backend:8000 \
+    -e AUTH_URL=http://auth:8081 "$IMAGE" "${PROBE_ARGS[@]}" >"$WORK/probe.log" 2>&1
+rc=$?
+grep -E '^(pass|probe|verdict)' "$WORK/probe.log" | head -n 6
+check "k8s probe CronJob's args against the mock container: exit 0 (got $rc), a line per pass" \
+    bash -c '[ "$1" = 0 ] && [ "$(grep -c "^pass " "$2")" = 3 ]' _ "$rc" "$WORK/probe.log"
+timeout 120 docker run --rm --network "$NET" --read-only --cap-drop ALL -e TARGET_URL=http://backend:8000 \
+    -e AUTH_URL=http://auth:8081 "$IMAGE" "${PROBE_ARGS[@]}" --threshold 'chat.agent_started.p95 < 1us' \
+    >"$WORK/probe-breach.log" 2>&1
+rc=$?
+check "the same probe with a threshold it cannot meet: exit 4 (got $rc)" test "$rc" = 4
+
 # --- --processes in the container: children of PID 1, partial results in the image's /tmp ----
 PROC="$ID-processes"
 CONTAINERS+=("$PROC")
