@@ -163,7 +163,7 @@ impl PassRecord {
         if let Some((step, e)) = self.failed_at() {
             line.push_str(&format!(" at {step}: {e}"));
         } else if let Some(s) = self.steps.iter().find(|s| s.verdict == StepVerdict::NotRun) {
-            line.push_str(&format!(" (stopped by a signal before {})", s.name));
+            line.push_str(&format!(" (stopped by a signal at {})", s.name));
         }
         line
     }
@@ -185,7 +185,9 @@ impl PassRecord {
                 }),
                 skipped: match s.verdict {
                     StepVerdict::Skipped => Some("an earlier step failed".into()),
-                    StepVerdict::NotRun => Some("a signal stopped the pass before it".into()),
+                    StepVerdict::NotRun => {
+                        Some("a signal stopped the pass before this step ended".into())
+                    }
                     _ => None,
                 },
                 system_out: s.time_ms.map(|t| format!("{t:.2} ms")),

@@ -126,8 +126,15 @@ impl PassesSummary {
             .filter(|p| !matches!(p.verdict, Verdict::Passed | Verdict::Interrupted))
             .map(|p| p.pass.to_string())
             .collect();
+        // The first few: an endless repeat may have failed many times.
+        const SHOWN: usize = 20;
         if !failed.is_empty() {
-            let _ = writeln!(out, "failed passes: {}", failed.join(", "));
+            let more = match failed.len().saturating_sub(SHOWN) {
+                0 => String::new(),
+                n => format!(" and {n} more"),
+            };
+            let shown = &failed[..failed.len().min(SHOWN)];
+            let _ = writeln!(out, "failed passes: {}{more}", shown.join(", "));
         }
         let _ = writeln!(
             out,

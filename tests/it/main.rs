@@ -13,6 +13,7 @@ mod messages;
 mod models;
 mod outputs;
 mod pinned;
+mod probe_repeat;
 mod raw;
 mod raw_ws;
 mod readme;
