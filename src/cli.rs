@@ -48,7 +48,8 @@ pub struct Cli {
 pub enum Command {
     /// Run a scenario with many virtual users and report latencies, errors and a verdict.
     Run(RunArgs),
-    /// One user, one pass: every step's verdict and time, and a clear exit code (smoke checks).
+    /// One user, one pass: every step's verdict and time, and a clear exit code (smoke checks);
+    /// with --repeat N --every D, passes on a period with a summary (synthetic monitoring).
     Probe(ProbeArgs),
     /// Serve the built-in mock target (login, WebSocket, agent events, injectable faults).
     Mock(MockArgs),
@@ -201,6 +202,12 @@ pub struct RunArgs {
     #[arg(short, long, env = "LOAD_TESTER_QUIET", action = clap::ArgAction::SetTrue,
           value_parser = EnvBool("LOAD_TESTER_QUIET"))]
     pub quiet: bool,
+    /// Write JUnit XML here at the end (a test case per step, expected event, threshold and the
+    /// verdict), atomically; checked before anything runs. `-` writes it to stdout (the
+    /// human-readable output then goes to stderr); refused with exit 2 when another output
+    /// (`--out -`) already claims stdout.
+    #[arg(long, env = "LOAD_TESTER_JUNIT", value_name = "FILE")]
+    pub junit: Option<PathBuf>,
     #[command(flatten, next_help_heading = "Mock target (with --mock)")]
     pub mock: MockConfig,
 }
@@ -221,6 +228,30 @@ pub struct ProbeArgs {
         value_name = "FILE"
     )]
     pub out: Option<PathBuf>,
+    /// Run the probe this many times (passes), one line per pass and a summary at the end
+    /// (passes, failures, availability, per-step p50/p95/max); `0` repeats until a signal
+    /// (Ctrl-C, SIGTERM) stops it. The summary and every finished pass's results are kept when
+    /// a signal stops it. Exit 0 when every pass passed, 1 when any failed, 3 when none could
+    /// reach the target or the tool failed.
+    #[arg(long, env = "LOAD_TESTER_REPEAT", value_name = "N")]
+    pub repeat: Option<u64>,
+    /// With --repeat: the period from one pass's start to the next pass's start; a pass that
+    /// takes longer than the period is followed by the next one at once.
+    #[arg(long, env = "LOAD_TESTER_EVERY", value_parser = parse_duration, value_name = "DURATION",
+          default_value = "30s", requires = "repeat")]
+    pub every: Duration,
+    /// Print machine-readable output on stdout: one JSON object per pass (JSON lines: `pass`,
+    /// `started_at`, `verdict`, each step's time, verdict and error), then a summary object; the
+    /// human-readable lines go to stderr.
+    #[arg(long, env = "LOAD_TESTER_JSON", action = clap::ArgAction::SetTrue,
+          value_parser = EnvBool("LOAD_TESTER_JSON"))]
+    pub json: bool,
+    /// Write JUnit XML here at the end (with --repeat, a suite per pass; a test case per step,
+    /// expected event, threshold and the verdict), atomically; checked before anything runs. `-` writes it to stdout (the
+    /// human-readable output then goes to stderr); refused with exit 2 when another output
+    /// (`--out -`, `--json`) already claims stdout.
+    #[arg(long, env = "LOAD_TESTER_JUNIT", value_name = "FILE")]
+    pub junit: Option<PathBuf>,
     #[command(flatten, next_help_heading = "Mock target (with --mock)")]
     pub mock: MockConfig,
 }
@@ -301,6 +332,12 @@ pub struct MergeArgs {
     /// in `missing_shards` and its summary says PARTIAL. Without it a missing shard exits 2.
     #[arg(long)]
     pub allow_partial: bool,
+    /// Write JUnit XML here at the end (a test case per step, expected event, threshold and the
+    /// verdict), atomically; checked before anything runs. `-` writes it to stdout (the
+    /// human-readable output then goes to stderr); refused with exit 2 when another output
+    /// (`--out -`) already claims stdout.
+    #[arg(long, env = "LOAD_TESTER_JUNIT", value_name = "FILE")]
+    pub junit: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]

@@ -1,5 +1,8 @@
 //! The one-user verdict mode: one pass through the scenario, each step's verdict and time printed.
 
+pub mod pass;
+pub mod passes;
+
 use std::fmt::Write as _;
 use std::time::Duration;
 

@@ -1,7 +1,10 @@
 //! `merge`: several generators' results into one, without loss, after checking that they can be
 //! added up (see `metrics::merge::check`); the exit code follows the merged verdict.
 
-use super::{check_outputs, json_on_stdout, render, say, write_out};
+use std::path::Path;
+
+use super::outputs::{is_dash, stdout_claimed, write_junit};
+use super::{check_outputs, render, say, write_out};
 use crate::cli::MergeArgs;
 use crate::exit::Exit;
 use crate::io::Io;
@@ -10,9 +13,23 @@ use crate::metrics::summary::Summary;
 use crate::report::text::Text;
 
 pub(super) fn merge(a: MergeArgs, io: &Io) -> Exit {
-    if let Err(e) = check_outputs(&a.out.as_deref().into_iter().collect::<Vec<_>>(), io) {
+    let outputs: Vec<&Path> = [a.out.as_deref(), a.junit.as_deref()]
+        .into_iter()
+        .flatten()
+        .collect();
+    if let Err(e) = check_outputs(&outputs, io) {
         return e;
     }
+    let stdout_taken = match stdout_claimed(
+        &[
+            ("--out -", is_dash(a.out.as_deref())),
+            ("--junit -", is_dash(a.junit.as_deref())),
+        ],
+        io,
+    ) {
+        Ok(taken) => taken,
+        Err(e) => return e,
+    };
     let mut files: Vec<(String, Vec<u8>, Summary)> = Vec::new();
     for path in &a.inputs {
         let label = path.display().to_string();
@@ -48,8 +65,13 @@ pub(super) fn merge(a: MergeArgs, io: &Io) -> Exit {
             return Exit::Usage;
         }
     };
-    let written = write_out(a.out.as_deref(), &merged, io);
-    let stdout_json = json_on_stdout(a.out.as_deref());
+    let written = write_out(a.out.as_deref(), &merged, io).and(write_junit(
+        a.junit.as_deref(),
+        "merge",
+        &merged,
+        io,
+    ));
+    let stdout_json = stdout_taken;
     say(
         io,
         stdout_json,

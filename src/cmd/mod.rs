@@ -3,6 +3,7 @@
 
 mod merge;
 mod mock;
+mod outputs;
 mod preflight;
 mod probe;
 mod run;

@@ -1,17 +1,42 @@
-//! `probe`: one user, one pass; every step's verdict and time printed, and the exit code.
+//! `probe`: one user, one pass; every step's verdict and time printed, and the exit code. With
+//! `--repeat`, passes on a period (see `repeat`), with a summary over them.
 
-use super::{check_outputs, json_on_stdout, prepare, say, target_overrides, write_out};
+mod repeat;
+
+use std::path::Path;
+
+use super::outputs::{self, is_dash, stdout_claimed};
+use super::{check_outputs, prepare, say, target_overrides, write_out};
 use crate::cli::ProbeArgs;
 use crate::exit::Exit;
 use crate::io::Io;
 use crate::metrics::summary::{Mode, RunInfo, StoppedBy, Summary};
+use crate::plan::Plan;
+use crate::probe::passes::PassesSummary;
+use crate::report::Sinks;
 use crate::runner;
 
 pub(super) async fn probe(a: ProbeArgs, io: &Io) -> Exit {
-    if let Err(e) = check_outputs(&a.out.as_deref().into_iter().collect::<Vec<_>>(), io) {
+    let paths: Vec<&Path> = [a.out.as_deref(), a.junit.as_deref()]
+        .into_iter()
+        .flatten()
+        .collect();
+    if let Err(e) = check_outputs(&paths, io) {
         return e;
     }
-    let stdout_json = json_on_stdout(a.out.as_deref());
+    let claims = [
+        ("--out -", is_dash(a.out.as_deref())),
+        ("--junit -", is_dash(a.junit.as_deref())),
+        ("--json", a.json),
+    ];
+    let stdout_taken = match stdout_claimed(&claims, io) {
+        Ok(taken) => taken,
+        Err(e) => return e,
+    };
+    if a.repeat.is_some() && a.every.is_zero() {
+        io.eprint("error: --every must be longer than 0s (nothing was run)\n");
+        return Exit::Usage;
+    }
     let mut overrides = target_overrides(&a.target.urls, io);
     overrides.users = Some(1);
     overrides.iterations = Some(1);
@@ -21,16 +46,58 @@ pub(super) async fn probe(a: ProbeArgs, io: &Io) -> Exit {
     };
     say(
         io,
-        stdout_json,
+        stdout_taken,
         &format!("probe {} against {}\n", plan.name, plan.target.base_url),
     );
+    let repeated = a.repeat.is_some() || a.json;
+    let (summary, passes) = if repeated {
+        repeat::run(&a, &plan, io, stdout_taken).await
+    } else {
+        (once(&plan, io, stdout_taken).await, Vec::new())
+    };
+    if let Some(m) = mock {
+        m.shutdown().await;
+    }
+    // The final outputs, each a sink (thresholds and live metrics go in here too).
+    let mut sinks = Sinks::default();
+    if let Some(mut junit) = outputs::junit(a.junit.as_deref(), "probe", io) {
+        for p in &passes {
+            junit.push(p.suite(&summary.scenario));
+        }
+        sinks.push(junit);
+    }
+    let written =
+        write_out(a.out.as_deref(), &summary, io).and(outputs::finish(&mut sinks, &summary, io));
+    if repeated {
+        let end = PassesSummary::new(&passes, &summary);
+        say(io, stdout_taken, &end.render(&passes));
+        if a.json {
+            io.print(&repeat::json_line(&end));
+        }
+    } else {
+        say(
+            io,
+            stdout_taken,
+            &format!(
+                "{} in {:.0} ms (exit {})\n",
+                summary.verdict.label(),
+                summary.elapsed_s * 1000.0,
+                summary.exit_code
+            ),
+        );
+    }
+    if let Err(e) = written {
+        return e;
+    }
+    summary.verdict.exit()
+}
+
+/// One pass, its trace printed step by step.
+async fn once(plan: &std::sync::Arc<Plan>, io: &Io, stdout_taken: bool) -> Summary {
     let started_at = crate::scenario::template::now_iso8601();
     let trace = std::rc::Rc::new(std::cell::RefCell::new(crate::probe::Trace::default()));
     // A probe is one flow: the first signal stops it at once (no grace period to wait out).
     let (rec, elapsed) = runner::run_one(plan.clone(), trace.clone(), io.interrupt.clone()).await;
-    if let Some(m) = mock {
-        m.shutdown().await;
-    }
     let stopped_by = if io.interrupt.is_cancelled() {
         StoppedBy::Signal
     } else {
@@ -38,11 +105,11 @@ pub(super) async fn probe(a: ProbeArgs, io: &Io) -> Exit {
     };
     say(
         io,
-        stdout_json,
-        &crate::probe::render(&plan, &trace.borrow(), &rec.unknown_events),
+        stdout_taken,
+        &crate::probe::render(plan, &trace.borrow(), &rec.unknown_events),
     );
     let summary = Summary::build(
-        &plan,
+        plan,
         &rec,
         RunInfo {
             mode: Mode::Probe,
@@ -54,20 +121,6 @@ pub(super) async fn probe(a: ProbeArgs, io: &Io) -> Exit {
             timeseries: Vec::new(),
         },
     );
-    say(io, stdout_json, &crate::probe::render_end(&summary));
-    let written = write_out(a.out.as_deref(), &summary, io);
-    say(
-        io,
-        stdout_json,
-        &format!(
-            "{} in {:.0} ms (exit {})\n",
-            summary.verdict.label(),
-            elapsed.as_secs_f64() * 1000.0,
-            summary.exit_code
-        ),
-    );
-    if let Err(e) = written {
-        return e;
-    }
-    summary.verdict.exit()
+    say(io, stdout_taken, &crate::probe::render_end(&summary));
+    summary
 }

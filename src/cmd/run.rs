@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::outputs::{is_dash, stdout_claimed, write_junit};
 use super::{check_outputs, json_on_stdout, prepare, render, say, target_overrides, write_out};
 use crate::cli::RunArgs;
 use crate::exit::Exit;
@@ -21,9 +22,19 @@ pub(super) async fn run(a: RunArgs, io: &Io) -> Exit {
     let dir_probe = a.results_dir.as_ref().map(|d| d.join("results.json"));
     let outputs: Vec<&Path> = [a.out.as_deref(), a.hdr_log.as_deref(), dir_probe.as_deref()]
         .into_iter()
+        .chain([a.junit.as_deref()])
         .flatten()
         .collect();
     if let Err(e) = check_outputs(&outputs, io) {
+        return e;
+    }
+    if let Err(e) = stdout_claimed(
+        &[
+            ("--out -", is_dash(a.out.as_deref())),
+            ("--junit -", is_dash(a.junit.as_deref())),
+        ],
+        io,
+    ) {
         return e;
     }
     if a.processes > 1 && a.hdr_log.is_some() {
@@ -240,7 +251,9 @@ fn finish(
     if let Some(dir) = &a.results_dir {
         written = written.and(write_dir(dir, &shard.suffix(), summary, &text, io));
     }
-    say(io, json_on_stdout(a.out.as_deref()), &text);
+    written = written.and(write_junit(a.junit.as_deref(), "run", summary, io));
+    let machine = json_on_stdout(a.out.as_deref()) || is_dash(a.junit.as_deref());
+    say(io, machine, &text);
     if let Err(e) = written {
         return e;
     }

@@ -157,7 +157,10 @@ fn merge_step<'a>(
                 count: total(same.clone().map(|x| x.count)),
                 rate_per_s: 0.0,
                 latency: add_latencies(same.clone().map(|x| &x.latency))?,
-                latency_corrected: add_optional(same.map(|x| x.latency_corrected.as_ref()))?,
+                latency_corrected: add_optional(
+                    same.clone().map(|x| x.latency_corrected.as_ref()),
+                )?,
+                required: same.clone().all(|x| x.required),
             })
         })
         .collect::<Result<Vec<_>, String>>()?;

@@ -445,6 +445,14 @@ pub struct EventSummary {
     pub latency: Latency,
     /// Open model: from the flow's intended start.
     pub latency_corrected: Option<Latency>,
+    /// The expectation cannot match without this event (every passing execution receives it);
+    /// false for an optional one, e.g. inside `(...)?` or `(...)*`.
+    #[serde(default = "yes")]
+    pub required: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// How often one error (step, kind, phase, detail) happened, with its top causes.
@@ -658,6 +666,7 @@ impl Summary {
                                         rate_per_s: h.len() as f64 / secs,
                                         latency: Latency::from_histogram(h),
                                         latency_corrected: corrected.map(Latency::from_histogram),
+                                        required: e.expr.required(*ev),
                                     })
                                 })
                                 .collect()

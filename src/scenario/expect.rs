@@ -180,6 +180,33 @@ impl Expr {
             .collect()
     }
 
+    /// `e` is in every match: no accepting state can be reached without it (so every passing
+    /// flow receives it). False for an event not in the alphabet.
+    pub fn required(&self, e: EventId) -> bool {
+        let Some(skip) = self.symbol(e) else {
+            return false;
+        };
+        let mut seen = vec![false; self.states()];
+        let mut todo = vec![self.start()];
+        while let Some(s) = todo.pop() {
+            let Some(slot) = seen.get_mut(s as usize) else {
+                continue;
+            };
+            if std::mem::replace(slot, true) {
+                continue;
+            }
+            if self.is_accepting(s) {
+                return false;
+            }
+            todo.extend(
+                (0..self.alphabet.len())
+                    .filter(|&a| a != skip)
+                    .filter_map(|a| self.next(s, a)),
+            );
+        }
+        true
+    }
+
     /// Classifies a failed flow by the first edit of a minimum-edit explanation.
     ///
     /// `seq` holds the in-alphabet events that arrived. Searches (position in `seq`, state) with
@@ -871,5 +898,23 @@ mod tests {
     fn names_allow_punctuation() {
         let fx = Fx::new("ns:ev.v1-x_2 other");
         assert!(fx.accepts("ns:ev.v1-x_2 other"));
+    }
+
+    #[test]
+    fn required_events_are_those_in_every_match() {
+        let golden = Fx::new(GOLDEN);
+        let req = |fx: &Fx, n: &str| fx.expr.required(fx.id(n));
+        assert!(req(&golden, "S") && req(&golden, "T") && req(&golden, "D"));
+        assert!(!req(&golden, "X") && !req(&golden, "C"));
+        let optional = Fx::new(OPTIONAL_TOOLS);
+        assert!(!req(&optional, "X") && req(&optional, "D"));
+        let handshake = Fx::new("(handshake_response handshake_complete)?");
+        assert!(!req(&handshake, "handshake_response"));
+        let either = Fx::new("(a | b) c");
+        assert!(!req(&either, "a") && !req(&either, "b") && req(&either, "c"));
+        assert!(
+            !golden.expr.required(golden.id("heartbeat")),
+            "not in the alphabet"
+        );
     }
 }

@@ -5,7 +5,12 @@
 //! holding `<testsuite>`s of `<testcase>`s, a failed case carrying one `<failure message=...>`
 //! with the figures in its text.
 
+pub mod sink;
+pub mod summary;
+
 use std::io::{self, Write};
+
+pub use summary::from_summary;
 
 /// One `<testsuite>`: a group of cases (a command's steps, events, thresholds or compared metrics).
 #[derive(Debug, Clone, Default, PartialEq)]
