@@ -106,12 +106,9 @@ impl Outputs<'_> {
         Ok(())
     }
 
-    /// Prints the warnings and the table, writes the outputs; exit 5 on a regression (3 when an
+    /// Prints the table (warnings included), writes the outputs; exit 5 on a regression (3 when an
     /// output could not be written).
     fn report(&self, c: &Comparison, io: &Io) -> Exit {
-        for w in &c.warnings {
-            io.eprint(&format!("warning: {w}\n"));
-        }
         say(io, self.on_stdout(), &compare::table::render(c));
         let mut exit = c.exit();
         if let Some(path) = self.json {
@@ -186,9 +183,6 @@ pub(crate) fn after_run(
     };
     let bl = path.display().to_string();
     let c = compare::compare((&bl, base), (&label, summary), settings(&a.compare));
-    for w in &c.warnings {
-        io.eprint(&format!("warning: {w}\n"));
-    }
     let stdout_json = super::json_on_stdout(a.out.as_deref());
     say(
         io,

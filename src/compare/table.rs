@@ -26,7 +26,7 @@ pub fn render(c: &Comparison) -> String {
         num(s.error_tolerance_pp),
     ));
     for w in &c.warnings {
-        out.push_str(&format!("warning:  {w}\n"));
+        out.push_str(&format!("warning: {w}\n"));
     }
     out.push_str(&format!(
         "\n  {:<12} {:>14} {:>14} {:>24}  verdict\n",
