@@ -88,6 +88,17 @@ async fn a_slower_run_is_a_regression_and_a_run_against_itself_is_not() {
     assert!(o.stderr.contains("chat.agent_started\n"), "{}", o.stderr);
     let json: serde_json::Value = serde_json::from_str(&o.stdout).expect("stdout is JSON");
     assert_eq!(json["regression"], true);
+    // The model describes itself: the output matches the schema derived from its types.
+    let schema = schemars::generate::SchemaSettings::draft07()
+        .for_serialize()
+        .into_generator()
+        .into_root_schema_for::<load_tester::compare::Comparison>()
+        .to_value();
+    let schema = jsonschema::JSONSchema::compile(&schema).expect("the schema compiles");
+    if let Err(errors) = schema.validate(&json) {
+        let errors: Vec<String> = errors.map(|e| e.to_string()).collect();
+        panic!("the JSON does not match its schema: {errors:?}");
+    };
     let rows = json["rows"].as_array().expect("rows");
     let row = |name: &str, metric: &str| {
         rows.iter()
