@@ -57,6 +57,9 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Merge JSON results of several generators (shards) without loss; exit code from the merged verdict.
     Merge(MergeArgs),
+    /// Compare two results files (baseline, current) per step and event, with noise-aware
+    /// verdicts; exit 5 on a regression.
+    Compare(CompareArgs),
 }
 
 /// Where to point the scenario; these win over the scenario's `[target]`.
@@ -210,6 +213,19 @@ pub struct RunArgs {
     pub junit: Option<PathBuf>,
     #[command(flatten, next_help_heading = "Mock target (with --mock)")]
     pub mock: MockConfig,
+    /// Compare the results with this results file of an earlier run (e.g. the main branch's)
+    /// at the end: the comparison table follows the summary, and a regression exits 5 (unless
+    /// the run's own verdict already exits non-zero). Read and checked before the run: exit 2
+    /// if it cannot be read or is of another scenario.
+    #[arg(
+        long,
+        env = "LOAD_TESTER_BASELINE",
+        value_name = "FILE",
+        help_heading = "Baseline comparison (with --baseline)"
+    )]
+    pub baseline: Option<PathBuf>,
+    #[command(flatten, next_help_heading = "Baseline comparison (with --baseline)")]
+    pub compare: CompareOptions,
 }
 
 #[derive(Args, Debug)]
@@ -348,4 +364,48 @@ pub struct ValidateArgs {
     // The target URLs a run would use, checked with each scenario.
     #[command(flatten)]
     pub urls: UrlArgs,
+}
+
+/// What makes a change count in a comparison (`compare`, `run --baseline`).
+#[derive(Args, Debug, Clone)]
+pub struct CompareOptions {
+    /// A change counts as worse (or better) only beyond this, relative to the baseline.
+    #[arg(long, env = "LOAD_TESTER_TOLERANCE", value_parser = crate::compare::parse_percent,
+          default_value = "10%", value_name = "PERCENT")]
+    pub tolerance: f64,
+    /// A latency change counts only beyond this too (a 50% change of 0.2 ms is noise).
+    #[arg(long, env = "LOAD_TESTER_MIN_DELTA", value_parser = parse_duration,
+          default_value = "1ms", value_name = "DURATION")]
+    pub min_delta: Duration,
+    /// An error-rate change counts only beyond this many percentage points (1% = 1 point).
+    #[arg(long, env = "LOAD_TESTER_ERROR_TOLERANCE", value_parser = crate::compare::parse_points,
+          default_value = "1%", value_name = "POINTS")]
+    pub error_tolerance: f64,
+    /// Confidence of the intervals and tests: a change counts only when it is beyond sampling
+    /// noise at this level (the two runs' intervals do not overlap).
+    #[arg(long, env = "LOAD_TESTER_CONFIDENCE", value_parser = crate::compare::parse_confidence,
+          default_value = "99%", value_name = "PERCENT")]
+    pub confidence: f64,
+}
+
+#[derive(Args, Debug)]
+pub struct CompareArgs {
+    /// The baseline results file (`run --out`), e.g. the main branch's.
+    pub baseline: PathBuf,
+    /// The results file to judge against it.
+    pub current: PathBuf,
+    #[command(flatten)]
+    pub options: CompareOptions,
+    /// Write the comparison as JSON here, atomically (`-`: stdout; the table then goes to stderr).
+    #[arg(long, env = "LOAD_TESTER_JSON", value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Write the comparison as JUnit XML here: a test case per compared metric, a failure per
+    /// worse one (`-`: stdout; the table then goes to stderr).
+    #[arg(long, env = "LOAD_TESTER_JUNIT", value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Compare results of differently named scenarios anyway (with a warning). From the
+    /// environment: 1/0, true/false, yes/no, on/off.
+    #[arg(long, env = "LOAD_TESTER_FORCE", action = clap::ArgAction::SetTrue,
+          value_parser = EnvBool("LOAD_TESTER_FORCE"))]
+    pub force: bool,
 }

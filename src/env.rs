@@ -90,7 +90,7 @@ mod tests {
 
     #[test]
     fn every_flag_variable_has_the_prefix_or_is_a_kept_name() {
-        for sub in ["run", "probe", "mock", "merge", "validate"] {
+        for sub in ["run", "probe", "mock", "merge", "validate", "compare"] {
             for name in flag_names(sub) {
                 assert!(
                     name.starts_with(PREFIX) || KEPT.contains(&name.as_str()),

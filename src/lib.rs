@@ -5,6 +5,7 @@
 
 pub mod cli;
 pub mod cmd;
+pub mod compare;
 pub mod duration;
 pub mod env;
 pub mod exit;

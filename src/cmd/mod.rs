@@ -1,6 +1,7 @@
 //! The commands, one module each (run, probe, mock, validate, merge), and what they share:
 //! compiling the scenario against its target, starting the in-process mock, writing results.
 
+mod compare;
 mod merge;
 mod mock;
 mod outputs;
@@ -29,6 +30,7 @@ pub async fn dispatch(command: Command, io: &Io) -> Exit {
         Command::Mock(a) => mock::mock(a, io).await,
         Command::Validate(a) => validate::validate(a, io),
         Command::Merge(a) => merge::merge(a, io),
+        Command::Compare(a) => compare::compare(a, io),
     }
 }
 

@@ -37,6 +37,10 @@ pub(super) async fn run(a: RunArgs, io: &Io) -> Exit {
     ) {
         return e;
     }
+    let baseline = match super::compare::read_baseline(a.baseline.as_deref(), io) {
+        Ok(b) => b,
+        Err(e) => return e,
+    };
     if a.processes > 1 && a.hdr_log.is_some() {
         io.eprint(
             "error: --hdr-log is not supported with --processes (each process would write its \
@@ -72,6 +76,9 @@ pub(super) async fn run(a: RunArgs, io: &Io) -> Exit {
         Ok(x) => x,
         Err(e) => return e,
     };
+    if let Err(e) = super::compare::baseline_fits(baseline.as_ref(), &a, &plan.name, io) {
+        return e;
+    }
     if let Some(p) = Arc::get_mut(&mut plan) {
         if let Some(addrs) = a.local_addrs.clone() {
             p.local_addrs = addrs.0;
@@ -152,7 +159,14 @@ pub(super) async fn run(a: RunArgs, io: &Io) -> Exit {
             m.shutdown().await;
         }
         return match summary {
-            Ok(s) => finish(&a, &s, io.interrupt.is_cancelled(), shard, io),
+            Ok(s) => finish(
+                &a,
+                &s,
+                io.interrupt.is_cancelled(),
+                shard,
+                baseline.as_ref(),
+                io,
+            ),
             Err(e) => e,
         };
     }
@@ -225,7 +239,14 @@ pub(super) async fn run(a: RunArgs, io: &Io) -> Exit {
     );
     // The live sinks' final hook first (the progress bar is cleared before the summary).
     let live_done = live.finish(&summary);
-    let exit = finish(&a, &summary, outcome.interrupted, shard, io);
+    let exit = finish(
+        &a,
+        &summary,
+        outcome.interrupted,
+        shard,
+        baseline.as_ref(),
+        io,
+    );
     match live_done {
         Ok(()) => exit,
         Err(e) => {
@@ -241,6 +262,7 @@ fn finish(
     summary: &Summary,
     interrupted: bool,
     shard: crate::shard::Shard,
+    baseline: Option<&Summary>,
     io: &Io,
 ) -> Exit {
     if interrupted {
@@ -254,10 +276,8 @@ fn finish(
     written = written.and(write_junit(a.junit.as_deref(), "run", summary, io));
     let machine = json_on_stdout(a.out.as_deref()) || is_dash(a.junit.as_deref());
     say(io, machine, &text);
-    if let Err(e) = written {
-        return e;
-    }
-    summary.verdict.exit()
+    let exit = written.err().unwrap_or(summary.verdict.exit());
+    super::compare::after_run(a, baseline, summary, exit, io)
 }
 
 /// One line saying what load runs, e.g. "open model, 100 flows/s (even), pool of 50 users, 30s".

@@ -2,6 +2,7 @@
 
 mod accounting;
 mod cli;
+mod compare;
 mod env;
 mod faults;
 mod golden;
