@@ -55,6 +55,8 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Merge JSON results of several generators (shards) without loss; exit code from the merged verdict.
     Merge(MergeArgs),
+    /// Write the HTML report (charts and tables, one self-contained file) from saved JSON results.
+    Report(ReportArgs),
 }
 
 /// Where to point the scenario; these win over the scenario's `[target]`.
@@ -202,6 +204,10 @@ pub struct RunArgs {
     pub quiet: bool,
     #[command(flatten, next_help_heading = "Mock target (with --mock)")]
     pub mock: MockConfig,
+    /// Write the HTML report here (one self-contained file: charts and tables, nothing
+    /// fetched), atomically. Checked before the run: exit 2 if it cannot be written.
+    #[arg(long, env = "LOAD_TESTER_HTML", value_name = "FILE")]
+    pub html: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -300,6 +306,18 @@ pub struct MergeArgs {
     /// in `missing_shards` and its summary says PARTIAL. Without it a missing shard exits 2.
     #[arg(long)]
     pub allow_partial: bool,
+    /// Write the HTML report of the merged results here (one self-contained file).
+    #[arg(long, env = "LOAD_TESTER_HTML", value_name = "FILE")]
+    pub html: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct ReportArgs {
+    /// JSON results written by `run --out`, `probe --out` or `merge --out`.
+    pub results: PathBuf,
+    /// Write the HTML report here (`-`: to stdout).
+    #[arg(long, env = "LOAD_TESTER_HTML", value_name = "FILE")]
+    pub html: PathBuf,
 }
 
 #[derive(Args, Debug)]

@@ -10,7 +10,14 @@ use crate::metrics::summary::Summary;
 use crate::report::text::Text;
 
 pub(super) fn merge(a: MergeArgs, io: &Io) -> Exit {
-    if let Err(e) = check_outputs(&a.out.as_deref().into_iter().collect::<Vec<_>>(), io) {
+    if let Err(e) = super::report::html_not_stdout(a.html.as_deref(), io) {
+        return e;
+    }
+    let outputs: Vec<&std::path::Path> = [a.out.as_deref(), a.html.as_deref()]
+        .into_iter()
+        .flatten()
+        .collect();
+    if let Err(e) = check_outputs(&outputs, io) {
         return e;
     }
     let mut files: Vec<(String, Vec<u8>, Summary)> = Vec::new();
@@ -48,7 +55,11 @@ pub(super) fn merge(a: MergeArgs, io: &Io) -> Exit {
             return Exit::Usage;
         }
     };
-    let written = write_out(a.out.as_deref(), &merged, io);
+    let written = write_out(a.out.as_deref(), &merged, io).and(super::report::write_html(
+        a.html.as_deref(),
+        &merged,
+        io,
+    ));
     let stdout_json = json_on_stdout(a.out.as_deref());
     say(
         io,

@@ -1,10 +1,11 @@
-//! The commands, one module each (run, probe, mock, validate, merge), and what they share:
+//! The commands, one module each (run, probe, mock, validate, merge, report), and what they share:
 //! compiling the scenario against its target, starting the in-process mock, writing results.
 
 mod merge;
 mod mock;
 mod preflight;
 mod probe;
+mod report;
 mod run;
 mod validate;
 
@@ -28,6 +29,7 @@ pub async fn dispatch(command: Command, io: &Io) -> Exit {
         Command::Mock(a) => mock::mock(a, io).await,
         Command::Validate(a) => validate::validate(a, io),
         Command::Merge(a) => merge::merge(a, io),
+        Command::Report(a) => report::report(a, io),
     }
 }
 
