@@ -8,6 +8,7 @@ mod golden;
 mod headers;
 mod hostile_http;
 mod hostile_ws;
+mod html;
 mod messages;
 mod models;
 mod outputs;

@@ -49,6 +49,8 @@ pub struct Line {
     pub label: String,
     pub color: RGBColor,
     pub points: Vec<(f64, f64)>,
+    /// Drawn dashed, so a line that runs along another still shows.
+    pub dashed: bool,
 }
 
 /// Lines over a numeric x axis; y starts at 0. The legend is HTML beside it (`legend`), so it
@@ -110,10 +112,19 @@ impl LineChart<'_> {
                     color.mix(0.25),
                 ))?;
             }
-            chart.draw_series(LineSeries::new(
-                line.points.iter().copied(),
-                color.stroke_width(2),
-            ))?;
+            if line.dashed {
+                chart.draw_series(DashedLineSeries::new(
+                    line.points.iter().copied(),
+                    8,
+                    5,
+                    color.stroke_width(3),
+                ))?;
+            } else {
+                chart.draw_series(LineSeries::new(
+                    line.points.iter().copied(),
+                    color.stroke_width(2),
+                ))?;
+            }
             // Few points: marked, so a line of one point still shows.
             if line.points.len() <= MARKED_POINTS {
                 chart.draw_series(
@@ -136,7 +147,8 @@ pub fn legend(lines: &[Line]) -> String {
     for l in lines {
         let RGBColor(r, g, b) = l.color;
         out.push_str(&format!(
-            "<span><span class=\"key\" style=\"color:#{r:02x}{g:02x}{b:02x}\">━━</span> {}</span>",
+            "<span><span class=\"key\" style=\"color:#{r:02x}{g:02x}{b:02x}\">{}</span> {}</span>",
+            if l.dashed { "╍╍" } else { "━━" },
             super::escape(&l.label)
         ));
     }
@@ -323,6 +335,7 @@ mod tests {
                 label: "p50".into(),
                 color: palette(0),
                 points: vec![(1.0, 2.0), (2.0, 3.0), (3.0, 2.5)],
+                dashed: false,
             }],
             area: false,
         };

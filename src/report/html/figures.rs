@@ -165,6 +165,7 @@ fn line(label: &str, color: RGBColor, points: Vec<(f64, f64)>) -> Line {
         label: label.into(),
         color,
         points,
+        dashed: false,
     }
 }
 
@@ -285,11 +286,15 @@ fn throughput(s: &Summary, page: &mut String) {
     let mut lines = vec![
         line("flows passed/s", GREEN, per_s(&|p| p.flows_passed)),
         line("flows failed/s", RED, per_s(&|p| p.flows_failed)),
-        line(
-            "step errors/s",
-            palette(1),
-            per_s(&|p| p.steps.iter().map(|x| x.errors).sum()),
-        ),
+        // Dashed: with one error per failed flow it runs along the failed flows' line.
+        Line {
+            dashed: true,
+            ..line(
+                "step errors/s",
+                palette(1),
+                per_s(&|p| p.steps.iter().map(|x| x.errors).sum()),
+            )
+        },
     ];
     if s.timeseries.iter().any(|p| p.dropped > 0) {
         lines.push(line("dropped/s", palette(4), per_s(&|p| p.dropped)));
