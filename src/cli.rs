@@ -202,12 +202,13 @@ pub struct RunArgs {
     #[arg(short, long, env = "LOAD_TESTER_QUIET", action = clap::ArgAction::SetTrue,
           value_parser = EnvBool("LOAD_TESTER_QUIET"))]
     pub quiet: bool,
-    #[command(flatten, next_help_heading = "Mock target (with --mock)")]
-    pub mock: MockConfig,
     /// Write the HTML report here (one self-contained file: charts and tables, nothing
     /// fetched), atomically. Checked before the run: exit 2 if it cannot be written.
+    // Before the mock's flags: after them it would be listed under their heading.
     #[arg(long, env = "LOAD_TESTER_HTML", value_name = "FILE")]
     pub html: Option<PathBuf>,
+    #[command(flatten, next_help_heading = "Mock target (with --mock)")]
+    pub mock: MockConfig,
 }
 
 #[derive(Args, Debug)]

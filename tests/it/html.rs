@@ -3,9 +3,8 @@
 //! rebuilds the same page from the saved results and refuses bad files with exit 2.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
+use crate::chromium::{chromium, ink, run_chromium};
 use crate::util::{assert_passed, read_json, run_cli, run_fast_golden, shipped, tempdir, Output};
 use load_tester::exit::Exit;
 
@@ -22,84 +21,6 @@ const FIGURES: [(&str, &str, usize); 5] = [
     // The white background and one bar per error kind.
     ("chart-errors", "<rect", 2),
 ];
-
-/// How long Chromium may take for one page before the test kills it.
-const CHROMIUM_LIMIT: Duration = Duration::from_secs(90);
-
-fn chromium() -> PathBuf {
-    let found = std::env::var_os("PATH")
-        .map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>())
-        .unwrap_or_default()
-        .into_iter()
-        .map(|d| d.join("chromium"))
-        .find(|p| p.is_file());
-    found.unwrap_or_else(|| {
-        panic!(
-            "`chromium` is not on PATH: the HTML report's screenshot test needs Debian's chromium \
-             (apt-get install --no-install-recommends chromium fonts-dejavu-core; .ci/run installs it)"
-        )
-    })
-}
-
-/// Runs headless Chromium on `page` with `args`, stdout into `stdout`; killed after the limit.
-fn run_chromium(page: &Path, args: &[String], stdout: &Path) {
-    let profile = tempdir();
-    let out = std::fs::File::create(stdout).expect("create chromium's stdout file");
-    let mut child = Command::new(chromium())
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--hide-scrollbars",
-            "--no-first-run",
-            "--disable-extensions",
-            "--disable-background-networking",
-        ])
-        .arg(format!("--user-data-dir={}", profile.path().display()))
-        .args(args)
-        .arg(format!("file://{}", page.display()))
-        .stdin(Stdio::null())
-        .stdout(out)
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start chromium");
-    let deadline = Instant::now() + CHROMIUM_LIMIT;
-    loop {
-        match child.try_wait().expect("wait for chromium") {
-            Some(status) => {
-                assert!(status.success(), "chromium {args:?} exited with {status}");
-                return;
-            }
-            None if Instant::now() > deadline => {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("chromium {args:?} did not finish within {CHROMIUM_LIMIT:?}: killed");
-            }
-            None => std::thread::sleep(Duration::from_millis(100)),
-        }
-    }
-}
-
-/// Pixels that are not white, and distinct colours, of a PNG.
-fn ink(png_path: &Path) -> (u32, u32, usize, usize) {
-    let file = std::fs::File::open(png_path).expect("the screenshot exists");
-    let mut decoder = png::Decoder::new(std::io::BufReader::new(file));
-    decoder.set_transformations(png::Transformations::normalize_to_color8());
-    let mut reader = decoder.read_info().expect("the screenshot is a PNG");
-    let mut buf = vec![0; reader.output_buffer_size().expect("a PNG of a known size")];
-    let info = reader.next_frame(&mut buf).expect("the screenshot decodes");
-    let channels = info.color_type.samples();
-    let mut colours = std::collections::HashSet::new();
-    let mut inked = 0;
-    for px in buf[..info.buffer_size()].chunks_exact(channels) {
-        let rgb = (px[0], px[1], px.get(2).copied().unwrap_or(px[0]));
-        if rgb != (255, 255, 255) {
-            inked += 1;
-        }
-        colours.insert(rgb);
-    }
-    (info.width, info.height, inked, colours.len())
-}
 
 /// The element with this id in the rendered DOM, up to its `</figure>`.
 fn figure<'a>(dom: &'a str, id: &str) -> &'a str {
@@ -355,4 +276,79 @@ async fn html_on_merge_from_edited_results_and_bad_paths() {
         ran.stderr
     );
     assert!(ran.stderr.contains("(nothing was run)"), "{}", ran.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thresholds_and_a_comparison_are_tables_and_a_chart() {
+    use load_tester::report::html::{render, ComparisonRow, ComparisonView};
+    let dir = tempdir();
+    let (o, results) = run_fast_golden(dir.path(), &["-q"]).await;
+    assert_passed(&o);
+    let mut v = read_json(&results);
+    v["thresholds"] = serde_json::json!([
+        {"expr": "chat.agent_started.p95 < 2s", "source": "s.toml:40", "metric": "chat.agent_started.p95",
+         "op": "<", "limit": 2000.0, "unit": "ms", "observed": 12.5, "passed": true, "margin": 1987.5},
+        {"expr": "flows.failed_rate < 1%", "source": "--threshold", "metric": "flows.failed_rate",
+         "op": "<", "limit": 1.0, "unit": "percent", "observed": 25.0, "passed": false, "margin": -24.0,
+         "abort_on_fail": true, "aborted": true},
+        {"expr": "login.p99 < 1s", "source": "--threshold", "metric": "login.p99", "op": "<",
+         "limit": 1000.0, "unit": "ms", "observed": null, "passed": false, "margin": null}
+    ]);
+    let summary: load_tester::metrics::summary::Summary = serde_json::from_value(v).unwrap();
+    let row = |name: &str, change: Option<f64>, verdict: &str| ComparisonRow {
+        name: name.into(),
+        metric: "p95".into(),
+        baseline: "40 ms".into(),
+        current: "45 ms".into(),
+        change_pct: change,
+        verdict: verdict.into(),
+        note: "noise ±3%".into(),
+    };
+    let view = ComparisonView {
+        baseline_label: "main.json".into(),
+        rows: vec![
+            row("chat.agent_started", Some(12.5), "worse"),
+            row("chat.agent_completed", Some(-8.0), "better"),
+            row("connect", Some(0.4), "same"),
+            row("login", None, "same"),
+        ],
+    };
+    let mut buf = Vec::new();
+    render(&summary, Some(&view), &mut buf).unwrap();
+    let page = String::from_utf8(buf).unwrap();
+    // Kept for a person to look at.
+    let _ = std::fs::write(
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join("html-comparison.html"),
+        &page,
+    );
+    assert_self_contained(&page);
+    let thresholds = figure_or_div(&page, "thresholds-table");
+    assert_eq!(thresholds.matches("<tr>").count(), 4, "a head and 3 rows");
+    for text in [
+        "chat.agent_started.p95 &lt; 2s",
+        "+1988 ms",
+        "BREACHED (stopped the run)",
+        "25%",
+        "nothing measured",
+    ] {
+        assert!(thresholds.contains(text), "thresholds table shows {text}");
+    }
+    let chart = figure(&page, "chart-comparison");
+    // The background and one bar per row with a change (3).
+    assert_eq!(chart.matches("<rect").count(), 4, "{chart}");
+    for text in ["+12.5%", "-8%", "+0.4%", "Change from the baseline"] {
+        assert!(chart.contains(text), "comparison chart shows {text}");
+    }
+    assert!(page.contains("Comparison with main.json"));
+    assert!(page.contains("<td class=\"text fail\">worse</td>"));
+    assert!(page.contains("<td class=\"text pass\">better</td>"));
+}
+
+/// The element with this id, up to the end of its table.
+fn figure_or_div<'a>(page: &'a str, id: &str) -> &'a str {
+    let start = page
+        .find(&format!("id=\"{id}\""))
+        .unwrap_or_else(|| panic!("the page has no #{id}"));
+    let end = page[start..].find("</table>").map(|e| start + e).unwrap();
+    &page[start..end]
 }

@@ -1,6 +1,7 @@
 //! The one integration-test binary: the CLI run in-process against the built-in mock on port 0.
 
 mod accounting;
+mod chromium;
 mod cli;
 mod env;
 mod faults;

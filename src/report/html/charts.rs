@@ -82,7 +82,11 @@ impl LineChart<'_> {
             .flat_map(|l| l.points.iter().map(|p| p.1))
             .filter(|y| y.is_finite())
             .fold(0.0f64, f64::max);
-        let y_top = if y_max > 0.0 { y_max * 1.12 } else { 1.0 };
+        let y_top = if y_max > 0.0 {
+            (y_max * 1.12).min(f64::MAX)
+        } else {
+            1.0
+        };
         let mut chart = ChartBuilder::on(root)
             .margin(12)
             .margin_right(24)

@@ -1,18 +1,18 @@
 //! The report's sections in order, and each chart's data taken from the `Summary`: latency over
-//! time per step, each event's percentile spectrum, flows and errors per second, active users,
-//! error causes and the comparison's changes.
+//! time per step, flows and errors per second, active users, error causes and the comparison's
+//! changes (the percentile spectra are in `spectrum`).
 
 use plotters::style::RGBColor;
 
 use super::charts::{legend, number, palette, Bar, BarChart, Line, LineChart, WIDTH};
 use super::{escape, tables, ComparisonView};
-use crate::metrics::summary::{Latency, StepSummary, Summary};
+use crate::metrics::summary::Summary;
 
 const RED: RGBColor = RGBColor(0xc6, 0x28, 0x28);
 const GREEN: RGBColor = RGBColor(0x2e, 0x7d, 0x32);
 const GREY: RGBColor = RGBColor(0x9e, 0x9e, 0x9e);
 /// The width of each chart of small multiples (two to a row on a wide page).
-const SMALL: u32 = 540;
+pub(super) const SMALL: u32 = 540;
 /// Error rows drawn as bars (the table lists them all).
 const TOP_ERROR_BARS: usize = 12;
 
@@ -31,7 +31,7 @@ pub fn all(s: &Summary, comparison: Option<&ComparisonView>, page: &mut String) 
     }
     section(page, "latency", "Latency");
     latency_over_time(s, page);
-    spectrum(s, page);
+    super::spectrum::spectrum(s, page);
     section(page, "load", "Throughput and load");
     throughput(s, page);
     active(s, page);
@@ -47,7 +47,7 @@ fn section(page: &mut String, id: &str, title: &str) {
 }
 
 /// A chart figure: its id (`chart-...`), caption and content.
-fn figure(page: &mut String, id: &str, caption: &str, content: &str) {
+pub(super) fn figure(page: &mut String, id: &str, caption: &str, content: &str) {
     page.push_str(&format!(
         "<figure class=\"chart\" id=\"chart-{id}\">\n<figcaption>{}</figcaption>\n{content}\n</figure>\n",
         escape(caption)
@@ -55,22 +55,22 @@ fn figure(page: &mut String, id: &str, caption: &str, content: &str) {
 }
 
 /// Said in a chart's place when it has nothing to draw.
-fn no_data(why: &str) -> String {
+pub(super) fn no_data(why: &str) -> String {
     format!("<p class=\"nodata\">{}</p>", escape(why))
 }
 
 /// The drawn chart, or in its place what went wrong.
-fn drawn(svg: Result<String, String>) -> String {
+pub(super) fn drawn(svg: Result<String, String>) -> String {
     svg.unwrap_or_else(|e| no_data(&format!("This chart could not be drawn: {e}")))
 }
 
 /// A line chart under its HTML legend.
-fn with_legend(chart: &LineChart<'_>, aria: &str) -> String {
+pub(super) fn with_legend(chart: &LineChart<'_>, aria: &str) -> String {
     format!("{}\n{}", legend(&chart.lines), drawn(chart.svg(aria)))
 }
 
 /// Small multiples: one titled chart per item in a grid.
-fn multiples(charts: &[(String, String)]) -> String {
+pub(super) fn multiples(charts: &[(String, String)]) -> String {
     let mut out = String::from("<div class=\"multiples\">\n");
     for (title, svg) in charts {
         out.push_str(&format!("<div><h3>{}</h3>\n{svg}\n</div>\n", escape(title)));
@@ -160,112 +160,13 @@ fn latency_over_time(s: &Summary, page: &mut String) {
     figure(page, "latency-over-time", caption, &content);
 }
 
-fn line(label: &str, color: RGBColor, points: Vec<(f64, f64)>) -> Line {
+pub(super) fn line(label: &str, color: RGBColor, points: Vec<(f64, f64)>) -> Line {
     Line {
         label: label.into(),
         color,
         points,
         dashed: false,
     }
-}
-
-/// x of the spectrum: `log10(1 / (1 - q))`, so 0 is the minimum, 1 is p90, 2 is p99...
-fn spectrum_label(x: &f64) -> String {
-    let q = 100.0 * (1.0 - 10f64.powf(-*x));
-    if x.fract().abs() < 1e-9 {
-        // 90, 99, 99.9, 99.99 ...: as many decimals as nines after the point.
-        let decimals = (x.round() as usize).saturating_sub(2);
-        format!("{q:.decimals$}%")
-    } else {
-        format!("{}%", number(q))
-    }
-}
-
-/// The points of one latency's percentile spectrum, up to `x_max`.
-fn spectrum_points(l: &Latency, x_max: f64) -> Result<Vec<(f64, f64)>, String> {
-    let h = l.histogram()?;
-    if h.is_empty() {
-        return Ok(Vec::new());
-    }
-    let steps = (x_max * 40.0).ceil() as usize;
-    Ok((0..=steps)
-        .map(|i| {
-            let x = x_max * i as f64 / steps as f64;
-            let q = (1.0 - 10f64.powf(-x)).clamp(0.0, 1.0);
-            (x, h.value_at_quantile(q) as f64 / 1000.0)
-        })
-        .collect())
-}
-
-/// What a step's spectrum draws: its events that came, or else the step's own latency.
-fn spectrum_sources(step: &StepSummary) -> Vec<(&str, &Latency)> {
-    let events: Vec<(&str, &Latency)> = step
-        .events
-        .iter()
-        .filter(|e| e.latency.count > 0)
-        .map(|e| (e.name.as_str(), &e.latency))
-        .collect();
-    if !events.is_empty() {
-        events
-    } else if step.latency.count > 0 {
-        vec![("step", &step.latency)]
-    } else {
-        Vec::new()
-    }
-}
-
-/// (b) each event's (or step's) latency by percentile, from the embedded HDR histograms.
-fn spectrum(s: &Summary, page: &mut String) {
-    let caption = "Latency distribution: percentile spectrum per step, one line per event \
-                   (ms; x on a log scale of 1/(1−q))";
-    let mut charts = Vec::new();
-    for step in &s.steps {
-        let sources = spectrum_sources(step);
-        if sources.is_empty() {
-            continue;
-        }
-        let most = sources.iter().map(|(_, l)| l.count).max().unwrap_or(1);
-        // The axis ends at the decade the samples reach (40 samples: 99%), at least p90.
-        let x_max = (most.max(2) as f64).log10().ceil().clamp(1.0, 6.0);
-        let mut lines = Vec::new();
-        let mut bad = Vec::new();
-        for (i, (name, l)) in sources.iter().enumerate() {
-            match spectrum_points(l, x_max) {
-                Ok(points) if !points.is_empty() => lines.push(line(name, palette(i), points)),
-                Ok(_) => {}
-                Err(e) => bad.push(format!("{name}: {e}")),
-            }
-        }
-        let mut content = if lines.is_empty() {
-            no_data("No histogram could be read for this step.")
-        } else {
-            let chart = LineChart {
-                width: SMALL,
-                height: 340,
-                x_desc: "percentile",
-                y_desc: "latency (ms)",
-                x_range: 0.0..x_max,
-                x_labels: x_max as usize + 1,
-                x_fmt: &spectrum_label,
-                lines,
-                area: false,
-            };
-            with_legend(&chart, &format!("{}: latency by percentile", step.name))
-        };
-        if !bad.is_empty() {
-            content.push_str(&format!(
-                "<p class=\"note\">Histograms that could not be read: {}</p>",
-                escape(&bad.join("; "))
-            ));
-        }
-        charts.push((step.name.clone(), content));
-    }
-    let content = if charts.is_empty() {
-        no_data("No latency was recorded: no step or event succeeded.")
-    } else {
-        multiples(&charts)
-    };
-    figure(page, "latency-spectrum", caption, &content);
 }
 
 /// (c) flows passed and failed, step errors and dropped arrivals, per second of each interval.
@@ -410,18 +311,4 @@ fn comparison_chart(c: &ComparisonView, page: &mut String) {
         drawn(chart.svg("change from the baseline per metric"))
     };
     figure(page, "comparison", caption, &content);
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn spectrum_labels_name_the_nines() {
-        assert_eq!(spectrum_label(&0.0), "0%");
-        assert_eq!(spectrum_label(&1.0), "90%");
-        assert_eq!(spectrum_label(&2.0), "99%");
-        assert_eq!(spectrum_label(&3.0), "99.9%");
-        assert_eq!(spectrum_label(&4.0), "99.99%");
-    }
 }

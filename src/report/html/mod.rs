@@ -8,6 +8,7 @@
 
 mod charts;
 mod figures;
+mod spectrum;
 mod tables;
 
 use std::io::{self, Write};
@@ -121,7 +122,7 @@ fn header(s: &Summary, page: &mut String) {
         ("target", s.target.base_url.clone()),
         ("load", load_text(s)),
         ("started", s.started_at.clone()),
-        ("elapsed", format!("{:.1} s", s.elapsed_s)),
+        ("elapsed", format!("{} s", charts::number(s.elapsed_s))),
         (
             "flows",
             format!(
