@@ -112,6 +112,10 @@ async fn the_html_report_renders_in_chromium_with_every_chart_drawn() {
     let (w, h, inked, colours) = ink(&shot);
     assert_eq!((w, h), (1280, 4000), "the screenshot's size");
     let share = inked as f64 / (w * h) as f64;
+    eprintln!(
+        "screenshot: {inked} non-white pixels ({:.1}%), {colours} colours",
+        share * 100.0
+    );
     assert!(
         share > 0.03,
         "the screenshot is nearly blank: {inked} of {} pixels are not white",
