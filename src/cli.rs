@@ -60,6 +60,8 @@ pub enum Command {
     /// Compare two results files (baseline, current) per step and event, with noise-aware
     /// verdicts; exit 5 on a regression.
     Compare(CompareArgs),
+    /// Write the HTML report (charts and tables, one self-contained file) from saved JSON results.
+    Report(ReportArgs),
 }
 
 /// Where to point the scenario; these win over the scenario's `[target]`.
@@ -211,6 +213,11 @@ pub struct RunArgs {
     /// (`--out -`) already claims stdout.
     #[arg(long, env = "LOAD_TESTER_JUNIT", value_name = "FILE")]
     pub junit: Option<PathBuf>,
+    /// Write the HTML report here (one self-contained file: charts and tables, nothing
+    /// fetched), atomically. Checked before the run: exit 2 if it cannot be written.
+    // Before the mock's flags: after them it would be listed under their heading.
+    #[arg(long, env = "LOAD_TESTER_HTML", value_name = "FILE")]
+    pub html: Option<PathBuf>,
     #[command(flatten, next_help_heading = "Mock target (with --mock)")]
     pub mock: MockConfig,
     /// Compare the results with this results file of an earlier run (e.g. the main branch's)
@@ -354,6 +361,18 @@ pub struct MergeArgs {
     /// (`--out -`) already claims stdout.
     #[arg(long, env = "LOAD_TESTER_JUNIT", value_name = "FILE")]
     pub junit: Option<PathBuf>,
+    /// Write the HTML report of the merged results here (one self-contained file).
+    #[arg(long, env = "LOAD_TESTER_HTML", value_name = "FILE")]
+    pub html: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct ReportArgs {
+    /// JSON results written by `run --out`, `probe --out` or `merge --out`.
+    pub results: PathBuf,
+    /// Write the HTML report here (`-`: to stdout).
+    #[arg(long, env = "LOAD_TESTER_HTML", value_name = "FILE")]
+    pub html: PathBuf,
 }
 
 #[derive(Args, Debug)]

@@ -13,7 +13,10 @@ use crate::metrics::summary::Summary;
 use crate::report::text::Text;
 
 pub(super) fn merge(a: MergeArgs, io: &Io) -> Exit {
-    let outputs: Vec<&Path> = [a.out.as_deref(), a.junit.as_deref()]
+    if let Err(e) = super::report::html_not_stdout(a.html.as_deref(), io) {
+        return e;
+    }
+    let outputs: Vec<&Path> = [a.out.as_deref(), a.junit.as_deref(), a.html.as_deref()]
         .into_iter()
         .flatten()
         .collect();
@@ -65,12 +68,9 @@ pub(super) fn merge(a: MergeArgs, io: &Io) -> Exit {
             return Exit::Usage;
         }
     };
-    let written = write_out(a.out.as_deref(), &merged, io).and(write_junit(
-        a.junit.as_deref(),
-        "merge",
-        &merged,
-        io,
-    ));
+    let written = write_out(a.out.as_deref(), &merged, io)
+        .and(write_junit(a.junit.as_deref(), "merge", &merged, io))
+        .and(super::report::write_html(a.html.as_deref(), &merged, io));
     let stdout_json = stdout_taken;
     say(
         io,

@@ -1,4 +1,4 @@
-//! The commands, one module each (run, probe, mock, validate, merge), and what they share:
+//! The commands, one module each (run, probe, mock, validate, merge, report), and what they share:
 //! compiling the scenario against its target, starting the in-process mock, writing results.
 
 mod compare;
@@ -7,6 +7,7 @@ mod mock;
 mod outputs;
 mod preflight;
 mod probe;
+mod report;
 mod run;
 mod validate;
 
@@ -31,6 +32,7 @@ pub async fn dispatch(command: Command, io: &Io) -> Exit {
         Command::Validate(a) => validate::validate(a, io),
         Command::Merge(a) => merge::merge(a, io),
         Command::Compare(a) => compare::compare(a, io),
+        Command::Report(a) => report::report(a, io),
     }
 }
 

@@ -20,11 +20,19 @@ pub(super) async fn run(a: RunArgs, io: &Io) -> Exit {
     // Every output checked before the mock starts or a request is sent; the results directory's
     // file names depend on the shard, checked again once it is known.
     let dir_probe = a.results_dir.as_ref().map(|d| d.join("results.json"));
-    let outputs: Vec<&Path> = [a.out.as_deref(), a.hdr_log.as_deref(), dir_probe.as_deref()]
-        .into_iter()
-        .chain([a.junit.as_deref()])
-        .flatten()
-        .collect();
+    let outputs: Vec<&Path> = [
+        a.out.as_deref(),
+        a.hdr_log.as_deref(),
+        dir_probe.as_deref(),
+        a.junit.as_deref(),
+        a.html.as_deref(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if let Err(e) = super::report::html_not_stdout(a.html.as_deref(), io) {
+        return e;
+    }
     if let Err(e) = check_outputs(&outputs, io) {
         return e;
     }
@@ -270,6 +278,7 @@ fn finish(
     }
     let text = render(&Text, summary);
     let mut written = write_out(a.out.as_deref(), summary, io);
+    written = written.and(super::report::write_html(a.html.as_deref(), summary, io));
     if let Some(dir) = &a.results_dir {
         written = written.and(write_dir(dir, &shard.suffix(), summary, &text, io));
     }

@@ -2,6 +2,7 @@
 //! final results; a `Render` turns a `Summary` into one format (text, JSON, ...).
 
 pub mod hdr_log;
+pub mod html;
 pub mod json;
 pub mod junit;
 pub mod output;

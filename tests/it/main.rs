@@ -1,6 +1,7 @@
 //! The one integration-test binary: the CLI run in-process against the built-in mock on port 0.
 
 mod accounting;
+mod chromium;
 mod cli;
 mod compare;
 mod env;
@@ -9,6 +10,7 @@ mod golden;
 mod headers;
 mod hostile_http;
 mod hostile_ws;
+mod html;
 mod junit;
 mod messages;
 mod models;
