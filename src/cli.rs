@@ -202,6 +202,17 @@ pub struct RunArgs {
     pub quiet: bool,
     #[command(flatten, next_help_heading = "Mock target (with --mock)")]
     pub mock: MockConfig,
+    /// A threshold, `METRIC OP VALUE` (e.g. 'chat.agent_started.p95 < 2s', 'flows.failed_rate
+    /// < 1%'); repeatable, added to the scenario's [thresholds], checked before anything runs.
+    /// With any threshold, the thresholds are the verdict (a breach exits 4). From the
+    /// environment: several separated by `;`.
+    #[arg(
+        long = "threshold",
+        env = "LOAD_TESTER_THRESHOLD",
+        value_delimiter = ';',
+        value_name = "EXPR"
+    )]
+    pub thresholds: Vec<String>,
 }
 
 #[derive(Args, Debug)]
@@ -300,6 +311,15 @@ pub struct MergeArgs {
     /// in `missing_shards` and its summary says PARTIAL. Without it a missing shard exits 2.
     #[arg(long)]
     pub allow_partial: bool,
+    /// A threshold judged on the merged results, beside those stored in the inputs (each
+    /// expression once); repeatable, `;`-separated from the environment.
+    #[arg(
+        long = "threshold",
+        env = "LOAD_TESTER_THRESHOLD",
+        value_delimiter = ';',
+        value_name = "EXPR"
+    )]
+    pub thresholds: Vec<String>,
 }
 
 #[derive(Args, Debug)]

@@ -8,6 +8,7 @@ use crate::io::Io;
 use crate::metrics::merge::{check::Input, merge_checked};
 use crate::metrics::summary::Summary;
 use crate::report::text::Text;
+use crate::thresholds::merged;
 
 pub(super) fn merge(a: MergeArgs, io: &Io) -> Exit {
     if let Err(e) = check_outputs(&a.out.as_deref().into_iter().collect::<Vec<_>>(), io) {
@@ -48,6 +49,18 @@ pub(super) fn merge(a: MergeArgs, io: &Io) -> Exit {
             return Exit::Usage;
         }
     };
+    let stored: Vec<(&str, &Summary)> = files.iter().map(|(l, _, s)| (l.as_str(), s)).collect();
+    let source = super::thresholds::flag_source(io);
+    let set = match merged::gather(&stored, &a.thresholds, source, &merged) {
+        Ok(set) => set,
+        Err(e) => {
+            let text: String = e.lines().map(|l| format!("error: {l}\n")).collect();
+            io.eprint(&text);
+            return Exit::Usage;
+        }
+    };
+    let parts: Vec<&Summary> = stored.iter().map(|(_, s)| *s).collect();
+    let merged = merged::judge_merged(merged, &set, &parts);
     let written = write_out(a.out.as_deref(), &merged, io);
     let stdout_json = json_on_stdout(a.out.as_deref());
     say(

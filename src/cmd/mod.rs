@@ -6,6 +6,7 @@ mod mock;
 mod preflight;
 mod probe;
 mod run;
+mod thresholds;
 mod validate;
 
 use std::path::Path;
