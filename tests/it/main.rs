@@ -20,6 +20,7 @@ mod schema;
 mod settle;
 mod shards;
 mod signals;
+mod thresholds;
 mod timing;
 mod tls;
 mod util;
