@@ -278,3 +278,6 @@ pub fn combine(first: &[Threshold], extra: Vec<Threshold>) -> Vec<Threshold> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests;
