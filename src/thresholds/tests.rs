@@ -306,7 +306,10 @@ fn values_margins_and_units_on_a_summary() {
     // Margins: limit − observed for < and <=, observed − limit for > and >=.
     let r = judged("chat.agent_started.p95 < 50ms");
     let o = r.observed.unwrap();
-    assert!(r.passed && r.margin == Some(50.0 - o) && (o - 40.0).abs() < 0.1, "{r:?}");
+    assert!(
+        r.passed && r.margin == Some(50.0 - o) && (o - 40.0).abs() < 0.1,
+        "{r:?}"
+    );
     let r = judged("chat.agent_started.p95 < 5ms");
     assert!(!r.passed && r.margin == Some(5.0 - o), "{r:?}");
     let r = judged("flows.passed >= 90");
@@ -372,7 +375,7 @@ fn combine_keeps_each_expression_once_and_aborted_results_stand() {
     let mut b = parse("chat.p95  <  2s").unwrap();
     b.source = "LOAD_TESTER_THRESHOLD".into();
     let c = parse("flows.passed > 0").unwrap();
-    let all = combine(&[a.clone()], vec![b, c.clone()]);
+    let all = combine(std::slice::from_ref(&a), vec![b, c.clone()]);
     assert_eq!(all, vec![a.clone(), c]);
     // An aborted check's result stands as it was when it stopped the run.
     let s = empty(&plan);

@@ -1,5 +1,6 @@
 //! The one integration-test binary: the CLI run in-process against the built-in mock on port 0.
 
+mod abort;
 mod accounting;
 mod cli;
 mod env;
