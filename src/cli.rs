@@ -31,7 +31,8 @@ use crate::shard::ShardArg;
         passed, 2 usage or scenario error, an output path that cannot be written, or inputs \
         that merge refuses (nothing was run), 3 the target was unreachable, the tool itself \
         failed (an internal error, a worker that died), or a signal stopped the run before any \
-        flow finished.\n\n\
+        flow finished, 4 a threshold was breached or measured nothing (when a run has thresholds, \
+        from the scenario's [thresholds] or --threshold, they are its verdict).\n\n\
         Environment: each flag's variable is shown as [env: ...]; all carry the prefix \
         LOAD_TESTER_ (e.g. LOAD_TESTER_SEED), except the compose service's TARGET_URL, AUTH_URL, \
         MAX_USERS, SPAWN_RATE, RUN_TIME, RESULTS_DIR and the secrets JWT_SECRET_KEY, \
@@ -200,8 +201,7 @@ pub struct RunArgs {
     #[arg(short, long, env = "LOAD_TESTER_QUIET", action = clap::ArgAction::SetTrue,
           value_parser = EnvBool("LOAD_TESTER_QUIET"))]
     pub quiet: bool,
-    #[command(flatten, next_help_heading = "Mock target (with --mock)")]
-    pub mock: MockConfig,
+    // Before the mock's flags: after a flattened group, clap would list it under their heading.
     /// A threshold, `METRIC OP VALUE` (e.g. 'chat.agent_started.p95 < 2s', 'flows.failed_rate
     /// < 1%'); repeatable, added to the scenario's [thresholds], checked before anything runs.
     /// With any threshold, the thresholds are the verdict (a breach exits 4). From the
@@ -213,6 +213,8 @@ pub struct RunArgs {
         value_name = "EXPR"
     )]
     pub thresholds: Vec<String>,
+    #[command(flatten, next_help_heading = "Mock target (with --mock)")]
+    pub mock: MockConfig,
 }
 
 #[derive(Args, Debug)]
