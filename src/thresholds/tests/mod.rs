@@ -21,7 +21,7 @@ ws.send = "hi"
 ws.expect = "agent_started agent_completed"
 "#;
 
-fn plan() -> Plan {
+pub(super) fn plan() -> Plan {
     crate::scenario::compile::compile(SCENARIO, Path::new("t.toml"), &Default::default(), &|_| {
         None
     })
@@ -29,7 +29,7 @@ fn plan() -> Plan {
 }
 
 /// 10 s, nothing measured.
-fn empty(plan: &Plan) -> Summary {
+pub(super) fn empty(plan: &Plan) -> Summary {
     Summary::build(
         plan,
         &Recorder::new(plan),
@@ -46,7 +46,7 @@ fn empty(plan: &Plan) -> Summary {
 }
 
 /// Latency of `n` samples of `ms` milliseconds each, per (n, ms).
-fn latency(samples: &[(u64, u64)]) -> Latency {
+pub(super) fn latency(samples: &[(u64, u64)]) -> Latency {
     let mut h = new_histogram();
     for &(n, ms) in samples {
         for _ in 0..n {
@@ -56,7 +56,7 @@ fn latency(samples: &[(u64, u64)]) -> Latency {
     Latency::from_histogram(&h)
 }
 
-fn parse(expr: &str) -> Result<Threshold, String> {
+pub(super) fn parse(expr: &str) -> Result<Threshold, String> {
     Threshold::parse(expr, "--threshold", &Catalog::of_plan(&plan()))
 }
 
@@ -387,3 +387,5 @@ fn combine_keeps_each_expression_once_and_aborted_results_stand() {
     assert_eq!(judged.thresholds, vec![stood]);
     assert_eq!(judged.verdict, Verdict::Breached);
 }
+
+mod text;
