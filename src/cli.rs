@@ -31,8 +31,9 @@ use crate::shard::ShardArg;
         passed, 2 usage or scenario error, an output path that cannot be written, or inputs \
         that merge refuses (nothing was run), 3 the target was unreachable, the tool itself \
         failed (an internal error, a worker that died), or a signal stopped the run before any \
-        flow finished, 4 a threshold was breached (thresholds, when given, are the verdict), 5 \
-        compare or run --baseline found a regression.\n\n\
+        flow finished, 4 a threshold was breached or measured nothing (when a run has thresholds, \
+        from the scenario's [thresholds] or --threshold, they are its verdict), 5 compare or run \
+        --baseline found a regression.\n\n\
         Environment: each flag's variable is shown as [env: ...]; all carry the prefix \
         LOAD_TESTER_ (e.g. LOAD_TESTER_SEED), except the compose service's TARGET_URL, AUTH_URL, \
         MAX_USERS, SPAWN_RATE, RUN_TIME, RESULTS_DIR and the secrets JWT_SECRET_KEY, \
@@ -218,6 +219,18 @@ pub struct RunArgs {
     // Before the mock's flags: after them it would be listed under their heading.
     #[arg(long, env = "LOAD_TESTER_HTML", value_name = "FILE")]
     pub html: Option<PathBuf>,
+    // Before the mock's flags: after a flattened group, clap would list it under their heading.
+    /// A threshold, `METRIC OP VALUE` (e.g. 'chat.agent_started.p95 < 2s', 'flows.failed_rate
+    /// < 1%'); repeatable, added to the scenario's [thresholds], checked before anything runs.
+    /// With any threshold, the thresholds are the verdict (a breach exits 4). From the
+    /// environment: several separated by `;`.
+    #[arg(
+        long = "threshold",
+        env = "LOAD_TESTER_THRESHOLD",
+        value_delimiter = ';',
+        value_name = "EXPR"
+    )]
+    pub thresholds: Vec<String>,
     #[command(flatten, next_help_heading = "Mock target (with --mock)")]
     pub mock: MockConfig,
     /// Compare the results with this results file of an earlier run (e.g. the main branch's)
@@ -364,6 +377,15 @@ pub struct MergeArgs {
     /// Write the HTML report of the merged results here (one self-contained file).
     #[arg(long, env = "LOAD_TESTER_HTML", value_name = "FILE")]
     pub html: Option<PathBuf>,
+    /// A threshold judged on the merged results, beside those stored in the inputs (each
+    /// expression once); repeatable, `;`-separated from the environment.
+    #[arg(
+        long = "threshold",
+        env = "LOAD_TESTER_THRESHOLD",
+        value_delimiter = ';',
+        value_name = "EXPR"
+    )]
+    pub thresholds: Vec<String>,
 }
 
 #[derive(Args, Debug)]

@@ -22,6 +22,7 @@ pub mod runner;
 pub mod scenario;
 pub mod shard;
 pub mod size;
+pub mod thresholds;
 pub mod transport;
 pub mod wait;
 

@@ -65,6 +65,8 @@ pub struct Plan {
     /// Environment variables the scenario reads that were not set, without default (only when
     /// compiled for `validate`; a run refuses them). Sorted, each once.
     pub unset_env: Vec<String>,
+    /// The scenario's `[thresholds]`, in file order (flags add theirs when a command runs).
+    pub thresholds: Vec<crate::thresholds::Threshold>,
 }
 
 /// Where `--self-test-panic` makes the tool panic.

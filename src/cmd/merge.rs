@@ -11,6 +11,7 @@ use crate::io::Io;
 use crate::metrics::merge::{check::Input, merge_checked};
 use crate::metrics::summary::Summary;
 use crate::report::text::Text;
+use crate::thresholds::merged;
 
 pub(super) fn merge(a: MergeArgs, io: &Io) -> Exit {
     if let Err(e) = super::report::html_not_stdout(a.html.as_deref(), io) {
@@ -68,6 +69,18 @@ pub(super) fn merge(a: MergeArgs, io: &Io) -> Exit {
             return Exit::Usage;
         }
     };
+    let stored: Vec<(&str, &Summary)> = files.iter().map(|(l, _, s)| (l.as_str(), s)).collect();
+    let source = super::thresholds::flag_source(io);
+    let set = match merged::gather(&stored, &a.thresholds, source, &merged) {
+        Ok(set) => set,
+        Err(e) => {
+            let text: String = e.lines().map(|l| format!("error: {l}\n")).collect();
+            io.eprint(&text);
+            return Exit::Usage;
+        }
+    };
+    let parts: Vec<&Summary> = stored.iter().map(|(_, s)| *s).collect();
+    let merged = merged::judge_merged(merged, &set, &parts);
     let written = write_out(a.out.as_deref(), &merged, io)
         .and(write_junit(a.junit.as_deref(), "merge", &merged, io))
         .and(super::report::write_html(a.html.as_deref(), &merged, io));

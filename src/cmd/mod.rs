@@ -9,6 +9,7 @@ mod preflight;
 mod probe;
 mod report;
 mod run;
+mod thresholds;
 mod validate;
 
 use std::path::Path;

@@ -15,6 +15,7 @@ use crate::report::output::write_atomic;
 use crate::report::series::Series;
 use crate::report::{json::Json, progress, text::Text, write_file, Sinks};
 use crate::runner::{self, RunOptions};
+use crate::thresholds::abort::Abort;
 
 pub(super) async fn run(a: RunArgs, io: &Io) -> Exit {
     // Every output checked before the mock starts or a request is sent; the results directory's
@@ -93,6 +94,10 @@ pub(super) async fn run(a: RunArgs, io: &Io) -> Exit {
         }
         p.self_test_panic = a.self_test_panic.clone();
     }
+    let thresholds = match super::thresholds::for_plan(&plan, &a.thresholds, io) {
+        Ok(t) => t,
+        Err(e) => return e,
+    };
     let env = io.env.clone();
     let shard_wait = a.wait_for_target.unwrap_or(Duration::from_secs(60));
     let shard = match crate::shard::resolve(a.shard, &move |k| env(k), shard_wait).await {
@@ -167,14 +172,17 @@ pub(super) async fn run(a: RunArgs, io: &Io) -> Exit {
             m.shutdown().await;
         }
         return match summary {
-            Ok(s) => finish(
-                &a,
-                &s,
-                io.interrupt.is_cancelled(),
-                shard,
-                baseline.as_ref(),
-                io,
-            ),
+            Ok(s) => {
+                let s = crate::thresholds::judge(s, &thresholds, &[]);
+                finish(
+                    &a,
+                    &s,
+                    io.interrupt.is_cancelled(),
+                    shard,
+                    baseline.as_ref(),
+                    io,
+                )
+            }
             Err(e) => e,
         };
     }
@@ -214,6 +222,12 @@ pub(super) async fn run(a: RunArgs, io: &Io) -> Exit {
         }
     };
     let mut live = Sinks::default();
+    let halt = opts.halt.clone();
+    let abort = Abort::new(plan.clone(), &thresholds, halt.clone());
+    let fired = abort.as_ref().map(Abort::fired);
+    if let Some(abort) = abort {
+        live.push(abort);
+    }
     live.push(Series::new(plan.clone(), series.clone()));
     if let Some(log) = hdr {
         live.push(HdrSink::new(log, io.err.clone()));
@@ -233,7 +247,9 @@ pub(super) async fn run(a: RunArgs, io: &Io) -> Exit {
         &outcome.recorder,
         RunInfo {
             mode: Mode::Run,
-            stopped_by: if outcome.interrupted {
+            stopped_by: if fired.is_some() && halt.is_cancelled() {
+                StoppedBy::Threshold
+            } else if outcome.interrupted {
                 StoppedBy::Signal
             } else {
                 StoppedBy::End
@@ -245,6 +261,10 @@ pub(super) async fn run(a: RunArgs, io: &Io) -> Exit {
             timeseries,
         },
     );
+    let aborted = fired
+        .and_then(|f| f.lock().ok().map(|f| f.clone()))
+        .unwrap_or_default();
+    let summary = crate::thresholds::judge(summary, &thresholds, &aborted);
     // The live sinks' final hook first (the progress bar is cleared before the summary).
     let live_done = live.finish(&summary);
     let exit = finish(

@@ -72,7 +72,9 @@ pub fn merge(parts: &[Summary]) -> Result<Summary, String> {
     sort_errors(&mut errors);
     let elapsed_s = parts.iter().map(|p| p.elapsed_s).fold(0.0, f64::max);
 
-    let stopped_by = if parts.iter().any(|p| p.stopped_by == StoppedBy::Signal) {
+    let stopped_by = if parts.iter().any(|p| p.stopped_by == StoppedBy::Threshold) {
+        StoppedBy::Threshold
+    } else if parts.iter().any(|p| p.stopped_by == StoppedBy::Signal) {
         StoppedBy::Signal
     } else {
         StoppedBy::End

@@ -181,6 +181,11 @@ pub struct ThresholdResult {
     /// This threshold's breach stopped the run.
     #[serde(default)]
     pub aborted: bool,
+    /// When `aborted`: seconds from the start to the end of the interval whose check found the
+    /// breach (the observed value and margin are those of that check).
+    #[serde(default)]
+    #[schemars(range(min = 0))]
+    pub aborted_at_s: Option<f64>,
 }
 
 /// The unit of a threshold's limit and observed value.

@@ -65,7 +65,9 @@ pub struct MockConfig {
     #[arg(long, env = "LOAD_TESTER_MOCK_JITTER", default_value = "0", value_parser = parse_duration)]
     pub jitter: Duration,
 
-    /// Fault to inject: drop:EVENT, reorder, agent-error, close:CODE, stall[:DURATION], non-json, login-401.
+    /// Fault to inject: drop:EVENT, reorder, agent-error, close:CODE, stall[:DURATION], non-json,
+    /// login-401, slowdown:after=DURATION,delay=DURATION (flows started after that time wait
+    /// that long before their first event).
     #[arg(long, env = "LOAD_TESTER_MOCK_FAULT")]
     pub fault: Option<Fault>,
 

@@ -3,6 +3,8 @@
 //! Design choice: selection is deterministic, not random: the n-th flow (0-based) is faulted iff
 //! floor((n+1)·rate) > floor(n·rate), computed in integers (rate in parts per billion) so that a
 //! rate like 0.29 never drifts by float rounding. Tests can therefore assert exact counts.
+//! `slowdown` is selected by time as well: only flows started `after` the mock's start, and of
+//! those the same exact fraction.
 
 use std::fmt;
 use std::str::FromStr;
@@ -30,6 +32,9 @@ pub enum Fault {
     NonJson,
     /// `login-401`: reject selected logins with 401 instead of faulting flows.
     Login401,
+    /// `slowdown:after=DURATION,delay=DURATION`: flows started once `after` has passed since the
+    /// mock started wait `delay` before their first event (a target that slows down mid-run).
+    Slowdown { after: Duration, delay: Duration },
 }
 
 impl Fault {
@@ -79,9 +84,10 @@ impl FromStr for Fault {
             },
             "non-json" => no_arg(Fault::NonJson),
             "login-401" => no_arg(Fault::Login401),
+            "slowdown" => slowdown(arg.unwrap_or_default()),
             _ => Err(format!(
                 "unknown fault {s:?}: expected drop:EVENT, reorder, agent-error, close:CODE, \
-                 stall[:DURATION], non-json or login-401"
+                 stall[:DURATION], non-json, login-401 or slowdown:after=DURATION,delay=DURATION"
             )),
         }
     }
@@ -98,8 +104,29 @@ impl fmt::Display for Fault {
             Fault::Stall(Some(d)) => write!(f, "stall:{}ms", d.as_millis()),
             Fault::NonJson => f.write_str("non-json"),
             Fault::Login401 => f.write_str("login-401"),
+            Fault::Slowdown { after, delay } => write!(
+                f,
+                "slowdown:after={}ms,delay={}ms",
+                after.as_millis(),
+                delay.as_millis()
+            ),
         }
     }
+}
+
+/// `after=3s,delay=200ms` (in any order; `after` defaults to 0, `delay` is required).
+fn slowdown(arg: &str) -> Result<Fault, String> {
+    let usage = "use slowdown:after=DURATION,delay=DURATION, e.g. slowdown:after=3s,delay=200ms";
+    let (mut after, mut delay) = (Duration::ZERO, None);
+    for part in arg.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        match part.split_once('=') {
+            Some(("after", v)) => after = parse_duration(v.trim())?,
+            Some(("delay", v)) => delay = Some(parse_duration(v.trim())?),
+            _ => return Err(format!("slowdown: unknown setting {part:?}: {usage}")),
+        }
+    }
+    let delay = delay.ok_or_else(|| format!("slowdown needs a delay: {usage}"))?;
+    Ok(Fault::Slowdown { after, delay })
 }
 
 /// The exact-fraction selector: `hits(n)` for the n-th (0-based) flow or login.
@@ -148,7 +175,21 @@ mod tests {
             ),
             ("non-json", Fault::NonJson),
             ("login-401", Fault::Login401),
+            (
+                "slowdown:after=3000ms,delay=200ms",
+                Fault::Slowdown {
+                    after: Duration::from_secs(3),
+                    delay: Duration::from_millis(200),
+                },
+            ),
         ];
+        assert_eq!(
+            "slowdown:delay=1s".parse::<Fault>(),
+            Ok(Fault::Slowdown {
+                after: Duration::ZERO,
+                delay: Duration::from_secs(1)
+            })
+        );
         for (text, fault) in cases {
             assert_eq!(text.parse::<Fault>().as_ref(), Ok(&fault), "{text}");
             assert_eq!(fault.to_string().parse::<Fault>(), Ok(fault));
@@ -162,6 +203,10 @@ mod tests {
             "close:x",
             "reorder:1",
             "boom",
+            "slowdown",
+            "slowdown:after=1s",
+            "slowdown:after=1s,pause=2s",
+            "slowdown:delay=soon",
         ] {
             assert!(bad.parse::<Fault>().is_err(), "{bad} should not parse");
         }

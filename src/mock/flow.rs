@@ -99,6 +99,7 @@ pub fn steps(thinking: u32, tools: u32, fault: Option<&Fault>) -> Vec<Step> {
         }
         Some(Fault::Stall(d)) => s.insert(1, Step::Wait(*d)),
         Some(Fault::NonJson) => s.insert(1, Step::NonJson),
+        Some(Fault::Slowdown { delay, .. }) => s.insert(0, Step::Wait(Some(*delay))),
     }
     s
 }

@@ -171,6 +171,8 @@ pub(crate) struct Shared {
     /// Open WebSockets per user; `None` when unlimited.
     users: Option<Mutex<HashMap<String, u32>>>,
     ws_config: WebSocketConfig,
+    /// When the mock started (the `slowdown` fault counts from it).
+    started: std::time::Instant,
 }
 
 impl Shared {
@@ -191,6 +193,7 @@ impl Shared {
             users: (cfg.max_connections_per_user > 0).then(|| Mutex::new(HashMap::new())),
             ws_config,
             cfg,
+            started: std::time::Instant::now(),
         }
     }
 
@@ -207,6 +210,11 @@ impl Shared {
         let n = self.flow_seq.fetch_add(1, Relaxed);
         self.counters.flows.fetch_add(1, Relaxed);
         let fault = self.cfg.fault.as_ref().filter(|f| f.is_flow_fault())?;
+        if let Fault::Slowdown { after, .. } = fault {
+            if self.started.elapsed() < *after {
+                return None;
+            }
+        }
         if self.fraction.hits(n) {
             self.counters.faulted_flows.fetch_add(1, Relaxed);
             Some(fault)

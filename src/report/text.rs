@@ -5,6 +5,8 @@ use std::io::{self, Write};
 use super::Render;
 use crate::metrics::summary::{Latency, StepSummary, StoppedBy, Summary, Verdict};
 
+mod thresholds;
+
 pub struct Text;
 
 const TOP_ERRORS: usize = 10;
@@ -135,6 +137,7 @@ impl Render for Text {
         for e in &s.tool_errors {
             writeln!(w, "TOOL ERROR: {e}")?;
         }
+        thresholds::section(w, s)?;
         let verdict = match s.verdict {
             Verdict::Passed => "PASSED",
             Verdict::Failed if s.flows.passed == 0 && s.errors.is_empty() => {

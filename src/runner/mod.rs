@@ -86,6 +86,9 @@ pub struct RunOptions {
     pub abort: CancellationToken,
     /// Length of a time-series interval.
     pub interval: Duration,
+    /// Cancelled by a breached `abort_on_fail` threshold: stop at once (soft and hard stop,
+    /// in-flight flows counted as interrupted).
+    pub halt: CancellationToken,
 }
 
 impl Default for RunOptions {
@@ -96,6 +99,7 @@ impl Default for RunOptions {
             interrupt: CancellationToken::new(),
             abort: CancellationToken::new(),
             interval: Duration::from_secs(1),
+            halt: CancellationToken::new(),
         }
     }
 }
@@ -236,11 +240,14 @@ async fn control(plan: Arc<Plan>, start: Instant, stop: Stop, opts: RunOptions) 
     tokio::select! {
         _ = end => {}
         _ = opts.interrupt.cancelled() => {}
+        _ = opts.halt.cancelled() => {}
     }
     stop.soft.cancel();
+    // A halt skips the graceful period: the run is judged already.
     tokio::select! {
         _ = tokio::time::sleep(plan.load.graceful_stop) => {}
         _ = opts.abort.cancelled() => {}
+        _ = opts.halt.cancelled() => {}
     }
     stop.hard.cancel();
 }

@@ -15,10 +15,12 @@ mod limits;
 mod steps;
 mod target;
 mod templates;
+pub(crate) use self::templates::closest;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod tests_target;
+mod thresholds;
 mod ws;
 
 use std::collections::HashMap;
@@ -105,6 +107,9 @@ pub fn compile(
     if events.len() > usize::from(u16::MAX) {
         d.whole(&root, "too many distinct event types");
     }
+    let step_names: Vec<&str> = raw.iter().filter_map(|r| r.name.as_deref()).collect();
+    let catalog = crate::thresholds::Catalog::of_steps(&step_names, &steps, &events);
+    let thresholds = thresholds::read(&mut d, &root, top.thresholds, &catalog);
     if d.len() > 0 {
         return Err(d.finish());
     }
@@ -123,6 +128,7 @@ pub fn compile(
         local_addrs: Vec::new(),
         self_test_panic: None,
         unset_env,
+        thresholds,
     })
 }
 

@@ -1,5 +1,6 @@
 //! The one integration-test binary: the CLI run in-process against the built-in mock on port 0.
 
+mod abort;
 mod accounting;
 mod chromium;
 mod cli;
@@ -25,6 +26,7 @@ mod schema;
 mod settle;
 mod shards;
 mod signals;
+mod thresholds;
 mod timing;
 mod tls;
 mod util;

@@ -1,6 +1,7 @@
 //! Every ```toml block of README.md works as shown: a whole scenario runs against the mock and
 //! passes; the header and step fragments, assembled in README order, validate and then run
-//! against the mock and pass. A block of a shape this test does not know fails it: no silent skip.
+//! against the mock and pass (with the `[thresholds]` blocks judged on that run). A block of a shape
+//! this test does not know fails it: no silent skip.
 
 use std::path::Path;
 
@@ -22,6 +23,8 @@ enum Shape {
     Header,
     /// Only `[[setup]]` / `[[steps]]` entries.
     Fragment,
+    /// Only `[thresholds]`: judged on the run of the fragments.
+    Thresholds,
 }
 
 const HEADER_KEYS: [&str; 5] = ["name", "description", "target", "load", "vars"];
@@ -62,6 +65,7 @@ fn shape(b: &Block) -> Shape {
         (true, true) => Shape::Whole,
         (true, false) if only(&HEADER_KEYS) => Shape::Header,
         (false, true) if only(&STEP_KEYS) => Shape::Fragment,
+        (false, false) if only(&["thresholds"]) => Shape::Thresholds,
         _ => panic!(
             "README.md:{}: a ```toml block this test cannot handle (top-level keys {keys:?}); \
              teach tests/it/readme.rs about it",
@@ -100,10 +104,12 @@ async fn every_toml_block_of_the_readme_works() {
     let blocks = readme_blocks();
     let dir = tempdir();
     let (mut headers, mut fragments, mut wholes) = (Vec::new(), Vec::new(), 0);
+    let mut thresholds = Vec::new();
     for b in &blocks {
         match shape(b) {
             Shape::Header => headers.push(b),
             Shape::Fragment => fragments.push(b),
+            Shape::Thresholds => thresholds.push(b),
             Shape::Whole => {
                 wholes += 1;
                 let file = scenario(dir.path(), &format!("whole-{}.toml", b.line), &b.text);
@@ -138,6 +144,10 @@ async fn every_toml_block_of_the_readme_works() {
         text.push_str(&f.text);
         names.extend(step_names(&f.text));
     }
+    for t in &thresholds {
+        text.push_str(&format!("\n# README.md:{}\n", t.line));
+        text.push_str(&t.text);
+    }
     let file = scenario(dir.path(), "fragments.toml", &text);
     let file = file.to_str().expect("utf-8 path");
     let o = run_cli(&["validate", file], &[]).await;
@@ -159,7 +169,18 @@ async fn every_toml_block_of_the_readme_works() {
         "{}",
         o.stdout
     );
-    assert_eq!(blocks.len(), headers.len() + fragments.len() + wholes);
+    if !thresholds.is_empty() {
+        assert!(
+            o.stdout.contains("thresholds (they are the verdict):"),
+            "{}",
+            o.stdout
+        );
+        assert!(!o.stdout.contains("BREACHED"), "{}", o.stdout);
+    }
+    assert_eq!(
+        blocks.len(),
+        headers.len() + fragments.len() + wholes + thresholds.len()
+    );
 }
 
 /// The README's failure-kind table has a row for every error kind the tool has, with the phases

@@ -207,10 +207,7 @@ impl Resolver<'_> {
     fn unknown(&self, name: &str) -> String {
         let mut msg = format!("unknown variable `{name}`");
         let known = self.var_names.iter().map(String::as_str).chain(BUILTINS);
-        if let Some(close) = known
-            .filter(|k| edit_distance(k, name) <= 2)
-            .min_by_key(|k| edit_distance(k, name))
-        {
+        if let Some(close) = closest(name, known) {
             msg.push_str(&format!(" (did you mean `{close}`?)"));
         }
         if self.var_names.is_empty() {
@@ -300,6 +297,13 @@ impl Resolver<'_> {
             }
         }
     }
+}
+
+/// The known name nearest to `name` (at most 2 edits away), for a "did you mean".
+pub(crate) fn closest<'a>(name: &str, known: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    known
+        .filter(|k| edit_distance(k, name) <= 2)
+        .min_by_key(|k| edit_distance(k, name))
 }
 
 /// Levenshtein distance over chars (names are short; used for "did you mean").
