@@ -288,6 +288,17 @@ pub struct ProbeArgs {
     /// (`--out -`, `--json`) already claims stdout.
     #[arg(long, env = "LOAD_TESTER_JUNIT", value_name = "FILE")]
     pub junit: Option<PathBuf>,
+    /// A threshold judged on the probe's results (with --repeat: over all passes), `METRIC OP
+    /// VALUE`, e.g. 'chat.agent_completed.max < 30s'; repeatable, added to the scenario's
+    /// [thresholds]; a breach exits 4. A failed pass fails the probe whatever the thresholds say.
+    /// From the environment: several separated by `;`.
+    #[arg(
+        long = "threshold",
+        env = "LOAD_TESTER_THRESHOLD",
+        value_delimiter = ';',
+        value_name = "EXPR"
+    )]
+    pub thresholds: Vec<String>,
     #[command(flatten, next_help_heading = "Mock target (with --mock)")]
     pub mock: MockConfig,
 }

@@ -44,6 +44,10 @@ pub(super) async fn probe(a: ProbeArgs, io: &Io) -> Exit {
         Ok(x) => x,
         Err(e) => return e,
     };
+    let thresholds = match super::thresholds::for_plan(&plan, &a.thresholds, io) {
+        Ok(t) => t,
+        Err(e) => return e,
+    };
     say(
         io,
         stdout_taken,
@@ -58,6 +62,15 @@ pub(super) async fn probe(a: ProbeArgs, io: &Io) -> Exit {
     if let Some(m) = mock {
         m.shutdown().await;
     }
+    let summary = if thresholds.is_empty() {
+        summary
+    } else {
+        let judged = crate::thresholds::judge(summary, &thresholds, &[]);
+        let mut text = Vec::new();
+        let _ = crate::report::text::thresholds::section(&mut text, &judged);
+        say(io, stdout_taken, &String::from_utf8_lossy(&text));
+        judged
+    };
     // The final outputs, each a sink (thresholds and live metrics go in here too).
     let mut sinks = Sinks::default();
     if let Some(mut junit) = outputs::junit(a.junit.as_deref(), "probe", io) {

@@ -803,6 +803,7 @@ impl Summary {
             &self.tool_errors,
             &self.thresholds,
             self.stopped_by,
+            self.mode,
         );
         self.exit_code = self.verdict.exit_code();
         self
@@ -962,6 +963,7 @@ impl Verdict {
         tool_errors: &[ToolError],
         thresholds: &[ThresholdResult],
         stopped_by: StoppedBy,
+        mode: Mode,
     ) -> Verdict {
         let any_ok = steps.iter().any(|s| s.ok > 0);
         if !tool_errors.is_empty() || errors.iter().any(|e| e.kind == ErrorCode::Internal) {
@@ -970,7 +972,8 @@ impl Verdict {
             Verdict::Unreachable
         } else if thresholds.iter().any(|t| !t.passed) {
             Verdict::Breached
-        } else if !thresholds.is_empty() && flows.passed > 0 {
+        } else if !thresholds.is_empty() && flows.passed > 0 && mode == Mode::Run {
+            // (A probe is a smoke check: a failed pass fails it whatever the thresholds say.)
             // Thresholds are the verdict: failed flows are judged by them (`flows.failed_rate`).
             Verdict::Passed
         } else if flows.failed > 0 || !errors.is_empty() {

@@ -5,7 +5,7 @@ use std::io::{self, Write};
 use super::Render;
 use crate::metrics::summary::{Latency, StepSummary, StoppedBy, Summary, Verdict};
 
-mod thresholds;
+pub mod thresholds;
 
 pub struct Text;
 

@@ -84,6 +84,7 @@ fn threshold(expr: &str, observed: f64, limit: f64) -> ThresholdResult {
         margin: Some(limit - observed),
         abort_on_fail: false,
         aborted: false,
+        aborted_at_s: None,
     }
 }
 
