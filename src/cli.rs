@@ -455,6 +455,10 @@ pub struct CompareArgs {
     /// worse one (`-`: stdout; the table then goes to stderr).
     #[arg(long, env = "LOAD_TESTER_JUNIT", value_name = "FILE")]
     pub junit: Option<PathBuf>,
+    /// Write the HTML report of CURRENT with the comparison (a table and a chart of the changes)
+    /// here, atomically; checked before anything is read.
+    #[arg(long, env = "LOAD_TESTER_HTML", value_name = "FILE")]
+    pub html: Option<PathBuf>,
     /// Compare results of differently named scenarios anyway (with a warning). From the
     /// environment: 1/0, true/false, yes/no, on/off.
     #[arg(long, env = "LOAD_TESTER_FORCE", action = clap::ArgAction::SetTrue,

@@ -20,6 +20,12 @@ pub(super) fn compare(a: CompareArgs, io: &Io) -> Exit {
     if let Err(e) = outputs.check(io) {
         return e;
     }
+    if let Err(e) = super::report::html_not_stdout(a.html.as_deref(), io) {
+        return e;
+    }
+    if let Err(e) = super::check_outputs(&a.html.as_deref().into_iter().collect::<Vec<_>>(), io) {
+        return e;
+    }
     let read = |path: &Path| {
         compare::read::read(path).map_err(|e| {
             io.eprint(&format!("error: {e}\n"));
@@ -40,7 +46,20 @@ pub(super) fn compare(a: CompareArgs, io: &Io) -> Exit {
         }
     }
     let c = compare::compare((&bl, &base), (&cl, &cur), settings(&a.options));
-    outputs.report(&c, io)
+    let exit = outputs.report(&c, io);
+    match a.html.as_deref() {
+        Some(path) => {
+            let view = compare::html::view(&c);
+            match crate::report::html::write(path, &cur, Some(&view)) {
+                Ok(()) => exit,
+                Err(e) => {
+                    io.eprint(&format!("error: cannot write {}: {e}\n", path.display()));
+                    Exit::Error
+                }
+            }
+        }
+        None => exit,
+    }
 }
 
 /// The flags' settings.
@@ -165,31 +184,30 @@ pub(crate) fn baseline_fits(
     same_scenario(base, &path.display().to_string(), scenario, &label, how, io)
 }
 
-/// `run --baseline`: the comparison table after the summary; the run's exit when it is not 0,
-/// else 5 on a regression.
-pub(crate) fn after_run(
+/// `run --baseline`: the comparison of this run with its baseline (none without one).
+pub(crate) fn for_run(
     a: &RunArgs,
     baseline: Option<&Summary>,
     summary: &Summary,
-    exit: Exit,
-    io: &Io,
-) -> Exit {
-    let (Some(base), Some(path)) = (baseline, &a.baseline) else {
-        return exit;
-    };
+) -> Option<Comparison> {
+    let (base, path) = (baseline?, a.baseline.as_ref()?);
     let label = match a.out.as_deref().map(Dest::of) {
         Some(Dest::File(p)) => p.display().to_string(),
         _ => "this run".to_string(),
     };
     let bl = path.display().to_string();
-    let c = compare::compare((&bl, base), (&label, summary), settings(&a.compare));
-    let stdout_json =
-        super::json_on_stdout(a.out.as_deref()) || super::outputs::is_dash(a.junit.as_deref());
-    say(
-        io,
-        stdout_json,
-        &format!("\n{}", compare::table::render(&c)),
-    );
+    Some(compare::compare(
+        (&bl, base),
+        (&label, summary),
+        settings(&a.compare),
+    ))
+}
+
+/// `run --baseline`: the comparison table after the summary; the run's exit when it is not 0,
+/// else 5 on a regression.
+pub(crate) fn after_run(c: Option<&Comparison>, exit: Exit, machine: bool, io: &Io) -> Exit {
+    let Some(c) = c else { return exit };
+    say(io, machine, &format!("\n{}", compare::table::render(c)));
     if exit != Exit::Passed {
         exit
     } else {

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::outputs::{is_dash, stdout_claimed, write_junit};
+use super::outputs::{is_dash, stdout_claimed};
 use super::{check_outputs, json_on_stdout, prepare, render, say, target_overrides, write_out};
 use crate::cli::RunArgs;
 use crate::exit::Exit;
@@ -297,16 +297,26 @@ fn finish(
         io.eprint("interrupted: results cover what ran until the stop\n");
     }
     let text = render(&Text, summary);
+    let comparison = super::compare::for_run(a, baseline, summary);
     let mut written = write_out(a.out.as_deref(), summary, io);
-    written = written.and(super::report::write_html(a.html.as_deref(), summary, io));
+    if let Some(path) = a.html.as_deref() {
+        let mut html = crate::report::html::HtmlFile::new(path);
+        html.comparison = comparison.as_ref().map(crate::compare::html::view);
+        written = written.and(super::outputs::finish(&mut html, summary, io));
+    }
     if let Some(dir) = &a.results_dir {
         written = written.and(write_dir(dir, &shard.suffix(), summary, &text, io));
     }
-    written = written.and(write_junit(a.junit.as_deref(), "run", summary, io));
+    if let Some(mut junit) = super::outputs::junit(a.junit.as_deref(), "run", io) {
+        for suite in comparison.iter().flat_map(crate::compare::junit::suites) {
+            junit.push(suite);
+        }
+        written = written.and(super::outputs::finish(&mut junit, summary, io));
+    }
     let machine = json_on_stdout(a.out.as_deref()) || is_dash(a.junit.as_deref());
     say(io, machine, &text);
     let exit = written.err().unwrap_or(summary.verdict.exit());
-    super::compare::after_run(a, baseline, summary, exit, io)
+    super::compare::after_run(comparison.as_ref(), exit, machine, io)
 }
 
 /// One line saying what load runs, e.g. "open model, 100 flows/s (even), pool of 50 users, 30s".

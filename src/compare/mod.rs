@@ -12,6 +12,7 @@
 //! samples. CI runners are noisy, and a baseline check that cries wolf gets switched off.
 
 mod build;
+pub mod html;
 pub mod junit;
 pub mod read;
 mod settings;

@@ -143,9 +143,50 @@ async fn a_slower_run_is_a_regression_and_a_run_against_itself_is_not() {
         "{xml}"
     );
 
-    // run --baseline: the faster baseline makes this slower run a regression.
-    let (o, _) = golden(d, "c.json", "40ms", &["--baseline", s(&a)]).await;
+    // compare --html: the current run's report with the comparison section.
+    let html = d.join("compare.html");
+    let o = run_cli(&["compare", s(&a), s(&b), "--html", s(&html)], &[]).await;
+    assert_eq!(o.exit, Exit::Regressed, "{}", o.stderr);
+    let page = std::fs::read_to_string(&html).expect("compare --html written");
+    assert!(
+        page.contains(r#"id="chart-comparison""#),
+        "no comparison chart"
+    );
+    assert!(
+        page.contains("chat.agent_started"),
+        "the rows are in the page"
+    );
+
+    // run --baseline: the faster baseline makes this slower run a regression; its HTML report
+    // has the comparison and its JUnit file a test case per compared metric beside the run's.
+    let (html, junit) = (d.join("run.html"), d.join("run.xml"));
+    let (o, _) = golden(
+        d,
+        "c.json",
+        "40ms",
+        &[
+            "--baseline",
+            s(&a),
+            "--html",
+            s(&html),
+            "--junit",
+            s(&junit),
+        ],
+    )
+    .await;
     assert_eq!(o.exit, Exit::Regressed, "{}{}", o.stdout, o.stderr);
+    let page = std::fs::read_to_string(&html).expect("run --html written");
+    assert!(
+        page.contains(r#"id="chart-comparison""#),
+        "no comparison chart"
+    );
+    let xml = std::fs::read_to_string(&junit).expect("run --junit written");
+    assert!(xml.contains(r#"classname="compare.chat""#), "{xml}");
+    assert!(xml.contains(r#"<testsuite name="steps""#), "{xml}");
+    assert!(
+        xml.contains(r#"<failure message="chat.agent_started.p50: worse: "#),
+        "{xml}"
+    );
     assert!(
         o.stdout.contains("PASSED"),
         "the summary first:\n{}",
