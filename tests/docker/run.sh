@@ -271,8 +271,11 @@ else
     P1="${ID}single"
     PROJECTS+=("$P1")
     # A short run: the file's defaults (150 users, 3600 s) overridden from the shell.
+    # With the README's gates recipe: thresholds, JUnit and HTML from the environment.
     (
         unset LOAD_TESTER_ITERATIONS LOAD_TESTER_SHARD LOAD_TESTER_SHARD_COUNT
+        LOAD_TESTER_THRESHOLD='chat.agent_completed.p95 < 10s; flows.failed_rate < 1%' \
+        LOAD_TESTER_JUNIT=/app/results/junit.xml LOAD_TESTER_HTML=/app/results/report.html \
         RUN_TIME=10 MAX_USERS=6 SPAWN_RATE=6 compose "$P1" --profile testing \
             up --abort-on-container-exit --exit-code-from load-tester
     ) >"$WORK/compose.log" 2>&1
@@ -283,6 +286,19 @@ else
     fetch_volume "${P1}_staging-load-test-results" "$WORK/compose" >/dev/null 2>&1
     check "compose: results.json in the volume, flows passed > 0, failed 0" \
         json_check "$WORK/compose/results.json" "d['flows']['passed'] > 0 and d['flows']['failed'] == 0"
+    check "compose: both thresholds from LOAD_TESTER_THRESHOLD judged, and passed" \
+        json_check "$WORK/compose/results.json" "len(d['thresholds']) == 2 and all(t['passed'] for t in d['thresholds'])"
+    check "compose: junit.xml and report.html from LOAD_TESTER_JUNIT / LOAD_TESTER_HTML in the volume" \
+        bash -c '[ -s "$1/junit.xml" ] && [ -s "$1/report.html" ]' _ "$WORK/compose"
+    compose "$P1" --profile testing down -v >/dev/null 2>&1
+    # The same line with a threshold that cannot be met: compose's exit code is 4.
+    (
+        unset LOAD_TESTER_ITERATIONS LOAD_TESTER_SHARD LOAD_TESTER_SHARD_COUNT
+        LOAD_TESTER_THRESHOLD='chat.agent_started.p95 < 1us' RUN_TIME=3 MAX_USERS=2 SPAWN_RATE=2 \
+            compose "$P1" --profile testing up --abort-on-container-exit --exit-code-from load-tester
+    ) >"$WORK/compose-breach.log" 2>&1
+    rc=$?
+    check "compose with LOAD_TESTER_THRESHOLD it cannot meet: exit 4 (got $rc)" test "$rc" = 4
     compose "$P1" --profile testing down -v >/dev/null 2>&1
 
     # 3 generators, 30 users, 2 iterations each: exactly 60 flows in all, 20 per shard.
