@@ -11,6 +11,7 @@ use crate::io::Io;
 use crate::metrics::summary::{Mode, RunInfo, StoppedBy, Summary};
 use crate::report::hdr_log::{HdrLog, HdrSink};
 use crate::report::output::write_atomic;
+use crate::report::prometheus::Server;
 use crate::report::series::Series;
 use crate::report::{json::Json, progress, text::Text, write_file, Sinks};
 use crate::runner::{self, RunOptions};
@@ -40,6 +41,20 @@ pub(super) async fn run(a: RunArgs, io: &Io) -> Exit {
         );
         return Exit::Usage;
     }
+    // Bound before the mock starts or a request is sent: a bad address is a usage error.
+    let metrics = match a.metrics_listen.as_deref().map(Server::listen) {
+        None => None,
+        Some(Ok(server)) => {
+            if !a.quiet {
+                io.eprint(&format!("metrics on http://{}/metrics\n", server.addr()));
+            }
+            Some(server)
+        }
+        Some(Err(e)) => {
+            io.eprint(&format!("error: {e} (nothing was run)\n"));
+            return Exit::Usage;
+        }
+    };
     let mut overrides = target_overrides(&a.target.urls, io);
     overrides.users = a.users;
     overrides.spawn_rate = a.spawn_rate;
@@ -186,6 +201,9 @@ pub(super) async fn run(a: RunArgs, io: &Io) -> Exit {
         live.push(HdrSink::new(log, io.err.clone()));
     }
     live.push(progress::Progress::new(plan.clone(), mode));
+    if let Some(m) = &metrics {
+        live.push(m.sink(plan.clone()));
+    }
     let outcome = runner::run(plan.clone(), opts, Box::new(live)).await;
     let mut live = outcome.sink;
     let timeseries = series
@@ -215,13 +233,37 @@ pub(super) async fn run(a: RunArgs, io: &Io) -> Exit {
     // The live sinks' final hook first (the progress bar is cleared before the summary).
     let live_done = live.finish(&summary);
     let exit = finish(&a, &summary, outcome.interrupted, shard, io);
-    match live_done {
+    let exit = match live_done {
         Ok(()) => exit,
         Err(e) => {
             io.eprint(&format!("error: {e}\n"));
             Exit::Error
         }
+    };
+    linger(metrics.as_ref(), &a, io).await;
+    exit
+}
+
+/// `--metrics-linger`: the final metrics stay served this long after the results are written;
+/// a signal (a further one when a signal already stopped the run) ends it early.
+async fn linger(metrics: Option<&Server>, a: &RunArgs, io: &Io) {
+    let Some(server) = metrics else { return };
+    if a.metrics_linger.is_zero() {
+        return;
     }
+    if !a.quiet {
+        io.eprint(&format!(
+            "metrics: serving the final values at http://{}/metrics for {} (a signal ends it)\n",
+            server.addr(),
+            crate::duration::human(a.metrics_linger)
+        ));
+    }
+    let signal = if io.interrupt.is_cancelled() {
+        &io.abort
+    } else {
+        &io.interrupt
+    };
+    server.linger(a.metrics_linger, signal).await;
 }
 
 /// Prints the summary and writes the results files; the exit code follows the verdict.
