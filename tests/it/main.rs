@@ -9,6 +9,7 @@ mod headers;
 mod hostile_http;
 mod hostile_ws;
 mod messages;
+mod metrics;
 mod models;
 mod outputs;
 mod pinned;
