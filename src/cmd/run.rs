@@ -12,7 +12,7 @@ use crate::metrics::summary::{Mode, RunInfo, StoppedBy, Summary};
 use crate::report::hdr_log::{HdrLog, HdrSink};
 use crate::report::output::write_atomic;
 use crate::report::prometheus::Server;
-use crate::report::series::Series;
+use crate::report::series::{IntervalStats, Series};
 use crate::report::{json::Json, progress, text::Text, write_file, Sinks};
 use crate::runner::{self, RunOptions};
 
@@ -148,17 +148,35 @@ pub(super) async fn run(a: RunArgs, io: &Io) -> Exit {
             }
         ));
     }
+    let series = Arc::new(std::sync::Mutex::new(Vec::new()));
     if a.processes > 1 {
         let mock_url = mock.as_ref().map(|_| plan.target.base_url.clone());
         let args = crate::fanout::run_args(&a, mock_url.as_deref());
-        let summary = crate::fanout::run(args, shard, a.processes, a.workers, a.quiet, io).await;
+        let children = crate::fanout::Children {
+            parent: shard,
+            n: a.processes,
+            workers: a.workers,
+            quiet: a.quiet,
+            plan: plan.clone(),
+        };
+        let live = live_sinks(&a, &plan, metrics.as_ref(), &series, io);
+        let fanned = crate::fanout::run(args, children, Box::new(live), io).await;
         if let Some(m) = mock {
             m.shutdown().await;
         }
-        return match summary {
-            Ok(s) => finish(&a, &s, io.interrupt.is_cancelled(), shard, io),
-            Err(e) => e,
+        let mut fanned = match fanned {
+            Ok(f) => f,
+            Err(e) => return e,
         };
+        // The parent's series comes from the merged histograms (exact percentiles, active
+        // users); the children's own series, merged, stand in if a record was lost.
+        let points = take_points(&series);
+        if fanned.complete && !points.is_empty() {
+            fanned.summary.timeseries = points;
+        }
+        let live_done = fanned.live.finish(&fanned.summary);
+        let exit = finish(&a, &fanned.summary, io.interrupt.is_cancelled(), shard, io);
+        return conclude(exit, live_done, metrics.as_ref(), &a, io).await;
     }
     let started_at = crate::scenario::template::now_iso8601();
     let mut opts = RunOptions {
@@ -174,7 +192,6 @@ pub(super) async fn run(a: RunArgs, io: &Io) -> Exit {
         io.eprint(&format!("error: {e}\n"));
         return Exit::Usage;
     }
-    let series = Arc::new(std::sync::Mutex::new(Vec::new()));
     let hdr = match &a.hdr_log {
         None => None,
         Some(path) => match HdrLog::create(path, &plan, std::time::SystemTime::now()) {
@@ -185,31 +202,13 @@ pub(super) async fn run(a: RunArgs, io: &Io) -> Exit {
             }
         },
     };
-    let mode = if a.quiet {
-        progress::Mode::Off
-    } else if io.tty {
-        progress::Progress::bar()
-    } else {
-        progress::Mode::Lines {
-            out: io.err.clone(),
-            every: a.progress_interval,
-        }
-    };
-    let mut live = Sinks::default();
-    live.push(Series::new(plan.clone(), series.clone()));
+    let mut live = live_sinks(&a, &plan, metrics.as_ref(), &series, io);
     if let Some(log) = hdr {
         live.push(HdrSink::new(log, io.err.clone()));
     }
-    live.push(progress::Progress::new(plan.clone(), mode));
-    if let Some(m) = &metrics {
-        live.push(m.sink(plan.clone()));
-    }
     let outcome = runner::run(plan.clone(), opts, Box::new(live)).await;
     let mut live = outcome.sink;
-    let timeseries = series
-        .lock()
-        .map(|mut s| std::mem::take(&mut *s))
-        .unwrap_or_default();
+    let timeseries = take_points(&series);
     if let Some(m) = mock {
         m.shutdown().await;
     }
@@ -233,6 +232,56 @@ pub(super) async fn run(a: RunArgs, io: &Io) -> Exit {
     // The live sinks' final hook first (the progress bar is cleared before the summary).
     let live_done = live.finish(&summary);
     let exit = finish(&a, &summary, outcome.interrupted, shard, io);
+    conclude(exit, live_done, metrics.as_ref(), &a, io).await
+}
+
+/// The live sinks of a run (or of a `--processes` parent): the time series, the progress (a
+/// child sends interval records instead), and the metrics page when one is served.
+fn live_sinks(
+    a: &RunArgs,
+    plan: &Arc<crate::plan::Plan>,
+    metrics: Option<&Server>,
+    series: &Arc<std::sync::Mutex<Vec<IntervalStats>>>,
+    io: &Io,
+) -> Sinks {
+    let mode = if a.quiet || a.interval_records {
+        progress::Mode::Off
+    } else if io.tty {
+        progress::Progress::bar()
+    } else {
+        progress::Mode::Lines {
+            out: io.err.clone(),
+            every: a.progress_interval,
+        }
+    };
+    let mut live = Sinks::default();
+    live.push(Series::new(plan.clone(), series.clone()));
+    live.push(progress::Progress::new(plan.clone(), mode));
+    if let Some(m) = metrics {
+        live.push(m.sink(plan.clone()));
+    }
+    if a.interval_records {
+        live.push(crate::fanout::records::Emit::new(io.err.clone()));
+    }
+    live
+}
+
+fn take_points(series: &std::sync::Mutex<Vec<IntervalStats>>) -> Vec<IntervalStats> {
+    series
+        .lock()
+        .map(|mut s| std::mem::take(&mut *s))
+        .unwrap_or_default()
+}
+
+/// The exit code once the live sinks have finished (their failure is an error), after the
+/// metrics linger.
+async fn conclude(
+    exit: Exit,
+    live_done: Result<(), String>,
+    metrics: Option<&Server>,
+    a: &RunArgs,
+    io: &Io,
+) -> Exit {
     let exit = match live_done {
         Ok(()) => exit,
         Err(e) => {
@@ -240,7 +289,7 @@ pub(super) async fn run(a: RunArgs, io: &Io) -> Exit {
             Exit::Error
         }
     };
-    linger(metrics.as_ref(), &a, io).await;
+    linger(metrics, a, io).await;
     exit
 }
 

@@ -355,3 +355,25 @@ fn the_parser_is_strict() {
     assert!(parse(&ok.replace("} 3", "} three")).is_err());
     assert!(parse(&ok.replace("a=\"", "a=")).is_err());
 }
+
+/// `--processes`: the parent serves the metrics from its children's interval records, and keeps
+/// the time series it merged from them in its results.
+#[test]
+fn with_processes_the_parent_serves_its_childrens_figures() {
+    let (during, last, r) = scrape_a_run(&["--processes", "2"]);
+    assert_eq!(r.generators, 2);
+    let mid = during
+        .last()
+        .expect("a page from the children's records mid-run");
+    let started = mid.get("load_tester_flows_started_total", &[]).unwrap();
+    assert!(started > 0.0, "the children's flows reached the parent");
+    check_final(&last, &r);
+    let passed: u64 = r.timeseries.iter().map(|t| t.flows_passed).sum();
+    let failed: u64 = r.timeseries.iter().map(|t| t.flows_failed).sum();
+    assert_eq!((passed, failed), (r.flows.passed, r.flows.failed));
+    assert!(
+        r.timeseries.iter().any(|t| t.active > 0),
+        "{:?}",
+        r.timeseries
+    );
+}
