@@ -246,6 +246,25 @@ pub struct RunArgs {
     pub baseline: Option<PathBuf>,
     #[command(flatten, next_help_heading = "Baseline comparison (with --baseline)")]
     pub compare: CompareOptions,
+    /// Serve Prometheus metrics at http://ADDR/metrics while the run goes on: HOST:PORT,
+    /// [IPv6]:PORT, or :PORT for every IPv4 interface (e.g. 127.0.0.1:9464, :9464). Bound before
+    /// anything runs: exit 2 if it cannot be.
+    #[arg(
+        long,
+        env = "LOAD_TESTER_METRICS_LISTEN",
+        value_name = "ADDR",
+        help_heading = "Prometheus metrics"
+    )]
+    pub metrics_listen: Option<String>,
+    /// With --metrics-listen: after the results are written, keep serving the final metrics this
+    /// long, so a scraper gets them (a signal ends it early).
+    #[arg(long, env = "LOAD_TESTER_METRICS_LINGER", value_parser = parse_duration,
+          default_value = "0s", value_name = "DURATION", help_heading = "Prometheus metrics")]
+    pub metrics_linger: Duration,
+    /// A `--processes` child: write one machine-readable interval record per interval on stderr
+    /// (for the parent) instead of progress lines.
+    #[arg(long, hide = true)]
+    pub interval_records: bool,
 }
 
 #[derive(Args, Debug)]

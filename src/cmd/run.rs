@@ -12,7 +12,8 @@ use crate::io::Io;
 use crate::metrics::summary::{Mode, RunInfo, StoppedBy, Summary};
 use crate::report::hdr_log::{HdrLog, HdrSink};
 use crate::report::output::write_atomic;
-use crate::report::series::Series;
+use crate::report::prometheus::Server;
+use crate::report::series::{IntervalStats, Series};
 use crate::report::{json::Json, progress, text::Text, write_file, Sinks};
 use crate::runner::{self, RunOptions};
 use crate::thresholds::abort::Abort;
@@ -64,6 +65,20 @@ pub(super) async fn run(a: RunArgs, io: &Io) -> Exit {
         );
         return Exit::Usage;
     }
+    // Bound before the mock starts or a request is sent: a bad address is a usage error.
+    let metrics = match a.metrics_listen.as_deref().map(Server::listen) {
+        None => None,
+        Some(Ok(server)) => {
+            if !a.quiet {
+                io.eprint(&format!("metrics on http://{}/metrics\n", server.addr()));
+            }
+            Some(server)
+        }
+        Some(Err(e)) => {
+            io.eprint(&format!("error: {e} (nothing was run)\n"));
+            return Exit::Usage;
+        }
+    };
     let mut overrides = target_overrides(&a.target.urls, io);
     overrides.users = a.users;
     overrides.spawn_rate = a.spawn_rate;
@@ -164,27 +179,43 @@ pub(super) async fn run(a: RunArgs, io: &Io) -> Exit {
             }
         ));
     }
+    let series = Arc::new(std::sync::Mutex::new(Vec::new()));
     if a.processes > 1 {
         let mock_url = mock.as_ref().map(|_| plan.target.base_url.clone());
         let args = crate::fanout::run_args(&a, mock_url.as_deref());
-        let summary = crate::fanout::run(args, shard, a.processes, a.workers, a.quiet, io).await;
+        let children = crate::fanout::Children {
+            parent: shard,
+            n: a.processes,
+            workers: a.workers,
+            quiet: a.quiet,
+            plan: plan.clone(),
+        };
+        let live = live_sinks(&a, &plan, metrics.as_ref(), &series, io);
+        let fanned = crate::fanout::run(args, children, Box::new(live), io).await;
         if let Some(m) = mock {
             m.shutdown().await;
         }
-        return match summary {
-            Ok(s) => {
-                let s = crate::thresholds::judge(s, &thresholds, &[]);
-                finish(
-                    &a,
-                    &s,
-                    io.interrupt.is_cancelled(),
-                    shard,
-                    baseline.as_ref(),
-                    io,
-                )
-            }
-            Err(e) => e,
+        let mut fanned = match fanned {
+            Ok(f) => f,
+            Err(e) => return e,
         };
+        // The parent's series comes from the merged histograms (exact percentiles, active
+        // users); the children's own series, merged, stand in if a record was lost.
+        let points = take_points(&series);
+        if fanned.complete && !points.is_empty() {
+            fanned.summary.timeseries = points;
+        }
+        let summary = crate::thresholds::judge(fanned.summary, &thresholds, &[]);
+        let live_done = fanned.live.finish(&summary);
+        let exit = finish(
+            &a,
+            &summary,
+            io.interrupt.is_cancelled(),
+            shard,
+            baseline.as_ref(),
+            io,
+        );
+        return conclude(exit, live_done, metrics.as_ref(), &a, io).await;
     }
     let started_at = crate::scenario::template::now_iso8601();
     let mut opts = RunOptions {
@@ -200,7 +231,6 @@ pub(super) async fn run(a: RunArgs, io: &Io) -> Exit {
         io.eprint(&format!("error: {e}\n"));
         return Exit::Usage;
     }
-    let series = Arc::new(std::sync::Mutex::new(Vec::new()));
     let hdr = match &a.hdr_log {
         None => None,
         Some(path) => match HdrLog::create(path, &plan, std::time::SystemTime::now()) {
@@ -211,34 +241,19 @@ pub(super) async fn run(a: RunArgs, io: &Io) -> Exit {
             }
         },
     };
-    let mode = if a.quiet {
-        progress::Mode::Off
-    } else if io.tty {
-        progress::Progress::bar()
-    } else {
-        progress::Mode::Lines {
-            out: io.err.clone(),
-            every: a.progress_interval,
-        }
-    };
-    let mut live = Sinks::default();
+    let mut live = live_sinks(&a, &plan, metrics.as_ref(), &series, io);
     let halt = opts.halt.clone();
     let abort = Abort::new(plan.clone(), &thresholds, halt.clone());
     let fired = abort.as_ref().map(Abort::fired);
     if let Some(abort) = abort {
         live.push(abort);
     }
-    live.push(Series::new(plan.clone(), series.clone()));
     if let Some(log) = hdr {
         live.push(HdrSink::new(log, io.err.clone()));
     }
-    live.push(progress::Progress::new(plan.clone(), mode));
     let outcome = runner::run(plan.clone(), opts, Box::new(live)).await;
     let mut live = outcome.sink;
-    let timeseries = series
-        .lock()
-        .map(|mut s| std::mem::take(&mut *s))
-        .unwrap_or_default();
+    let timeseries = take_points(&series);
     if let Some(m) = mock {
         m.shutdown().await;
     }
@@ -275,13 +290,87 @@ pub(super) async fn run(a: RunArgs, io: &Io) -> Exit {
         baseline.as_ref(),
         io,
     );
-    match live_done {
+    conclude(exit, live_done, metrics.as_ref(), &a, io).await
+}
+
+/// The live sinks of a run (or of a `--processes` parent): the time series, the progress (a
+/// child sends interval records instead), and the metrics page when one is served.
+fn live_sinks(
+    a: &RunArgs,
+    plan: &Arc<crate::plan::Plan>,
+    metrics: Option<&Server>,
+    series: &Arc<std::sync::Mutex<Vec<IntervalStats>>>,
+    io: &Io,
+) -> Sinks {
+    let mode = if a.quiet || a.interval_records {
+        progress::Mode::Off
+    } else if io.tty {
+        progress::Progress::bar()
+    } else {
+        progress::Mode::Lines {
+            out: io.err.clone(),
+            every: a.progress_interval,
+        }
+    };
+    let mut live = Sinks::default();
+    live.push(Series::new(plan.clone(), series.clone()));
+    live.push(progress::Progress::new(plan.clone(), mode));
+    if let Some(m) = metrics {
+        live.push(m.sink(plan.clone()));
+    }
+    if a.interval_records {
+        live.push(crate::fanout::records::Emit::new(io.err.clone()));
+    }
+    live
+}
+
+fn take_points(series: &std::sync::Mutex<Vec<IntervalStats>>) -> Vec<IntervalStats> {
+    series
+        .lock()
+        .map(|mut s| std::mem::take(&mut *s))
+        .unwrap_or_default()
+}
+
+/// The exit code once the live sinks have finished (their failure is an error), after the
+/// metrics linger.
+async fn conclude(
+    exit: Exit,
+    live_done: Result<(), String>,
+    metrics: Option<&Server>,
+    a: &RunArgs,
+    io: &Io,
+) -> Exit {
+    let exit = match live_done {
         Ok(()) => exit,
         Err(e) => {
             io.eprint(&format!("error: {e}\n"));
             Exit::Error
         }
+    };
+    linger(metrics, a, io).await;
+    exit
+}
+
+/// `--metrics-linger`: the final metrics stay served this long after the results are written;
+/// a signal (a further one when a signal already stopped the run) ends it early.
+async fn linger(metrics: Option<&Server>, a: &RunArgs, io: &Io) {
+    let Some(server) = metrics else { return };
+    if a.metrics_linger.is_zero() {
+        return;
     }
+    if !a.quiet {
+        io.eprint(&format!(
+            "metrics: serving the final values at http://{}/metrics for {} (a signal ends it)\n",
+            server.addr(),
+            crate::duration::human(a.metrics_linger)
+        ));
+    }
+    let signal = if io.interrupt.is_cancelled() {
+        &io.abort
+    } else {
+        &io.interrupt
+    };
+    server.linger(a.metrics_linger, signal).await;
 }
 
 /// Prints the summary and writes the results files; the exit code follows the verdict.

@@ -81,7 +81,8 @@ impl fmt::Display for Phase {
 }
 
 /// An event as seen in an error: a type the plan knows, or one it does not (interned per recorder).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// Serialized only in `--processes` interval records (`metrics::record`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum EventRef {
     Known(EventId),
     /// Index into the recorder's table of unknown event type names.
@@ -92,8 +93,8 @@ pub enum EventRef {
     OtherUnknown,
 }
 
-/// Why a step failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// Why a step failed. Serialized only in `--processes` interval records (`metrics::record`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum ErrorKind {
     /// TCP connection refused.
     ConnectionRefused,

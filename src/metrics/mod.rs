@@ -2,6 +2,7 @@
 
 pub mod errors;
 pub mod merge;
+pub mod record;
 pub mod recorder;
 pub mod redact;
 pub mod summary;

@@ -7,6 +7,7 @@ pub mod json;
 pub mod junit;
 pub mod output;
 pub mod progress;
+pub mod prometheus;
 pub mod schema;
 pub mod series;
 pub mod text;

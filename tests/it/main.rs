@@ -14,6 +14,7 @@ mod hostile_ws;
 mod html;
 mod junit;
 mod messages;
+mod metrics;
 mod models;
 mod outputs;
 mod pinned;

@@ -1,0 +1,90 @@
+//! `mock --processes N`: N mock processes on one address (SO_REUSEPORT) and one JWT secret.
+
+use std::ffi::OsString;
+use std::process::Stdio;
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::Command;
+
+use super::signal;
+use crate::exit::Exit;
+use crate::io::Io;
+
+/// kernel spreads connections over them) and one JWT secret (so a token minted by one verifies
+/// at another). Returns when they have all ended, after forwarding the stop signal.
+pub async fn mock(args: Vec<OsString>, n: u32, secret: &str, io: &Io) -> Exit {
+    let exe = &io.program;
+    let mut children = Vec::new();
+    let mut ready = Vec::new();
+    for j in 0..n {
+        let mut cmd = Command::new(exe);
+        cmd.arg("mock")
+            .args(&args)
+            .arg("--reuse-port")
+            .env("JWT_SECRET_KEY", secret)
+            .env_remove("LOAD_TESTER_MOCK_PROCESSES")
+            .stdin(Stdio::null())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .kill_on_drop(true);
+        match cmd.spawn() {
+            Ok(mut c) => {
+                let err = c.stderr.take();
+                children.push(c);
+                let (tx, rx) = tokio::sync::oneshot::channel();
+                ready.push(rx);
+                let index = j + 1;
+                let out = io.err.clone();
+                tokio::spawn(async move {
+                    let Some(err) = err else { return };
+                    let mut tx = Some(tx);
+                    let mut lines = BufReader::new(err).lines();
+                    while let Ok(Some(line)) = lines.next_line().await {
+                        if line.starts_with("mock target listening") {
+                            if let Some(tx) = tx.take() {
+                                let _ = tx.send(line);
+                            }
+                        } else if let Ok(mut w) = out.lock() {
+                            let _ = writeln!(w, "[mock process {index}] {line}");
+                        }
+                    }
+                });
+            }
+            Err(e) => {
+                io.eprint(&format!(
+                    "error: --processes: cannot start mock process {}: {e}\n",
+                    j + 1
+                ));
+                children.iter().for_each(|c| signal(c.id(), libc::SIGTERM));
+                return Exit::Error;
+            }
+        }
+    }
+    let mut first = None;
+    for rx in ready {
+        match rx.await {
+            Ok(line) => {
+                first.get_or_insert(line);
+            }
+            Err(_) => {
+                io.eprint("error: a mock process ended before listening\n");
+                children.iter().for_each(|c| signal(c.id(), libc::SIGTERM));
+                return Exit::Error;
+            }
+        }
+    }
+    if let Some(line) = first {
+        io.eprint(&format!("{line} — {n} processes\n"));
+    }
+    io.interrupt.cancelled().await;
+    children.iter().for_each(|c| signal(c.id(), libc::SIGTERM));
+    let mut worst = Exit::Passed;
+    for mut c in children {
+        if let Ok(status) = c.wait().await {
+            if status.code() != Some(0) {
+                worst = Exit::Error;
+            }
+        }
+    }
+    worst
+}

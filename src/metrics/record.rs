@@ -1,0 +1,410 @@
+//! `Record`: a `Recorder` as data (serde), for `--processes` children to hand each interval to
+//! their parent; `Recorder::to_record` and `Recorder::from_record` convert both ways.
+//!
+//! Design choice: histograms travel as the results carry them (HDR V2 deflate, base64), so the
+//! parent merges exactly what the child measured; everything read back is checked against the
+//! plan (sizes, step, event and variable numbers, bounds), so a damaged record is an error
+//! message, never a panic nor an out-of-range index later.
+
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+
+use super::errors::{ErrorKind, ErrorStat, EventRef, Phase, MAX_CAUSES, MAX_UNKNOWN_EVENTS};
+use super::recorder::{new_histogram, Activity, Corrected, Recorder};
+use super::summary::{decode_histogram, encode_histogram};
+use crate::plan::{EventId, Plan, StepId};
+
+/// A recorder's contents (`Recorder` field by field; histograms base64 as in the results).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    pub steps: Vec<StepRecord>,
+    pub events: Vec<String>,
+    pub iteration: String,
+    pub flows_started: u64,
+    pub flows_passed: u64,
+    pub flows_failed: u64,
+    pub unknown_events: Vec<String>,
+    pub corrected: Option<CorrectedRecord>,
+    pub dropped: u64,
+    pub lag: String,
+    pub interrupted: Vec<InterruptedRecord>,
+    pub users_lost: u64,
+    pub backoffs: u64,
+    pub backoff_total_us: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepRecord {
+    pub latency: String,
+    pub ok: u64,
+    pub settled: u64,
+    pub errors: Vec<ErrorRecord>,
+    pub gaps: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorRecord {
+    pub kind: ErrorKind,
+    pub phase: Phase,
+    pub count: u64,
+    pub causes: Vec<(String, u64)>,
+    pub other: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CorrectedRecord {
+    pub steps: Vec<String>,
+    pub events: Vec<String>,
+    pub iteration: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InterruptedRecord {
+    pub step: StepId,
+    pub after_event: Option<EventId>,
+    pub count: u64,
+    pub longest_us: u64,
+}
+
+fn encode_all(hs: &[Histogram<u64>]) -> Vec<String> {
+    hs.iter().map(encode_histogram).collect()
+}
+
+/// Decodes into an auto-resizing histogram (as `Recorder::new` makes them).
+fn decode(what: &str, text: &str) -> Result<Histogram<u64>, String> {
+    let h = decode_histogram(text).map_err(|e| format!("{what}: {e}"))?;
+    let mut out = new_histogram();
+    out.add(&h).map_err(|e| format!("{what}: {e:?}"))?;
+    Ok(out)
+}
+
+fn decode_all(
+    what: &str,
+    texts: &[String],
+    expected: usize,
+) -> Result<Vec<Histogram<u64>>, String> {
+    if texts.len() != expected {
+        return Err(format!(
+            "{what}: {} histograms, the plan has {expected}",
+            texts.len()
+        ));
+    }
+    texts
+        .iter()
+        .enumerate()
+        .map(|(i, t)| decode(&format!("{what} {i}"), t))
+        .collect()
+}
+
+/// Whether every step, event and variable an error kind names exists.
+fn kind_fits(kind: &ErrorKind, plan: &Plan, unknown: usize) -> bool {
+    let event = |e: EventId| (e as usize) < plan.events.len();
+    let any = |e: &EventRef| match e {
+        EventRef::Known(id) => event(*id),
+        EventRef::Unknown(i) => (*i as usize) < unknown,
+        EventRef::Unreadable | EventRef::OtherUnknown => true,
+    };
+    match kind {
+        ErrorKind::EventMissing { missing, got } => event(*missing) && got.as_ref().is_none_or(any),
+        ErrorKind::UnexpectedEvent { got, after } => any(got) && after.is_none_or(event),
+        ErrorKind::ErrorEvent(e) => any(e),
+        ErrorKind::VariableUnset(v) => (*v as usize) < plan.vars.len(),
+        _ => true,
+    }
+}
+
+impl Recorder {
+    /// This recorder as a record.
+    pub fn to_record(&self) -> Record {
+        Record {
+            steps: self
+                .steps
+                .iter()
+                .map(|s| StepRecord {
+                    latency: encode_histogram(&s.latency),
+                    ok: s.ok,
+                    settled: s.settled,
+                    errors: s
+                        .errors
+                        .iter()
+                        .map(|((kind, phase), stat)| ErrorRecord {
+                            kind: *kind,
+                            phase: *phase,
+                            count: stat.count,
+                            causes: stat
+                                .causes
+                                .iter()
+                                .map(|(c, n)| (c.to_string(), *n))
+                                .collect(),
+                            other: stat.other,
+                        })
+                        .collect(),
+                    gaps: s.gaps.as_ref().map(encode_histogram),
+                })
+                .collect(),
+            events: encode_all(&self.events),
+            iteration: encode_histogram(&self.iteration),
+            flows_started: self.flows_started,
+            flows_passed: self.flows_passed,
+            flows_failed: self.flows_failed,
+            unknown_events: self.unknown_events.clone(),
+            corrected: self.corrected.as_ref().map(|c| CorrectedRecord {
+                steps: encode_all(&c.steps),
+                events: encode_all(&c.events),
+                iteration: encode_histogram(&c.iteration),
+            }),
+            dropped: self.dropped,
+            lag: encode_histogram(&self.lag),
+            interrupted: self
+                .interrupted
+                .iter()
+                .map(|(at, w)| InterruptedRecord {
+                    step: at.step,
+                    after_event: at.after_event,
+                    count: w.count,
+                    longest_us: u64::try_from(w.longest.as_micros()).unwrap_or(u64::MAX),
+                })
+                .collect(),
+            users_lost: self.users_lost,
+            backoffs: self.backoffs,
+            backoff_total_us: u64::try_from(self.backoff_total.as_micros()).unwrap_or(u64::MAX),
+        }
+    }
+
+    /// A recorder of `plan` from a record; an error says what does not fit the plan.
+    pub fn from_record(plan: &Plan, r: &Record) -> Result<Recorder, String> {
+        let mut rec = Recorder::new(plan);
+        if r.steps.len() != rec.steps.len() {
+            return Err(format!(
+                "{} steps, the plan has {}",
+                r.steps.len(),
+                rec.steps.len()
+            ));
+        }
+        if r.unknown_events.len() > MAX_UNKNOWN_EVENTS {
+            return Err(format!("{} unknown event names", r.unknown_events.len()));
+        }
+        rec.unknown_events = r.unknown_events.clone();
+        let unknown = rec.unknown_events.len();
+        for (i, (s, into)) in r.steps.iter().zip(rec.steps.iter_mut()).enumerate() {
+            into.latency = decode(&format!("step {i} latency"), &s.latency)?;
+            into.ok = s.ok;
+            into.settled = s.settled;
+            into.gaps = match (&s.gaps, &into.gaps) {
+                (Some(t), Some(_)) => Some(decode(&format!("step {i} gaps"), t)?),
+                (None, None) => None,
+                _ => return Err(format!("step {i}: gaps where the plan has none, or none")),
+            };
+            for e in &s.errors {
+                if !kind_fits(&e.kind, plan, unknown) || e.causes.len() > MAX_CAUSES {
+                    return Err(format!(
+                        "step {i}: an error names what the plan does not have"
+                    ));
+                }
+                let stat = into.errors.entry((e.kind, e.phase)).or_default();
+                stat.merge(&ErrorStat {
+                    count: e.count,
+                    causes: e
+                        .causes
+                        .iter()
+                        .map(|(c, n)| (c.as_str().into(), *n))
+                        .collect(),
+                    other: e.other,
+                });
+            }
+        }
+        rec.events = decode_all("event", &r.events, plan.event_metrics.len())?;
+        rec.iteration = decode("iteration", &r.iteration)?;
+        rec.corrected = match (&r.corrected, plan.load.is_open()) {
+            (Some(c), true) => Some(Corrected {
+                steps: decode_all("corrected step", &c.steps, plan.steps.len())?,
+                events: decode_all("corrected event", &c.events, plan.event_metrics.len())?,
+                iteration: decode("corrected iteration", &c.iteration)?,
+            }),
+            (None, false) => None,
+            _ => return Err("corrected latencies do not match the load model".into()),
+        };
+        rec.lag = decode("lag", &r.lag)?;
+        for w in &r.interrupted {
+            let fits = (w.step as usize) < plan.steps.len()
+                && w.after_event
+                    .is_none_or(|e| (e as usize) < plan.events.len());
+            if !fits {
+                return Err(format!(
+                    "interrupted flows at step {} (not in the plan)",
+                    w.step
+                ));
+            }
+            let at = Activity {
+                step: w.step,
+                after_event: w.after_event,
+            };
+            rec.interrupted
+                .entry(at)
+                .or_default()
+                .add(w.count, Duration::from_micros(w.longest_us));
+        }
+        rec.flows_started = r.flows_started;
+        rec.flows_passed = r.flows_passed;
+        rec.flows_failed = r.flows_failed;
+        rec.dropped = r.dropped;
+        rec.users_lost = r.users_lost;
+        rec.backoffs = r.backoffs;
+        rec.backoff_total = Duration::from_micros(r.backoff_total_us);
+        Ok(rec)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::errors::Failure;
+    use crate::metrics::summary::{Mode, RunInfo, StoppedBy, Summary};
+
+    fn plan(open: bool) -> Plan {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/golden-path.toml");
+        let overrides = crate::scenario::Overrides {
+            arrival_rate: open.then_some(10.0),
+            ..Default::default()
+        };
+        crate::scenario::load(&path, &overrides, &|_| None).expect("golden path compiles")
+    }
+
+    fn busy(plan: &Plan) -> Recorder {
+        let mut rec = Recorder::new(plan);
+        let lag = plan.load.is_open().then_some(Duration::from_millis(3));
+        for i in 0..40u64 {
+            rec.flow_started();
+            rec.step_ok(0, Duration::from_micros(900 + i * 13), lag);
+            rec.event(2, Duration::from_micros(3000 + i), lag);
+            rec.gap(3, Duration::from_micros(50 + i));
+            rec.scheduling_lag(Duration::from_micros(7 + i));
+            if i % 8 == 0 {
+                let got = rec.unknown_event("surprise");
+                rec.step_err(3, &Failure::from(ErrorKind::ErrorEvent(got)).cause("boom"));
+                rec.step_err(1, &Failure::from(ErrorKind::HttpStatus(503)));
+                rec.flow_failed();
+            } else if i % 9 == 0 {
+                let at = Activity {
+                    step: 3,
+                    after_event: Some(1),
+                };
+                rec.flow_interrupted(at, Duration::from_millis(i));
+            } else {
+                rec.flow_passed(Duration::from_millis(20 + i), lag);
+            }
+        }
+        rec.step_settled(3);
+        rec.dropped = 4;
+        rec.backoffs = 2;
+        rec.backoff_total = Duration::from_millis(300);
+        rec
+    }
+
+    fn summary(plan: &Plan, rec: &Recorder) -> Summary {
+        let info = RunInfo {
+            mode: Mode::Run,
+            stopped_by: StoppedBy::End,
+            tool_errors: Vec::new(),
+            shard: crate::shard::Shard::default(),
+            started_at: String::new(),
+            elapsed_s: 1.0,
+            timeseries: Vec::new(),
+        };
+        Summary::build(plan, rec, info)
+    }
+
+    /// A histogram as its recorded values (the serialized bytes depend on its internal range).
+    fn values(text: &mut String) {
+        let h = decode_histogram(text).unwrap();
+        *text = format!(
+            "{:?}",
+            h.iter_recorded()
+                .map(|v| (v.value_iterated_to(), v.count_at_value()))
+                .collect::<Vec<_>>()
+        );
+    }
+
+    /// The record with every histogram as its values, errors in a stable order.
+    fn canon(mut r: Record) -> Record {
+        for s in &mut r.steps {
+            values(&mut s.latency);
+            s.gaps.iter_mut().for_each(values);
+            s.errors.sort_by_key(|e| (e.kind, e.phase));
+        }
+        r.events.iter_mut().for_each(values);
+        values(&mut r.iteration);
+        values(&mut r.lag);
+        if let Some(c) = r.corrected.as_mut() {
+            c.steps.iter_mut().for_each(values);
+            c.events.iter_mut().for_each(values);
+            values(&mut c.iteration);
+        }
+        r.interrupted.sort_by_key(|w| (w.step, w.after_event));
+        r
+    }
+
+    #[test]
+    fn a_recorder_survives_the_round_trip_through_json() {
+        for open in [false, true] {
+            let plan = plan(open);
+            let rec = busy(&plan);
+            let json = serde_json::to_string(&rec.to_record()).unwrap();
+            let back: Record = serde_json::from_str(&json).unwrap();
+            let again = Recorder::from_record(&plan, &back).unwrap();
+            assert_eq!(
+                canon(again.to_record()),
+                canon(rec.to_record()),
+                "open: {open}"
+            );
+            let (a, b) = (summary(&plan, &again), summary(&plan, &rec));
+            assert_eq!(
+                (a.flows, &a.errors, &a.interrupted),
+                (b.flows, &b.errors, &b.interrupted)
+            );
+            assert_eq!(a.backoff, b.backoff);
+            for (x, y) in a.steps.iter().zip(&b.steps) {
+                assert_eq!(
+                    (x.ok, x.failed, x.latency.p99_ms),
+                    (y.ok, y.failed, y.latency.p99_ms)
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_record_that_does_not_fit_the_plan_is_an_error() {
+        let plan = plan(false);
+        let good = busy(&plan).to_record();
+        let mut r = good.clone();
+        r.steps.pop();
+        assert!(Recorder::from_record(&plan, &r)
+            .unwrap_err()
+            .contains("steps"));
+        let mut r = good.clone();
+        r.events[0] = "not base64!".into();
+        assert!(Recorder::from_record(&plan, &r).is_err());
+        let mut r = good.clone();
+        r.steps[1].errors[0].kind = ErrorKind::VariableUnset(999);
+        assert!(Recorder::from_record(&plan, &r).is_err());
+        let mut r = good.clone();
+        r.unknown_events.clear();
+        assert!(
+            Recorder::from_record(&plan, &r).is_err(),
+            "Unknown(0) dangles"
+        );
+        let mut r = good.clone();
+        r.interrupted[0].step = 999;
+        assert!(Recorder::from_record(&plan, &r).is_err());
+        let mut r = good;
+        r.corrected = Some(CorrectedRecord {
+            steps: Vec::new(),
+            events: Vec::new(),
+            iteration: String::new(),
+        });
+        assert!(Recorder::from_record(&plan, &r).is_err());
+    }
+}
