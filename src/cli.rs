@@ -318,6 +318,15 @@ pub struct ProbeArgs {
         value_name = "EXPR"
     )]
     pub thresholds: Vec<String>,
+    /// Serve Prometheus metrics at http://ADDR/metrics (HOST:PORT, [IPv6]:PORT or :PORT),
+    /// updated after every pass: flows by outcome, step and event latencies, errors by kind
+    /// (for a probe run as a service: --repeat 0 --every 60s). Bound first: exit 2 if it cannot be.
+    #[arg(long, env = "LOAD_TESTER_METRICS_LISTEN", value_name = "ADDR")]
+    pub metrics_listen: Option<String>,
+    /// With --metrics-listen: after the last pass, keep serving the final metrics this long.
+    #[arg(long, env = "LOAD_TESTER_METRICS_LINGER", value_parser = parse_duration,
+          default_value = "0s", value_name = "DURATION")]
+    pub metrics_linger: Duration,
     #[command(flatten, next_help_heading = "Mock target (with --mock)")]
     pub mock: MockConfig,
 }

@@ -3,6 +3,7 @@
 
 mod compare;
 mod merge;
+mod metrics;
 mod mock;
 mod outputs;
 mod preflight;

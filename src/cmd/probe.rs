@@ -37,6 +37,10 @@ pub(super) async fn probe(a: ProbeArgs, io: &Io) -> Exit {
         io.eprint("error: --every must be longer than 0s (nothing was run)\n");
         return Exit::Usage;
     }
+    let metrics = match super::metrics::start(a.metrics_listen.as_deref(), false, io) {
+        Ok(m) => m,
+        Err(e) => return e,
+    };
     let mut overrides = target_overrides(&a.target.urls, io);
     overrides.users = Some(1);
     overrides.iterations = Some(1);
@@ -53,9 +57,14 @@ pub(super) async fn probe(a: ProbeArgs, io: &Io) -> Exit {
         stdout_taken,
         &format!("probe {} against {}\n", plan.name, plan.target.base_url),
     );
-    let repeated = a.repeat.is_some() || a.json;
+    let repeated = a.repeat.is_some() || a.json || metrics.is_some();
+    // Live outputs see each pass as an interval (the metrics page is updated after each).
+    let mut live = Sinks::default();
+    if let Some(m) = &metrics {
+        live.push(m.sink(plan.clone()));
+    }
     let (summary, passes) = if repeated {
-        repeat::run(&a, &plan, io, stdout_taken).await
+        repeat::run(&a, &plan, io, stdout_taken, &mut live).await
     } else {
         (once(&plan, io, stdout_taken).await, Vec::new())
     };
@@ -71,8 +80,8 @@ pub(super) async fn probe(a: ProbeArgs, io: &Io) -> Exit {
         say(io, stdout_taken, &String::from_utf8_lossy(&text));
         judged
     };
-    // The final outputs, each a sink (thresholds and live metrics go in here too).
-    let mut sinks = Sinks::default();
+    // The final outputs, each a sink; the live ones first.
+    let mut sinks = live;
     if let Some(mut junit) = outputs::junit(a.junit.as_deref(), "probe", io) {
         for p in &passes {
             junit.push(p.suite(&summary.scenario));
@@ -99,6 +108,7 @@ pub(super) async fn probe(a: ProbeArgs, io: &Io) -> Exit {
             ),
         );
     }
+    super::metrics::linger(metrics.as_ref(), a.metrics_linger, false, io).await;
     if let Err(e) = written {
         return e;
     }

@@ -66,18 +66,9 @@ pub(super) async fn run(a: RunArgs, io: &Io) -> Exit {
         return Exit::Usage;
     }
     // Bound before the mock starts or a request is sent: a bad address is a usage error.
-    let metrics = match a.metrics_listen.as_deref().map(Server::listen) {
-        None => None,
-        Some(Ok(server)) => {
-            if !a.quiet {
-                io.eprint(&format!("metrics on http://{}/metrics\n", server.addr()));
-            }
-            Some(server)
-        }
-        Some(Err(e)) => {
-            io.eprint(&format!("error: {e} (nothing was run)\n"));
-            return Exit::Usage;
-        }
+    let metrics = match super::metrics::start(a.metrics_listen.as_deref(), a.quiet, io) {
+        Ok(m) => m,
+        Err(e) => return e,
     };
     let mut overrides = target_overrides(&a.target.urls, io);
     overrides.users = a.users;
@@ -347,30 +338,8 @@ async fn conclude(
             Exit::Error
         }
     };
-    linger(metrics, a, io).await;
+    super::metrics::linger(metrics, a.metrics_linger, a.quiet, io).await;
     exit
-}
-
-/// `--metrics-linger`: the final metrics stay served this long after the results are written;
-/// a signal (a further one when a signal already stopped the run) ends it early.
-async fn linger(metrics: Option<&Server>, a: &RunArgs, io: &Io) {
-    let Some(server) = metrics else { return };
-    if a.metrics_linger.is_zero() {
-        return;
-    }
-    if !a.quiet {
-        io.eprint(&format!(
-            "metrics: serving the final values at http://{}/metrics for {} (a signal ends it)\n",
-            server.addr(),
-            crate::duration::human(a.metrics_linger)
-        ));
-    }
-    let signal = if io.interrupt.is_cancelled() {
-        &io.abort
-    } else {
-        &io.interrupt
-    };
-    server.linger(a.metrics_linger, signal).await;
 }
 
 /// Prints the summary and writes the results files; the exit code follows the verdict.

@@ -206,9 +206,12 @@ async fn an_endless_chunked_body_is_too_large() {
 }
 
 /// 50 users log in against endless bodies, three times each: the run's peak resident memory
-/// (the kernel's count for the child process, read by `wait4`) stays within 64 MiB.
+/// (the kernel's count for the child process, read by `wait4`) stays within 80 MiB. The bound:
+/// at most 50 × (1 MiB body + 64 KiB head) = 53 MiB of buffers if every user is at its limit at
+/// once (which a loaded machine makes likely), ~12 MiB for the process itself, and the
+/// allocator's slack; without the limits the endless bodies would take all memory.
 #[test]
-fn fifty_users_against_endless_login_bodies_stay_within_64_mib() {
+fn fifty_users_against_endless_login_bodies_stay_within_80_mib() {
     let server = RawServer::start(|mut s| endless(&mut s));
     let (ran, r) = run_failing(
         "run",
@@ -236,8 +239,8 @@ fn fifty_users_against_endless_login_bodies_stay_within_64_mib() {
     let (e, _) = only_error(&r);
     assert_eq!((e.kind.as_str(), e.count), ("too_large", 150));
     assert!(
-        ran.peak_rss_kib <= 64 * 1024,
-        "peak RSS {} KiB over 64 MiB",
+        ran.peak_rss_kib <= 80 * 1024,
+        "peak RSS {} KiB over 80 MiB",
         ran.peak_rss_kib
     );
     assert!(ran.took < Duration::from_secs(30), "took {:?}", ran.took);

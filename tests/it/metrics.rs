@@ -377,3 +377,58 @@ fn with_processes_the_parent_serves_its_childrens_figures() {
         r.timeseries
     );
 }
+
+/// `probe --repeat --metrics-listen`: the page is updated after every pass, and at the end its
+/// flows and errors are the probe's results (one pass in two failing by an agent error).
+#[test]
+fn a_repeated_probe_serves_its_passes() {
+    let dir = tempdir();
+    let out = dir.path().join("p.json");
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let golden = shipped("golden-path.toml");
+    let running = spawn_binary(
+        &[
+            "probe",
+            &golden,
+            "--mock",
+            "--repeat",
+            "3",
+            "--every",
+            "400ms",
+            "--fault",
+            "agent-error",
+            "--fault-rate",
+            "0.5",
+            "--metrics-listen",
+            &listen,
+            "--metrics-linger",
+            "30s",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &[],
+    );
+    let (during, last) = scrape_to_the_end(port);
+    running.signal(libc::SIGTERM);
+    let ran = running.wait();
+    assert_eq!(ran.code, Some(Exit::Failed.code()), "{}", ran.stderr);
+    let r = read_results(&out);
+    assert_eq!((r.flows.passed, r.flows.failed), (2, 1), "{:?}", r.flows);
+    let flows = |outcome| last.get("load_tester_flows_total", &[("outcome", outcome)]);
+    assert_eq!((flows("passed"), flows("failed")), (Some(2.0), Some(1.0)));
+    assert_eq!(errors_on(&last), errors_of(&r));
+    // Pages between passes (400 ms apart, scraped every 50 ms): each shows the passes so far.
+    let counts: Vec<f64> = during
+        .iter()
+        .map(|page| {
+            let get = |o| page.get("load_tester_flows_total", &[("outcome", o)]);
+            get("passed").unwrap_or(0.0) + get("failed").unwrap_or(0.0)
+        })
+        .collect();
+    assert!(counts.iter().all(|n| *n <= 3.0), "{counts:?}");
+    assert!(
+        counts.iter().any(|n| (1.0..3.0).contains(n)),
+        "no page between passes: {counts:?}"
+    );
+}

@@ -11,6 +11,7 @@ use crate::metrics::summary::{Mode, RunInfo, StoppedBy, Summary};
 use crate::plan::Plan;
 use crate::probe::pass::PassRecord;
 use crate::probe::Trace;
+use crate::report::{Sink, Tick};
 use crate::runner;
 
 /// Runs the passes; returns the results over all of them (`mode: probe`) and each pass's
@@ -20,6 +21,7 @@ pub(super) async fn run(
     plan: &Arc<Plan>,
     io: &Io,
     human_on_stderr: bool,
+    live: &mut dyn Sink,
 ) -> (Summary, Vec<PassRecord>) {
     // Without --repeat (`--json` alone) one pass; 0 repeats until a signal.
     let of = match a.repeat {
@@ -44,6 +46,14 @@ pub(super) async fn run(
             info(cut, pass_started_at, elapsed.as_secs_f64()),
         );
         total += &rec;
+        let now = start.elapsed();
+        live.interval(&Tick {
+            index: pass - 1,
+            start: pass_start.duration_since(start),
+            end: now,
+            interval: &rec,
+            total: &total,
+        });
         let record = PassRecord::new(
             pass,
             of,
