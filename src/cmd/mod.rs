@@ -23,7 +23,7 @@ use crate::metrics::summary::Summary;
 use crate::mock::{MockConfig, MockServer};
 use crate::plan::{Plan, TargetUrl, UrlSource};
 use crate::report::output::{self, Dest};
-use crate::report::{json::Json, write_file, Render};
+use crate::report::Render;
 use crate::scenario::{self, Overrides};
 
 pub async fn dispatch(command: Command, io: &Io) -> Exit {
@@ -166,21 +166,11 @@ pub(crate) fn say(io: &Io, json_on_stdout: bool, text: &str) {
     }
 }
 
+/// `--out FILE` (or `-`): the JSON results, through their sink; a failure is printed, exit 3.
 pub(crate) fn write_out(path: Option<&Path>, summary: &Summary, io: &Io) -> Result<(), Exit> {
     let Some(path) = path else { return Ok(()) };
-    match Dest::of(path) {
-        Dest::Stdout => {
-            io.print(&render(&Json, summary));
-            Ok(())
-        }
-        Dest::File(path) => write_file(&path, &Json, summary).map_err(|e| {
-            io.eprint(&format!(
-                "error: cannot write results to {}: {e}\n",
-                path.display()
-            ));
-            Exit::Error
-        }),
-    }
+    let mut json = crate::report::files::Rendered::json(path, io.out.clone());
+    outputs::finish(&mut json, summary, io)
 }
 
 pub(crate) fn render(render: &dyn Render, summary: &Summary) -> String {

@@ -1,20 +1,21 @@
 //! `run`: many virtual users against the target; live sinks while it runs, summary and results at the end.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
+
+use crate::report::files::{Rendered, ResultsDir, Say};
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::outputs::{is_dash, stdout_claimed};
-use super::{check_outputs, json_on_stdout, prepare, render, say, target_overrides, write_out};
+use super::{check_outputs, json_on_stdout, prepare, target_overrides};
 use crate::cli::RunArgs;
 use crate::exit::Exit;
 use crate::io::Io;
 use crate::metrics::summary::{Mode, RunInfo, StoppedBy, Summary};
 use crate::report::hdr_log::{HdrLog, HdrSink};
-use crate::report::output::write_atomic;
 use crate::report::prometheus::Server;
 use crate::report::series::{IntervalStats, Series};
-use crate::report::{json::Json, progress, text::Text, write_file, Sinks};
+use crate::report::{progress, Sink, Sinks};
 use crate::runner::{self, RunOptions};
 use crate::thresholds::abort::Abort;
 
@@ -121,7 +122,7 @@ pub(super) async fn run(a: RunArgs, io: &Io) -> Exit {
         return Exit::Usage;
     }
     if let Some(dir) = &a.results_dir {
-        let (json, txt) = dir_files(dir, &shard.suffix());
+        let (json, txt) = ResultsDir::files(dir, &shard.suffix());
         if let Err(e) = check_outputs(&[&json, &txt], io) {
             return e;
         }
@@ -354,26 +355,42 @@ fn finish(
     if interrupted {
         io.eprint("interrupted: results cover what ran until the stop\n");
     }
-    let text = render(&Text, summary);
     let comparison = super::compare::for_run(a, baseline, summary);
-    let mut written = write_out(a.out.as_deref(), summary, io);
+    let machine = json_on_stdout(a.out.as_deref()) || is_dash(a.junit.as_deref());
+    // Every final output is a sink, written in this order; one failing does not stop the others.
+    let mut outputs = Sinks::default();
+    if let Some(path) = a.out.as_deref() {
+        outputs.push(Rendered::json(path, io.out.clone()));
+    }
     if let Some(path) = a.html.as_deref() {
         let mut html = crate::report::html::HtmlFile::new(path);
         html.comparison = comparison.as_ref().map(crate::compare::html::view);
-        written = written.and(super::outputs::finish(&mut html, summary, io));
+        outputs.push(html);
     }
     if let Some(dir) = &a.results_dir {
-        written = written.and(write_dir(dir, &shard.suffix(), summary, &text, io));
+        outputs.push(ResultsDir::new(dir, &shard.suffix(), io.out.clone()));
     }
     if let Some(mut junit) = super::outputs::junit(a.junit.as_deref(), "run", io) {
         for suite in comparison.iter().flat_map(crate::compare::junit::suites) {
             junit.push(suite);
         }
-        written = written.and(super::outputs::finish(&mut junit, summary, io));
+        outputs.push(junit);
     }
-    let machine = json_on_stdout(a.out.as_deref()) || is_dash(a.junit.as_deref());
-    say(io, machine, &text);
-    let exit = written.err().unwrap_or(summary.verdict.exit());
+    outputs.push(Say {
+        out: if machine {
+            io.err.clone()
+        } else {
+            io.out.clone()
+        },
+    });
+    let exit = match outputs.finish(summary) {
+        Ok(()) => summary.verdict.exit(),
+        Err(e) => {
+            let text: String = e.lines().map(|l| format!("error: {l}\n")).collect();
+            io.eprint(&text);
+            Exit::Error
+        }
+    };
     super::compare::after_run(comparison.as_ref(), exit, machine, io)
 }
 
@@ -422,23 +439,4 @@ fn describe_load(load: &crate::plan::LoadProfile, users: u32) -> String {
             load.spawn_rate
         ),
     }
-}
-
-/// The results directory's files: `results{suffix}.json` and `summary{suffix}.txt`.
-fn dir_files(dir: &Path, suffix: &str) -> (PathBuf, PathBuf) {
-    (
-        dir.join(format!("results{suffix}.json")),
-        dir.join(format!("summary{suffix}.txt")),
-    )
-}
-
-/// Writes `results{suffix}.json` and `summary{suffix}.txt` into `dir`, each atomically.
-fn write_dir(dir: &Path, suffix: &str, summary: &Summary, text: &str, io: &Io) -> Result<(), Exit> {
-    let fail = |what: &Path, e: std::io::Error| {
-        io.eprint(&format!("error: cannot write {}: {e}\n", what.display()));
-        Exit::Error
-    };
-    let (json, txt) = dir_files(dir, suffix);
-    write_file(&json, &Json, summary).map_err(|e| fail(&json, e))?;
-    write_atomic(&txt, &mut |w| w.write_all(text.as_bytes())).map_err(|e| fail(&txt, e))
 }

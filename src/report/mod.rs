@@ -1,6 +1,7 @@
 //! Outputs: the only code that writes results. A `Sink` sees every interval of a run and the
 //! final results; a `Render` turns a `Summary` into one format (text, JSON, ...).
 
+pub mod files;
 pub mod hdr_log;
 pub mod html;
 pub mod json;
@@ -13,7 +14,6 @@ pub mod series;
 pub mod text;
 
 use std::io::{self, Write};
-use std::path::Path;
 use std::time::Duration;
 
 use crate::metrics::recorder::Recorder;
@@ -22,12 +22,6 @@ use crate::metrics::summary::Summary;
 /// One format of the results: renders a `Summary` into any `Write`.
 pub trait Render {
     fn write(&self, summary: &Summary, w: &mut dyn Write) -> io::Result<()>;
-}
-
-/// Writes a file atomically under a unique temporary name (see `output::write_atomic`), so a
-/// reader never sees half a report and runs sharing a directory never collide.
-pub fn write_file(path: &Path, render: &dyn Render, summary: &Summary) -> io::Result<()> {
-    output::write_atomic(path, &mut |w| render.write(summary, w))
 }
 
 /// One completed interval of a run, as every sink sees it.
