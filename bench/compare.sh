@@ -20,7 +20,9 @@
 #
 # Environment: PEERS (default "wrk oha hey locust": the peers to run), RUNS, BENCH_PORT (18080),
 # GEN_CPU, TARGET_CPU, KEEP_WORK=1 (keep the work directory of raw outputs), LT (the load-tester
-# binary to measure, default target/release/load-tester: compare two builds with LT=...);
+# binary to measure, default target/release/load-tester: compare two builds with LT=...), LT_ARGS
+# (more flags for load-tester's runs in a, b and c, split on spaces: e.g. the gates' cost with
+# LT_ARGS="--metrics-listen 127.0.0.1:0 --threshold flows.failed_rate<1% --threshold iteration.p99<5s");
 # hold100k: HOLD_USERS (100000), HOLD_SPAWN (1000), HOLD_SECS (170), HOLD_PROCS (6).
 set -euo pipefail
 export PYTHONDONTWRITEBYTECODE=1
@@ -45,6 +47,7 @@ cd "$ROOT"
 LT=${LT:-$ROOT/target/release/load-tester}
 PORT=${BENCH_PORT:-18080}
 PEERS=${PEERS:-"wrk oha hey locust"}
+read -r -a LT_EXTRA <<<"${LT_ARGS:-}"
 GEN_CPU=${GEN_CPU:-0}
 TARGET_CPU=${TARGET_CPU:-1}
 if [[ $MODE == hold100k ]]; then
@@ -309,7 +312,7 @@ case_a() {
 
     out=$WORK/a-lt-$run.json
     timed "$tf" "$lim" "$LT" run scenarios/http-health.toml --target "$URL" --users 50 \
-        --duration "${DUR_AB}s" --workers 1 -q --out "$out" >"$WORK/a-lt-$run.txt" 2>&1 || true
+        --duration "${DUR_AB}s" --workers 1 -q --out "$out" "${LT_EXTRA[@]}" >"$WORK/a-lt-$run.txt" 2>&1 || true
     [[ -s $out ]] || die "load-tester wrote no results (case a): $(tail -n 5 "$WORK/a-lt-$run.txt")"
     record a load-tester "$run" "$(python3 bench/report.py lt "$out" health) $(time_figures "$tf")"
 
@@ -338,7 +341,7 @@ case_b() {
 
     out=$WORK/b-lt-$run.json
     timed "$tf" "$lim" "$LT" run scenarios/http-health.toml --target "$URL" --arrival-rate "$RATE_B" \
-        --users 50 --duration "${DUR_AB}s" --workers 1 -q --out "$out" >"$WORK/b-lt-$run.txt" 2>&1 || true
+        --users 50 --duration "${DUR_AB}s" --workers 1 -q --out "$out" "${LT_EXTRA[@]}" >"$WORK/b-lt-$run.txt" 2>&1 || true
     [[ -s $out ]] || die "load-tester wrote no results (case b): $(tail -n 5 "$WORK/b-lt-$run.txt")"
     record b load-tester "$run" "$(python3 bench/report.py lt "$out" health) $(time_figures "$tf")"
 
@@ -376,7 +379,7 @@ case_c() {
     out=$WORK/c-lt-$run.json
     timed "$tf" "$lim" "$LT" run scenarios/golden-path.toml --target "$URL" --auth-url "$URL" \
         --arrival-rate "$RATE_C" --users 100 --duration "${DUR_C}s" --workers 1 -q --out "$out" \
-        >"$WORK/c-lt-$run.txt" 2>&1 || true
+        "${LT_EXTRA[@]}" >"$WORK/c-lt-$run.txt" 2>&1 || true
     [[ -s $out ]] || die "load-tester wrote no results (case c): $(tail -n 5 "$WORK/c-lt-$run.txt")"
     fig=$(python3 bench/report.py lt "$out")
     # flows = passed + failed (interrupted ones are not finished flows).

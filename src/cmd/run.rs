@@ -1,5 +1,7 @@
 //! `run`: many virtual users against the target; live sinks while it runs, summary and results at the end.
 
+mod describe;
+
 use std::path::Path;
 
 use crate::report::files::{Rendered, ResultsDir, Say};
@@ -162,7 +164,7 @@ pub(super) async fn run(a: RunArgs, io: &Io) -> Exit {
             } else {
                 format!(" (shard {shard})")
             },
-            describe_load(&plan.load, shard.users(plan.load.users)),
+            describe::load(&plan.load, shard.users(plan.load.users)),
             plan.target.base_url,
             if mock.is_some() {
                 " (built-in mock)"
@@ -392,51 +394,4 @@ fn finish(
         }
     };
     super::compare::after_run(comparison.as_ref(), exit, machine, io)
-}
-
-/// One line saying what load runs, e.g. "open model, 100 flows/s (even), pool of 50 users, 30s".
-fn describe_load(load: &crate::plan::LoadProfile, users: u32) -> String {
-    use crate::duration::human;
-    use crate::plan::{Arrivals, Model};
-    let end = match (load.duration, load.iterations) {
-        (Some(d), Some(n)) => format!("{} or {n} iterations each", human(d)),
-        (Some(d), None) => human(d),
-        (None, Some(n)) => format!("{n} iteration(s) each"),
-        (None, None) => "until stopped".into(),
-    };
-    let stages = |stages: &[crate::plan::Stage]| {
-        stages
-            .iter()
-            .map(|s| format!("{}→{}", human(s.duration), s.target))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    match &load.model {
-        Model::Open {
-            rate,
-            stages: st,
-            arrivals,
-        } => {
-            let kind = match arrivals {
-                Arrivals::Even => "even".to_string(),
-                Arrivals::Poisson { seed } => format!("poisson, seed {seed}"),
-            };
-            let ramp = if st.is_empty() {
-                String::new()
-            } else {
-                format!(", stages {}", stages(st))
-            };
-            format!("open model, {rate} flows/s ({kind}){ramp}, pool of {users} users, {end}")
-        }
-        Model::Closed { stages: st } if !st.is_empty() => {
-            format!(
-                "closed model, stages {} (up to {users} users), {end}",
-                stages(st)
-            )
-        }
-        Model::Closed { .. } => format!(
-            "closed model, {users} users, spawn rate {}/s, {end}",
-            load.spawn_rate
-        ),
-    }
 }

@@ -189,7 +189,7 @@ impl Ctx {
                         self.s.tolerance,
                         self.s.min_delta_ms,
                         Worse::Higher,
-                        self.s.min_samples,
+                        self.s.min_samples.max(stats::samples_for_quantile(q)),
                     );
                     row.verdict = v;
                     row.note = note;

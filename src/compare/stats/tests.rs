@@ -257,3 +257,32 @@ fn a_step_missing_on_one_side_is_reported_not_a_crash() {
     let text = crate::compare::table::render(&c);
     assert!(text.contains("close: n/a (missing in current)"), "{text}");
 }
+
+/// A tail quantile is judged only with enough samples for its rank's interval: the p99 of 50
+/// values is decided by their largest few, so five slower values out of 50 are `same` ("too few
+/// samples"), where the rank interval alone would have called them worse.
+#[test]
+fn a_tail_quantile_of_few_samples_is_not_judged() {
+    assert_eq!([0.5, 0.95, 0.99].map(samples_for_quantile), [36, 190, 910]);
+    let mut base = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).unwrap();
+    let mut cur = base.clone();
+    for i in 0..50u64 {
+        base.record(10_000 + i * 10).unwrap();
+        cur.record(10_000 + i * 10 + if i >= 45 { 30_000 } else { 0 })
+            .unwrap();
+    }
+    let z = z_two_sided(0.99);
+    let (b, c) = (
+        quantile(&base, 0.99, z).unwrap(),
+        quantile(&cur, 0.99, z).unwrap(),
+    );
+    let (v, note) = judge_shift(&b, &c, 0.10, 1.0, Worse::Higher, samples_for_quantile(0.99));
+    assert_eq!(v, RowVerdict::Same);
+    assert_eq!(
+        note.as_deref(),
+        Some("too few samples: 50 vs 50 (needs 910 on each side)")
+    );
+    // Without the rule the five slower values would have been flagged.
+    let (v, _) = judge_shift(&b, &c, 0.10, 1.0, Worse::Higher, 20);
+    assert_eq!(v, RowVerdict::Worse);
+}
