@@ -199,7 +199,16 @@ pub(super) async fn run(a: RunArgs, io: &Io) -> Exit {
         if fanned.complete && !points.is_empty() {
             fanned.summary.timeseries = points;
         }
-        let summary = crate::thresholds::judge(fanned.summary, &thresholds, &[]);
+        // A child stopped by an abort_on_fail threshold: that breach stands (the earliest).
+        let mut aborted: Vec<crate::metrics::summary::ThresholdResult> = Vec::new();
+        for t in std::mem::take(&mut fanned.aborted) {
+            match aborted.iter_mut().find(|a| a.expr == t.expr) {
+                Some(a) if a.aborted_at_s <= t.aborted_at_s => {}
+                Some(a) => *a = t,
+                None => aborted.push(t),
+            }
+        }
+        let summary = crate::thresholds::judge(fanned.summary, &thresholds, &aborted);
         let live_done = fanned.live.finish(&summary);
         let exit = finish(
             &a,

@@ -57,6 +57,9 @@ pub struct Fanned {
     pub live: Box<dyn Sink>,
     /// Every interval record was read: the live figures (the time series) are whole.
     pub complete: bool,
+    /// The thresholds whose `abort_on_fail` stopped a child (each child checks its share):
+    /// they stand as breached in the parent's verdict.
+    pub aborted: Vec<crate::metrics::summary::ThresholdResult>,
 }
 
 struct Proc {
@@ -244,9 +247,14 @@ pub async fn run(
     }
     let mut merged = merge_parts(&parts, parent, n).map_err(fail)?;
     merged.shard = (!parent.is_whole()).then(|| parent.to_string());
+    let aborted = parts
+        .iter()
+        .flat_map(|p| p.thresholds.iter().filter(|t| t.aborted).cloned())
+        .collect();
     Ok(Fanned {
         summary: merged,
         live,
         complete,
+        aborted,
     })
 }

@@ -111,3 +111,46 @@ async fn abort_on_fail_stops_the_run_soon_after_the_breach_and_writes_everything
     assert!(counted > 0);
     assert_eq!(logged, counted);
 }
+
+/// With `--processes`, each child checks `abort_on_fail` on its share; a child's abort stands in
+/// the parent's verdict (breached, `stopped_by: threshold`), whatever the merged figures say.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_childs_abort_stands_in_the_merged_verdict() {
+    let dir = tempdir();
+    let text = format!(
+        "{}\n[thresholds]\n\"chat.agent_started.p95\" = {{ check = \"< 100ms\", abort_on_fail = true, delay = \"1s\" }}\n",
+        fast_golden("")
+    );
+    let path = scenario(dir.path(), "s.toml", &text);
+    let (o, out) = run_mock(
+        dir.path(),
+        path.to_str().unwrap(),
+        &[
+            "-q",
+            "-u",
+            "4",
+            "-d",
+            "30s",
+            "-i",
+            "100000",
+            "--processes",
+            "2",
+            "--delay",
+            "20ms",
+            "--fault",
+            "slowdown:after=2s,delay=200ms",
+        ],
+    )
+    .await;
+    assert_eq!(o.exit, Exit::Breached, "{}{}", o.stdout, o.stderr);
+    let s = read_results(&out);
+    assert_eq!(
+        (s.stopped_by, s.verdict),
+        (StoppedBy::Threshold, Verdict::Breached)
+    );
+    assert_eq!(s.generators, 2);
+    let t = &s.thresholds[0];
+    assert!(t.aborted && !t.passed, "{t:?}");
+    assert!(t.aborted_at_s.is_some_and(|at| at >= 2.0), "{t:?}");
+    assert!(s.elapsed_s < 10.0, "{}", s.elapsed_s);
+}
