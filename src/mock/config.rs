@@ -75,6 +75,12 @@ pub struct MockConfig {
     #[arg(long, env = "LOAD_TESTER_MOCK_FAULT_RATE", default_value = "1.0", value_parser = parse_rate)]
     pub fault_rate: f64,
 
+    /// Lifetime of the access tokens it issues [default: 30m, as staging]. When given, expiry is
+    /// enforced to the second (no leeway): a token past its `exp` is refused at the WebSocket
+    /// upgrade, so runs longer than the lifetime test token refresh.
+    #[arg(long, env = "LOAD_TESTER_MOCK_TOKEN_LIFETIME", value_parser = parse_duration, value_name = "DURATION")]
+    pub token_lifetime: Option<Duration>,
+
     /// Concurrent WebSockets allowed per user (JWT `sub`); 0 = unlimited.
     #[arg(
         long,
@@ -103,6 +109,7 @@ impl Default for MockConfig {
             jitter: Duration::ZERO,
             fault: None,
             fault_rate: 1.0,
+            token_lifetime: None,
             max_connections_per_user: 0,
             reuse_port: false,
         }
@@ -117,6 +124,12 @@ impl MockConfig {
         }
         if !(0.0..=1.0).contains(&self.fault_rate) {
             return Err(format!("fault rate {} is not in 0..=1", self.fault_rate));
+        }
+        if self
+            .token_lifetime
+            .is_some_and(|d| d < Duration::from_secs(1))
+        {
+            return Err("token lifetime must be at least 1s (JWT times are whole seconds)".into());
         }
         Ok(())
     }

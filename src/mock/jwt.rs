@@ -98,6 +98,8 @@ pub struct Keys {
     dec: DecodingKey,
     validation: Validation,
     env: String,
+    /// Access-token lifetime, seconds.
+    access_ttl: u64,
 }
 
 impl Keys {
@@ -111,7 +113,16 @@ impl Keys {
             dec: DecodingKey::from_secret(secret),
             validation,
             env: env.to_string(),
+            access_ttl: ACCESS_TTL_SECS,
         }
+    }
+
+    /// Access tokens live `secs` (at least 1), and expiry is enforced without leeway (the
+    /// default allows 60 s past `exp`), so a short lifetime expires when it says.
+    pub fn with_access_ttl(mut self, secs: u64) -> Keys {
+        self.access_ttl = secs.max(1);
+        self.validation.leeway = 0;
+        self
     }
 
     /// Mints a token for `sub`.
@@ -124,7 +135,7 @@ impl Keys {
     ) -> Result<String, jsonwebtoken::errors::Error> {
         let iat = epoch_secs();
         let ttl = match kind {
-            TokenKind::Access => ACCESS_TTL_SECS,
+            TokenKind::Access => self.access_ttl,
             TokenKind::Refresh => REFRESH_TTL_SECS,
         };
         let claims = Claims {
@@ -195,5 +206,41 @@ mod tests {
         assert!(matches!(other.verify(&access), Err(TokenError::Invalid(_))));
         assert!(keys.verify("not.a.jwt").is_err());
         assert!(keys.verify("").is_err());
+    }
+
+    /// A token `secs_ago` past its `exp` (signed with the same key).
+    fn expired(keys: &Keys, secs_ago: u64) -> String {
+        let now = epoch_secs();
+        let claims = Claims {
+            sub: "user-a".into(),
+            iat: now - 60,
+            exp: now - secs_ago,
+            token_type: "access".into(),
+            typ: "access".into(),
+            iss: ISSUER.into(),
+            aud: AUDIENCE.into(),
+            jti: "jti_x".into(),
+            env: "test".into(),
+            email: "a@x.test".into(),
+            permissions: Vec::new(),
+        };
+        encode(&Header::new(Algorithm::HS256), &claims, &keys.enc).expect("encode")
+    }
+
+    #[test]
+    fn a_set_lifetime_is_minted_and_enforced_without_leeway() {
+        let keys = Keys::new(b"secret-for-tests", "test").with_access_ttl(3);
+        let token = keys
+            .mint(TokenKind::Access, "user-a", "a@x.test", &[])
+            .expect("mint");
+        let data = decode::<Claims>(&token, &keys.dec, &keys.validation).expect("valid");
+        assert_eq!(data.claims.exp - data.claims.iat, 3);
+        // Two seconds past exp: refused with the lifetime set, accepted by the default leeway.
+        assert!(matches!(
+            keys.verify(&expired(&keys, 2)),
+            Err(TokenError::Invalid(_))
+        ));
+        let lenient = Keys::new(b"secret-for-tests", "test");
+        assert!(lenient.verify(&expired(&lenient, 2)).is_ok());
     }
 }

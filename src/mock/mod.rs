@@ -185,7 +185,11 @@ impl Shared {
             .max_message_size(Some(1 << 20))
             .max_frame_size(Some(1 << 20));
         Shared {
-            keys: Keys::new(secret.expose().as_bytes(), &cfg.environment),
+            keys: match cfg.token_lifetime {
+                Some(d) => Keys::new(secret.expose().as_bytes(), &cfg.environment)
+                    .with_access_ttl(d.as_secs()),
+                None => Keys::new(secret.expose().as_bytes(), &cfg.environment),
+            },
             fraction: Fraction::new(cfg.fault_rate),
             counters: Counters::default(),
             flow_seq: AtomicU64::new(0),

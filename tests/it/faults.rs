@@ -248,3 +248,40 @@ ws.expect = "connection_established"
     assert_eq!((step.as_str(), kind.as_str()), ("welcome", "error_event"));
     assert_eq!(detail, "error event: error_message");
 }
+
+/// `--token-lifetime`: the mock's access tokens expire when they say (no leeway), so a run that
+/// outlives them fails at the WebSocket's authentication once the token is past its `exp`, never
+/// before. (The login runs once per user; refreshing the token is the runner's job.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_token_fails_the_websocket_authentication_after_its_lifetime() {
+    let (exit, r, stdout) = run_with(
+        "",
+        "2",
+        "100000",
+        &[
+            "--token-lifetime",
+            "1s",
+            "--duration",
+            "3s",
+            "--backoff",
+            "200ms",
+        ],
+    )
+    .await;
+    assert_eq!(exit, Exit::Failed, "{stdout}");
+    assert!(r.flows.passed > 0 && r.flows.failed > 0, "{:?}", r.flows);
+    let (_, kind, detail, count) = only_error(&r);
+    assert_eq!((kind.as_str(), count), ("error_event", r.flows.failed));
+    let causes: Vec<&str> = r.errors[0]
+        .causes
+        .iter()
+        .map(|c| c.cause.as_str())
+        .collect();
+    assert!(
+        causes.iter().all(|c| c.contains("AUTH_FAILED")),
+        "{detail}: {causes:?}"
+    );
+    // Issued at second s, the token expires after s + 1: nothing fails in the first second.
+    let first = r.timeseries.first().expect("a time series");
+    assert_eq!(first.flows_failed, 0, "{:?}", r.timeseries);
+}
