@@ -182,6 +182,16 @@ pub struct RunArgs {
     /// one destination (its ephemeral ports).
     #[arg(long, env = "LOAD_TESTER_LOCAL_ADDRS", value_name = "ADDRS")]
     pub local_addrs: Option<crate::transport::LocalAddrs>,
+    /// Log in again (run the setup steps) before a flow when the session's token is about to
+    /// expire: `on` (default) reads `exp` from every JWT among the variables the setup set and
+    /// refreshes within a quarter of its lifetime (1–60 s) of it; `off` keeps the first token.
+    #[arg(
+        long,
+        env = "LOAD_TESTER_TOKEN_REFRESH",
+        value_enum,
+        default_value = "on"
+    )]
+    pub token_refresh: OnOff,
     /// Worker threads generating load [default: one per CPU, shared among --processes].
     #[arg(long, env = "LOAD_TESTER_WORKERS")]
     pub workers: Option<usize>,
@@ -492,4 +502,11 @@ pub struct CompareArgs {
     #[arg(long, env = "LOAD_TESTER_FORCE", action = clap::ArgAction::SetTrue,
           value_parser = EnvBool("LOAD_TESTER_FORCE"))]
     pub force: bool,
+}
+
+/// A switch.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnOff {
+    On,
+    Off,
 }

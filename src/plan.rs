@@ -65,6 +65,9 @@ pub struct Plan {
     /// Environment variables the scenario reads that were not set, without default (only when
     /// compiled for `validate`; a run refuses them). Sorted, each once.
     pub unset_env: Vec<String>,
+    /// Run the setup again before a flow when a JWT among the session's variables is about to
+    /// expire (`--token-refresh`, on by default; see `runner::token`).
+    pub token_refresh: bool,
     /// The scenario's `[thresholds]`, in file order (flags add theirs when a command runs).
     pub thresholds: Vec<crate::thresholds::Threshold>,
 }

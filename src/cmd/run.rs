@@ -102,6 +102,7 @@ pub(super) async fn run(a: RunArgs, io: &Io) -> Exit {
             p.local_addrs = addrs.0;
         }
         p.self_test_panic = a.self_test_panic.clone();
+        p.token_refresh = a.token_refresh == crate::cli::OnOff::On;
     }
     let thresholds = match super::thresholds::for_plan(&plan, &a.thresholds, io) {
         Ok(t) => t,

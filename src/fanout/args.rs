@@ -93,6 +93,9 @@ pub fn run_args(a: &RunArgs, target: Option<&str>) -> Vec<OsString> {
         let list: Vec<String> = x.0.iter().map(|ip| ip.to_string()).collect();
         flag("--local-addrs", list.join(","));
     }
+    if a.token_refresh == crate::cli::OnOff::Off {
+        flag("--token-refresh", "off".to_string());
+    }
     // The parent shows the progress and serves the metrics, from the children's records.
     v.push("--interval-records".into());
     if a.target.insecure {

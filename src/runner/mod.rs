@@ -16,6 +16,7 @@ pub mod open;
 pub mod pacing;
 pub mod schedule;
 pub mod ticker;
+pub mod token;
 pub mod vu;
 
 use std::cell::RefCell;

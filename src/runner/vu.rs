@@ -28,6 +28,13 @@ pub struct Socket {
     pub connect_step: StepId,
 }
 
+/// Now, in seconds since the epoch (JWT times).
+fn epoch_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
 /// How long a user that ends (the run is over) waits for the closing handshake of its socket.
 pub const END_CLOSE: Duration = Duration::from_secs(1);
 
@@ -52,6 +59,8 @@ pub struct Vu<O: Observer> {
     /// Failed flows in a row (closed model backoff; reset by a passed flow).
     failures_in_row: u32,
     setup_done: bool,
+    /// When the session's token expires (read from it after the setup; `runner::token`).
+    token: Option<super::token::Expiry>,
     url_buf: String,
     body_buf: String,
 }
@@ -80,6 +89,7 @@ impl<O: Observer> Vu<O> {
             ))),
             failures_in_row: 0,
             setup_done,
+            token: None,
             url_buf: String::new(),
             body_buf: String::new(),
         };
@@ -102,6 +112,11 @@ impl<O: Observer> Vu<O> {
         // Accounts for the flow if it never gets to the end of this function: cut off by a
         // stop (interrupted) or by a panic (failed, kind `internal`).
         let guard = FlowGuard::new(self.rec.clone(), self.activity.clone());
+        if self.setup_done && plan.token_refresh && self.token.is_some_and(|t| t.due(epoch_now())) {
+            // The token is about to expire: log in again before this flow (the setup steps'
+            // counts show each refresh).
+            self.setup_done = false;
+        }
         let passed = if !self.setup_done && !self.run_steps(plan.setup()).await {
             false
         } else {
@@ -114,6 +129,9 @@ impl<O: Observer> Vu<O> {
                 // Setup's HTTP connections (the login) are not needed again: free them.
                 self.http = HttpClient::default();
                 self.http.bind = self.bind();
+            }
+            if !self.setup_done && plan.setup_len > 0 {
+                self.token = super::token::Expiry::of(&self.vars);
             }
             self.setup_done = true;
             let started = Instant::now();

@@ -126,6 +126,7 @@ pub fn compile(
         event_metrics: metrics,
         envelope: Envelope::default(),
         local_addrs: Vec::new(),
+        token_refresh: true,
         self_test_panic: None,
         unset_env,
         thresholds,

@@ -250,24 +250,24 @@ ws.expect = "connection_established"
 }
 
 /// `--token-lifetime`: the mock's access tokens expire when they say (no leeway), so a run that
-/// outlives them fails at the WebSocket's authentication once the token is past its `exp`, never
-/// before. (The login runs once per user; refreshing the token is the runner's job.)
+/// outlives them with `--token-refresh off` fails at the WebSocket's authentication once the
+/// token is past its `exp`, never before; with refresh (the default) the same run has no failure:
+/// each user logs in again as its token nears its end.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_expired_token_fails_the_websocket_authentication_after_its_lifetime() {
-    let (exit, r, stdout) = run_with(
-        "",
-        "2",
-        "100000",
-        &[
+async fn an_expired_token_fails_the_websocket_authentication_unless_refreshed() {
+    let args = |refresh| {
+        [
             "--token-lifetime",
-            "1s",
+            "2s",
             "--duration",
-            "3s",
+            "4s",
             "--backoff",
             "200ms",
-        ],
-    )
-    .await;
+            "--token-refresh",
+            refresh,
+        ]
+    };
+    let (exit, r, stdout) = run_with("", "2", "100000", &args("off")).await;
     assert_eq!(exit, Exit::Failed, "{stdout}");
     assert!(r.flows.passed > 0 && r.flows.failed > 0, "{:?}", r.flows);
     let (_, kind, detail, count) = only_error(&r);
@@ -281,7 +281,18 @@ async fn an_expired_token_fails_the_websocket_authentication_after_its_lifetime(
         causes.iter().all(|c| c.contains("AUTH_FAILED")),
         "{detail}: {causes:?}"
     );
-    // Issued at second s, the token expires after s + 1: nothing fails in the first second.
+    // Issued at second s, the token expires after s + 2: nothing fails in the first second.
     let first = r.timeseries.first().expect("a time series");
     assert_eq!(first.flows_failed, 0, "{:?}", r.timeseries);
+    assert_eq!(r.step("login").unwrap().count, 2, "one login per user");
+
+    let (exit, r, stdout) = run_with("", "2", "100000", &args("on")).await;
+    assert_eq!(exit, Exit::Passed, "{stdout}");
+    assert_eq!(r.flows.failed, 0, "{:?}", r.errors);
+    let login = r.step("login").unwrap();
+    assert!(
+        login.count > 2 && login.failed == 0,
+        "tokens refreshed: {} logins",
+        login.count
+    );
 }
