@@ -83,25 +83,10 @@ async fn abort_on_fail_stops_the_run_soon_after_the_breach_and_writes_everything
         txt.contains("verdict: THRESHOLDS BREACHED (exit 4)"),
         "{txt}"
     );
-    let bytes = std::fs::read(&log).unwrap();
-    let mut logged = 0;
-    use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
-    for entry in IntervalLogIterator::new(&bytes) {
-        if let LogEntry::Interval(h) = entry.expect("a valid HdrHistogram log line") {
-            if h.tag().map(|t| t.as_str()) == Some("chat.agent_started") {
-                let raw = base64::Engine::decode(
-                    &base64::engine::general_purpose::STANDARD,
-                    h.encoded_histogram(),
-                )
-                .unwrap();
-                let hist: hdrhistogram::Histogram<u64> =
-                    hdrhistogram::serialization::Deserializer::new()
-                        .deserialize(&mut raw.as_slice())
-                        .unwrap();
-                logged += hist.len();
-            }
-        }
-    }
+    let logged = hdr_log_counts(&std::fs::read(&log).unwrap())
+        .get("chat.agent_started")
+        .copied()
+        .unwrap_or(0);
     let counted = s
         .step("chat")
         .unwrap()

@@ -115,9 +115,6 @@ async fn closed_stages_ramp_users_up_and_down() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hdr_interval_log_is_readable_by_hdrhistogram() {
-    use base64::Engine as _;
-    use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
-    use hdrhistogram::serialization::Deserializer;
     let dir = tempdir();
     let log = dir.path().join("run.hlog");
     let (o, out) = run_mock(
@@ -135,28 +132,9 @@ async fn hdr_interval_log_is_readable_by_hdrhistogram() {
     )
     .await;
     assert_eq!(o.exit, Exit::Passed, "{}", o.stderr);
-    let text = std::fs::read(&log).unwrap();
-    let mut chat_completed = 0u64;
-    let mut tags = std::collections::BTreeSet::new();
-    for entry in IntervalLogIterator::new(&text) {
-        if let LogEntry::Interval(h) = entry.expect("a valid log line") {
-            let tag = h
-                .tag()
-                .expect("every interval is tagged")
-                .as_str()
-                .to_string();
-            let bytes = base64::engine::general_purpose::STANDARD
-                .decode(h.encoded_histogram())
-                .unwrap();
-            let hist: hdrhistogram::Histogram<u64> = Deserializer::new()
-                .deserialize(&mut bytes.as_slice())
-                .unwrap();
-            if tag == "chat.agent_completed" {
-                chat_completed += hist.len();
-            }
-            tags.insert(tag);
-        }
-    }
+    let counts = hdr_log_counts(&std::fs::read(&log).unwrap());
+    let chat_completed = counts.get("chat.agent_completed").copied().unwrap_or(0);
+    let tags: std::collections::BTreeSet<&str> = counts.keys().map(String::as_str).collect();
     let r = read_results(&out);
     assert_eq!(
         chat_completed,

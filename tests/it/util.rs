@@ -186,3 +186,23 @@ pub fn free_port() -> u16 {
         .expect("bind 127.0.0.1:0")
         .port()
 }
+
+/// The samples of each tag in an HdrHistogram interval log (`--hdr-log`), read with the
+/// hdrhistogram crate's own log parser; every interval must be tagged and decode.
+pub fn hdr_log_counts(bytes: &[u8]) -> std::collections::BTreeMap<String, u64> {
+    use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
+    let mut counts = std::collections::BTreeMap::new();
+    for entry in IntervalLogIterator::new(bytes) {
+        if let LogEntry::Interval(h) = entry.expect("a valid HdrHistogram log line") {
+            let tag = h
+                .tag()
+                .expect("every interval is tagged")
+                .as_str()
+                .to_string();
+            let hist = load_tester::metrics::summary::decode_histogram(h.encoded_histogram())
+                .expect("an interval's histogram decodes");
+            *counts.entry(tag).or_default() += hist.len();
+        }
+    }
+    counts
+}
