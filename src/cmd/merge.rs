@@ -84,17 +84,16 @@ pub(super) fn merge(a: MergeArgs, io: &Io) -> Exit {
     let written = write_out(a.out.as_deref(), &merged, io)
         .and(write_junit(a.junit.as_deref(), "merge", &merged, io))
         .and(super::report::write_html(a.html.as_deref(), &merged, io));
-    let stdout_json = stdout_taken;
     say(
         io,
-        stdout_json,
+        stdout_taken,
         &format!(
             "merged {} result files ({} generators)\n",
             files.len(),
             merged.generators
         ),
     );
-    say(io, stdout_json, &render(&Text, &merged));
+    say(io, stdout_taken, &render(&Text, &merged));
     if let Err(e) = written {
         return e;
     }

@@ -8,7 +8,8 @@ use crate::cli::ReportArgs;
 use crate::exit::Exit;
 use crate::io::Io;
 use crate::metrics::summary::{Summary, RESULTS_VERSION};
-use crate::report::html::{self, HtmlFile};
+use crate::report::files::Rendered;
+use crate::report::html::{Html, HtmlFile};
 use crate::report::output::Dest;
 use crate::report::Sink;
 
@@ -22,13 +23,11 @@ pub(super) fn report(a: ReportArgs, io: &Io) -> Exit {
     };
     match Dest::of(&a.html) {
         Dest::Stdout => {
-            let mut buf = Vec::new();
-            if let Err(e) = html::render(&summary, None, &mut buf) {
-                io.eprint(&format!("error: cannot render the HTML report: {e}\n"));
-                return Exit::Error;
+            let mut out = Rendered::new(&a.html, Html, "the HTML report", io.out.clone());
+            match super::outputs::finish(&mut out, &summary, io) {
+                Ok(()) => Exit::Passed,
+                Err(e) => e,
             }
-            io.print(&String::from_utf8_lossy(&buf));
-            Exit::Passed
         }
         Dest::File(path) => {
             if let Err(e) = check_outputs(&[&path], io) {

@@ -200,16 +200,10 @@ pub(super) async fn run(a: RunArgs, io: &Io) -> Exit {
         if fanned.complete && !points.is_empty() {
             fanned.summary.timeseries = points;
         }
-        // A child stopped by an abort_on_fail threshold: that breach stands (the earliest).
-        let mut aborted: Vec<crate::metrics::summary::ThresholdResult> = Vec::new();
-        for t in std::mem::take(&mut fanned.aborted) {
-            match aborted.iter_mut().find(|a| a.expr == t.expr) {
-                Some(a) if a.aborted_at_s <= t.aborted_at_s => {}
-                Some(a) => *a = t,
-                None => aborted.push(t),
-            }
-        }
-        let summary = crate::thresholds::judge(fanned.summary, &thresholds, &aborted);
+        // Judged as `merge` judges shards: a child stopped by an abort_on_fail threshold makes
+        // that threshold breached in the merged verdict.
+        let parts: Vec<&Summary> = fanned.parts.iter().collect();
+        let summary = crate::thresholds::merged::judge_merged(fanned.summary, &thresholds, &parts);
         let live_done = fanned.live.finish(&summary);
         let exit = finish(
             &a,
@@ -266,7 +260,7 @@ pub(super) async fn run(a: RunArgs, io: &Io) -> Exit {
         &outcome.recorder,
         RunInfo {
             mode: Mode::Run,
-            stopped_by: if fired.is_some() && halt.is_cancelled() {
+            stopped_by: if halt.is_cancelled() {
                 StoppedBy::Threshold
             } else if outcome.interrupted {
                 StoppedBy::Signal

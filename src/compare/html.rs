@@ -1,7 +1,7 @@
 //! The comparison as the HTML report's comparison section (`report::html::ComparisonView`).
 
 use super::table::{interval, value};
-use super::{Comparison, RowVerdict};
+use super::Comparison;
 use crate::report::html::{ComparisonRow, ComparisonView};
 
 /// Every row, its values as the table shows them and its note with both intervals.
@@ -23,13 +23,7 @@ pub fn view(c: &Comparison) -> ComparisonView {
                     baseline: value(r.baseline, r.unit),
                     current: value(r.current, r.unit),
                     change_pct: r.change_pct,
-                    verdict: match r.verdict {
-                        RowVerdict::Better => "better",
-                        RowVerdict::Same => "same",
-                        RowVerdict::Worse => "worse",
-                        RowVerdict::NotApplicable => "n/a",
-                    }
-                    .to_string(),
+                    verdict: r.verdict.label().to_lowercase(),
                     note: match &r.note {
                         Some(n) => format!("{n}; {intervals}"),
                         None => intervals,

@@ -57,9 +57,8 @@ pub struct Fanned {
     pub live: Box<dyn Sink>,
     /// Every interval record was read: the live figures (the time series) are whole.
     pub complete: bool,
-    /// The thresholds whose `abort_on_fail` stopped a child (each child checks its share):
-    /// they stand as breached in the parent's verdict.
-    pub aborted: Vec<crate::metrics::summary::ThresholdResult>,
+    /// Each child's own results (their thresholds say which `abort_on_fail` stopped a child).
+    pub parts: Vec<Summary>,
 }
 
 struct Proc {
@@ -222,12 +221,12 @@ pub async fn run(
     }
     let complete = merger.complete();
     let live = merger.finish();
-    if let Some(code) = codes
+    if codes
         .iter()
         .flatten()
-        .find(|c| **c == Some(Exit::Usage.code()))
+        .any(|c| *c == Some(Exit::Usage.code()))
     {
-        return Err(Exit::from_code(code.unwrap_or(2)));
+        return Err(Exit::Usage);
     }
     let mut parts = Vec::new();
     for (j, (p, code)) in procs.iter().zip(&codes).enumerate() {
@@ -247,14 +246,10 @@ pub async fn run(
     }
     let mut merged = merge_parts(&parts, parent, n).map_err(fail)?;
     merged.shard = (!parent.is_whole()).then(|| parent.to_string());
-    let aborted = parts
-        .iter()
-        .flat_map(|p| p.thresholds.iter().filter(|t| t.aborted).cloned())
-        .collect();
     Ok(Fanned {
         summary: merged,
         live,
         complete,
-        aborted,
+        parts,
     })
 }

@@ -87,11 +87,8 @@ impl Series {
 impl super::Sink for Series {
     fn interval(&mut self, tick: &super::Tick<'_>) {
         let mut point = IntervalStats::of(&self.plan, tick.end.as_secs_f64(), tick.interval);
-        point.active = tick
-            .total
-            .flows_started
-            .saturating_sub(tick.total.flows_passed + tick.total.flows_failed)
-            .saturating_sub(tick.total.flows_interrupted());
+        // In progress: started and not yet passed, failed nor interrupted.
+        point.active = tick.total.flows_unaccounted();
         if let Ok(mut s) = self.points.lock() {
             s.push(point);
         }

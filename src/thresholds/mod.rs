@@ -16,7 +16,7 @@ use std::time::Duration;
 pub use eval::{evaluate, judge, observed};
 pub use parse::{parse_check, parse_metric, Catalog, ParseError, Part};
 
-use crate::metrics::summary::{Summary, ThresholdResult, ThresholdUnit};
+use crate::metrics::summary::ThresholdUnit;
 use crate::plan::Plan;
 
 /// One threshold, parsed and checked against the scenario's names.
@@ -240,11 +240,6 @@ impl Threshold {
             abort_on_fail: false,
             delay: Duration::ZERO,
         })
-    }
-
-    /// This threshold judged on `summary`.
-    pub fn result(&self, summary: &Summary) -> ThresholdResult {
-        evaluate(self, summary)
     }
 }
 

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use super::*;
 use crate::metrics::recorder::{new_histogram, record, Recorder};
-use crate::metrics::summary::{Latency, Mode, RunInfo, StoppedBy, Verdict};
+use crate::metrics::summary::{Latency, Mode, RunInfo, StoppedBy, Summary, Verdict};
 
 const SCENARIO: &str = r#"
 name = "t"
