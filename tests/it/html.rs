@@ -261,11 +261,12 @@ async fn html_on_merge_from_edited_results_and_bad_paths() {
 
     // `--html -` on run and an unwritable path: usage errors before anything runs.
     let scenario = shipped("golden-path.toml");
-    let o = run_cli(&["run", &scenario, "--mock", "--html", "-"], &[]).await;
+    let bounded = ["run", &scenario, "--mock", "-u", "1", "-i", "1", "--html"];
+    let o = run_cli(&[&bounded[..], &["-"]].concat(), &[]).await;
     assert_eq!(o.exit, Exit::Usage, "{}", o.stderr);
     assert!(o.stderr.contains("--html needs a file"), "{}", o.stderr);
     let blocked = format!("{results}/report.html");
-    let o = run_cli(&["run", &scenario, "--mock", "--html", &blocked], &[]).await;
+    let o = run_cli(&[&bounded[..], &[blocked.as_str()]].concat(), &[]).await;
     assert_eq!(o.exit, Exit::Usage, "{}", o.stderr);
     assert!(o.stderr.contains("(nothing was run)"), "{}", o.stderr);
     // The variable, read by the real binary (in-process runs see no process env); bounded.

@@ -189,7 +189,7 @@ fn a_signal_stops_an_endless_repeat_with_the_summary() {
     let dir = tempdir();
     let path = scenario(dir.path(), "s.toml", &fast_golden(""));
     let out = dir.path().join("r.json");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_load-tester"))
+    let child = Command::new(env!("CARGO_BIN_EXE_load-tester"))
         .args([
             "probe",
             path.to_str().unwrap(),
@@ -204,11 +204,20 @@ fn a_signal_stops_an_endless_repeat_with_the_summary() {
         .env_clear()
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        .stderr(Stdio::null())
         .spawn()
         .expect("start load-tester");
+    // If the test fails before its SIGTERM, the endless probe must not outlive it.
+    struct KillOnDrop(std::process::Child);
+    impl Drop for KillOnDrop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut child = KillOnDrop(child);
     // Lines arrive on a thread, so waiting for one has a deadline.
-    let stdout = child.stdout.take().expect("stdout");
+    let stdout = child.0.stdout.take().expect("stdout");
     let (tx, rx) = std::sync::mpsc::channel::<String>();
     let reader = std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
@@ -227,8 +236,8 @@ fn a_signal_stops_an_endless_repeat_with_the_summary() {
         }
     }
     // SAFETY: kill(2) on our own child, not yet waited for.
-    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
-    let status = child.wait().expect("wait for load-tester");
+    assert_eq!(unsafe { libc::kill(child.0.id() as i32, libc::SIGTERM) }, 0);
+    let status = child.0.wait().expect("wait for load-tester");
     reader.join().expect("reader thread");
     seen.extend(rx.try_iter());
     let text = seen.join("\n");

@@ -177,7 +177,19 @@ async fn bad_flag_thresholds_are_refused_before_any_traffic() {
             "unknown step `chatt` (did you mean `chat`?)",
         ),
     ] {
-        let o = run_cli(&["run", &golden, "--mock", "-q", "--threshold", expr], &[]).await;
+        let args = [
+            "run",
+            &golden,
+            "--mock",
+            "-q",
+            "-u",
+            "1",
+            "-i",
+            "1",
+            "--threshold",
+            expr,
+        ];
+        let o = run_cli(&args, &[]).await;
         assert_eq!(o.exit, Exit::Usage, "{expr}: {}", o.stderr);
         assert!(o.stderr.contains(says), "{expr}: {}", o.stderr);
         assert!(o.stderr.contains("(nothing was run)"), "{}", o.stderr);
@@ -189,24 +201,23 @@ async fn bad_flag_thresholds_are_refused_before_any_traffic() {
 /// process environment).
 #[test]
 fn thresholds_from_the_environment_split_on_semicolons() {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_load-tester"))
-        .args([
+    // A clean environment but for the variable (raw::run_binary): nothing from the shell leaks in.
+    let ran = crate::raw::run_binary(
+        &[
             "run",
-            "scenarios/golden-path.toml",
+            &shipped("golden-path.toml"),
             "--mock",
             "-q",
             "-i",
             "1",
-        ])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env(
+        ],
+        &[(
             "LOAD_TESTER_THRESHOLD",
             "chat.agent_started.p95 < 5s; flows.passed >= 1",
-        )
-        .output()
-        .expect("run the binary");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{stdout}");
+        )],
+    );
+    let stdout = ran.stdout;
+    assert_eq!(ran.code, Some(0), "{stdout}");
     for row in [
         "ok        chat.agent_started.p95 < 5s",
         "ok        flows.passed >= 1",
