@@ -11,6 +11,10 @@ use std::time::Duration;
 use crate::scenario::expect::Expr;
 use crate::scenario::template::Template;
 
+pub mod stream;
+
+pub use stream::{EventMetric, MetricId};
+
 /// Index of a step in `Plan::steps` (setup steps first, then iteration steps).
 pub type StepId = u16;
 /// Index of an interned event type name in `Plan::events`.
@@ -52,7 +56,8 @@ pub struct Plan {
     pub events: Vec<String>,
     /// Variables: name and default value (None: unset until extracted or captured).
     pub vars: Vec<VarDecl>,
-    /// Per-event latency metrics: one entry per (exchange step, event in its expression's alphabet).
+    /// Per-event metrics: one entry per (exchange step, event in its expression's alphabet, then
+    /// each event type its `ignore` and `fail_on` name without wildcards). `MetricId` indexes it.
     pub event_metrics: Vec<EventMetric>,
     /// How event types are read from WebSocket frames.
     pub envelope: Envelope,
@@ -494,20 +499,20 @@ pub struct Expectation {
     /// Captures: when an event of that type arrives, extract fields (merged top ∪ payload ∪ data).
     pub captures: Vec<(EventId, Extract)>,
     /// Offset of this step's first entry in `Plan::event_metrics`; entries follow in
-    /// `expr.alphabet()` order.
+    /// `expr.alphabet()` order, then the types `ignore` and `fail_on` name literally.
     pub metric_base: usize,
+    /// How many entries of `Plan::event_metrics` are this step's (from `metric_base`).
+    pub metrics: usize,
+    /// Every event type the step knows, resolved: one lookup per frame.
+    pub table: stream::EventTable,
+    /// How tool calls are paired and timed (when the step's events include both ends).
+    pub tools: Option<stream::ToolSpec>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Unlisted {
     Fail,
     Ignore,
-}
-
-#[derive(Debug, Clone)]
-pub struct EventMetric {
-    pub step: StepId,
-    pub event: EventId,
 }
 
 #[derive(Debug)]

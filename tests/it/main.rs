@@ -27,6 +27,7 @@ mod schema;
 mod settle;
 mod shards;
 mod signals;
+mod stream;
 mod thresholds;
 mod timing;
 mod tls;

@@ -140,7 +140,7 @@ fn pass_flows(
         let chat = events_and_gaps(plan, rec, "chat", i, 200_000, lag);
         let close = us(400 + i * 30);
         rec.step_ok(step(plan, "close"), close, lag);
-        rec.flow_passed(connect + handshake + chat + close, lag);
+        rec.flow_passed(connect + handshake + chat + close, lag, false);
     }
 }
 
@@ -158,11 +158,17 @@ fn events_and_gaps(
     let mut at = 0;
     let mut prev = None;
     for (metric, m) in plan.event_metrics.iter().enumerate() {
-        if m.step != id {
+        if m.step != id || m.role != load_tester::plan::stream::Role::Expected {
             continue;
         }
         at += step_us + flow * step_us / 80 + metric as u64 * 10_000;
-        rec.event(metric, us(at), lag);
+        rec.event(
+            load_tester::plan::MetricId(metric as u16),
+            us(at),
+            lag,
+            100,
+            0,
+        );
         if let Some(p) = prev {
             rec.gap(id, us(at - p));
         }

@@ -37,7 +37,7 @@ fn results(failed: u64) -> Summary {
             rec.steps[s].ok += 1;
             record(&mut rec.steps[s].latency, 1000 + i);
         }
-        for h in &mut rec.events {
+        for h in rec.expected_events(&plan) {
             record(h, 2000 + i);
         }
         if fails {
