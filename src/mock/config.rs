@@ -57,6 +57,36 @@ pub struct MockConfig {
     #[arg(long, env = "LOAD_TESTER_MOCK_TOOLS", default_value_t = 1)]
     pub tools: u32,
 
+    /// Tool names, used in turn: the i-th tool call of a flow (0-based) is named
+    /// `names[i % len]`, e.g. `--tool-names cost_query,web_search`.
+    #[arg(
+        long,
+        env = "LOAD_TESTER_MOCK_TOOL_NAMES",
+        value_delimiter = ',',
+        default_value = "cost_query,web_search,doc_lookup",
+        value_name = "NAMES",
+        value_parser = parse_tool_name
+    )]
+    pub tool_names: Vec<String>,
+
+    /// Time each tool takes: `tool_completed` is sent this long (plus `--jitter`) after its
+    /// `tool_executing`, e.g. `--tool-time 50ms` [default: the `--delay`, as for every event].
+    /// Either way its `duration` and `execution_time_ms` report the milliseconds the mock
+    /// measured between sending the two frames (a whole number, as the platform does).
+    #[arg(long, env = "LOAD_TESTER_MOCK_TOOL_TIME", value_parser = parse_duration, value_name = "DURATION")]
+    pub tool_time: Option<Duration>,
+
+    /// `stream_chunk` events per flow, between the last tool and `agent_completed`, each with
+    /// exactly 40 ASCII characters of `content`, e.g. `--chunks 5`.
+    #[arg(long, env = "LOAD_TESTER_MOCK_CHUNKS", default_value_t = 0)]
+    pub chunks: u32,
+
+    /// Form of each agent event's `timestamp`: `iso` (`2026-12-06T04:33:08.123456+00:00`, as the
+    /// platform's Python writes it), `iso-ms` (`2026-12-06T04:33:08.123Z`) or `epoch` (float
+    /// seconds, `1796531588.123456`), e.g. `--timestamps epoch`.
+    #[arg(long, env = "LOAD_TESTER_MOCK_TIMESTAMPS", value_enum, default_value_t = Timestamps::Iso)]
+    pub timestamps: Timestamps,
+
     /// Sleep before each agent event, e.g. `20ms`, `1.5s`, `2m`, `3` (seconds).
     #[arg(long, env = "LOAD_TESTER_MOCK_DELAY", default_value = "0", value_parser = parse_duration)]
     pub delay: Duration,
@@ -105,6 +135,10 @@ impl Default for MockConfig {
             envelope: Envelope::Data,
             thinking: 2,
             tools: 1,
+            tool_names: DEFAULT_TOOL_NAMES.iter().map(|n| n.to_string()).collect(),
+            tool_time: None,
+            chunks: 0,
+            timestamps: Timestamps::Iso,
             delay: Duration::ZERO,
             jitter: Duration::ZERO,
             fault: None,
@@ -121,6 +155,12 @@ impl MockConfig {
     pub fn validate(&self) -> Result<(), String> {
         if self.thinking == 0 {
             return Err("thinking must be at least 1".into());
+        }
+        if self.tool_names.is_empty() || self.tool_names.iter().any(|n| n.trim().is_empty()) {
+            return Err(format!(
+                "tool names {:?}: every name must be non-empty (e.g. cost_query,web_search)",
+                self.tool_names.join(",")
+            ));
         }
         if !(0.0..=1.0).contains(&self.fault_rate) {
             return Err(format!("fault rate {} is not in 0..=1", self.fault_rate));
@@ -143,6 +183,21 @@ impl MockConfig {
     pub(crate) fn is_production(&self) -> bool {
         self.environment.eq_ignore_ascii_case("production")
     }
+}
+
+/// The default `--tool-names`.
+pub const DEFAULT_TOOL_NAMES: [&str; 3] = ["cost_query", "web_search", "doc_lookup"];
+
+/// Form of the agent events' `timestamp` (protocol.md §5 E1: ISO string or float).
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Timestamps {
+    /// ISO-8601 UTC with microseconds and `+00:00` (Python's `isoformat()`), as today.
+    #[default]
+    Iso,
+    /// ISO-8601 UTC with milliseconds and `Z` (JavaScript's `toISOString()`).
+    IsoMs,
+    /// Seconds since the Unix epoch as a float (Python's `time.time()`).
+    Epoch,
 }
 
 /// WebSocket handshake generation (protocol.md §3.3).
@@ -210,6 +265,18 @@ impl From<String> for Secret {
     fn from(s: String) -> Self {
         Secret(s)
     }
+}
+
+/// One `--tool-names` entry: a non-empty name without surrounding spaces.
+pub fn parse_tool_name(s: &str) -> Result<String, String> {
+    let name = s.trim();
+    if name.is_empty() {
+        return Err(
+            "a tool name is empty: give names separated by commas, e.g. cost_query,web_search"
+                .into(),
+        );
+    }
+    Ok(name.to_string())
 }
 
 /// Parses a fraction in `0..=1`.
