@@ -48,7 +48,8 @@ pub struct MockConfig {
     #[arg(long, env = "LOAD_TESTER_MOCK_ENVELOPE", value_enum, default_value_t = Envelope::Data)]
     pub envelope: Envelope,
 
-    /// `agent_thinking` events per flow (at least 1).
+    /// `agent_thinking` events per flow (at least 1), each with a `reasoning` of exactly 40
+    /// ASCII characters; `agent_completed` has a `final_response` of 42.
     #[arg(long, env = "LOAD_TESTER_MOCK_THINKING", default_value_t = 2,
           value_parser = clap::value_parser!(u32).range(1..))]
     pub thinking: u32,
@@ -191,7 +192,7 @@ pub const DEFAULT_TOOL_NAMES: [&str; 3] = ["cost_query", "web_search", "doc_look
 /// Form of the agent events' `timestamp` (protocol.md §5 E1: ISO string or float).
 #[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Timestamps {
-    /// ISO-8601 UTC with microseconds and `+00:00` (Python's `isoformat()`), as today.
+    /// ISO-8601 UTC with microseconds and `+00:00` (Python's `isoformat()`); the default.
     #[default]
     Iso,
     /// ISO-8601 UTC with milliseconds and `Z` (JavaScript's `toISOString()`).
@@ -327,5 +328,59 @@ mod tests {
         let cli = Cli::try_parse_from(["x", "--fault", "close:1011", "--fault-rate", "0.5"])
             .expect("fault parses");
         assert_eq!(cli.mock.fault, Some(Fault::Close(1011)));
+    }
+
+    #[test]
+    fn stream_depth_flags_parse() {
+        use clap::Parser;
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            mock: MockConfig,
+        }
+        let d = Cli::try_parse_from(["x"]).expect("defaults parse").mock;
+        let def = MockConfig::default();
+        assert_eq!(d.tool_names, ["cost_query", "web_search", "doc_lookup"]);
+        assert_eq!(
+            (d.tool_names, d.tool_time, d.chunks, d.timestamps),
+            (def.tool_names, def.tool_time, def.chunks, def.timestamps)
+        );
+        let c = Cli::try_parse_from([
+            "x",
+            "--tool-names",
+            "web_search, cost_query",
+            "--tool-time",
+            "50ms",
+            "--chunks",
+            "4",
+            "--timestamps",
+            "epoch",
+        ])
+        .expect("flags parse")
+        .mock;
+        assert_eq!(c.tool_names, ["web_search", "cost_query"]);
+        assert_eq!(c.tool_time, Some(Duration::from_millis(50)));
+        assert_eq!((c.chunks, c.timestamps), (4, Timestamps::Epoch));
+        let iso_ms = Cli::try_parse_from(["x", "--timestamps", "iso-ms"]).expect("iso-ms");
+        assert_eq!(iso_ms.mock.timestamps, Timestamps::IsoMs);
+        for bad in [
+            &["x", "--tool-names", "a,,b"][..],
+            &["x", "--tool-names", ""],
+            &["x", "--timestamps", "unix"],
+            &["x", "--tool-time", "soon"],
+            &["x", "--chunks", "lots"],
+        ] {
+            let e = Cli::try_parse_from(bad).err().expect("refused").to_string();
+            assert!(e.contains(bad[1]), "{bad:?}: {e}");
+        }
+        let e = Cli::try_parse_from(["x", "--tool-names", "a,,b"])
+            .err()
+            .unwrap();
+        assert!(e.to_string().contains("a tool name is empty"), "{e}");
+        let none = MockConfig {
+            tool_names: Vec::new(),
+            ..MockConfig::default()
+        };
+        assert!(none.validate().unwrap_err().contains("tool names"));
     }
 }

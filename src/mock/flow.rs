@@ -290,6 +290,26 @@ mod tests {
     }
 
     #[test]
+    fn chunks_come_after_the_tools_and_tool_names_rotate() {
+        let s = steps(1, 2, 2, None);
+        assert_eq!(
+            s[3..],
+            [
+                Step::Emit(ToolCompleted, 1),
+                Step::Emit(ToolExecuting, 2),
+                Step::Emit(ToolCompleted, 2),
+                Step::Emit(StreamChunk, 1),
+                Step::Emit(StreamChunk, 2),
+                Step::Emit(Completed, 1),
+            ]
+        );
+        assert_eq!(s.len(), 1 + 1 + 4 + 2 + 1);
+        let slots: Vec<usize> = (1..=5).map(|i| tool_slot(i, 2)).collect();
+        assert_eq!(slots, [0, 1, 0, 1, 0]);
+        assert_eq!(tool_slot(0, 0), 0, "no panic on degenerate input");
+    }
+
+    #[test]
     fn names_round_trip() {
         for e in Event::ALL {
             assert_eq!(Event::from_name(e.name()), Some(e));
