@@ -198,3 +198,31 @@ async fn mock_refuses_an_empty_tool_name() {
         ran.stderr
     );
 }
+
+/// `run --mock` takes the same flags: the golden scenario (which ignores `stream_chunk`) passes
+/// with chunks and three tool calls; a scenario that does not ignore them fails on the first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_mock_sends_chunks_and_the_golden_scenario_ignores_them() {
+    let dir = tempdir();
+    let depth = [
+        "--users",
+        "1",
+        "--iterations",
+        "2",
+        "--quiet",
+        "--tools",
+        "3",
+        "--chunks",
+        "2",
+        "--timestamps",
+        "epoch",
+    ];
+    let (o, out) = run_mock(dir.path(), &shipped("golden-path.toml"), &depth).await;
+    assert_passed(&o);
+    assert_eq!(read_results(&out).flows.passed, 2);
+    let (o, out) = run_fast_golden(dir.path(), &depth).await;
+    assert_eq!(o.exit, Exit::Failed, "{}\n{}", o.stdout, o.stderr);
+    let r = read_results(&out);
+    assert_eq!((r.flows.passed, r.flows.failed), (0, 2));
+    assert!(o.stdout.contains("stream_chunk"), "{}", o.stdout);
+}
