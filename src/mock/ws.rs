@@ -305,7 +305,8 @@ impl Session {
 }
 
 /// When a step becomes due, counted from `anchor` (the previous step's due time): events after
-/// delay + jitter, stalls after their wait, the rest at once.
+/// delay + jitter (a `tool_completed` after `--tool-time` + jitter when that is set), stalls
+/// after their wait, the rest at once.
 fn wake_for(step: Step, cfg: &MockConfig, anchor: Instant) -> Option<Instant> {
     let now = anchor;
     match step {
