@@ -15,6 +15,7 @@ mod html;
 mod junit;
 mod messages;
 mod metrics;
+mod mock_stats;
 mod models;
 mod outputs;
 mod pinned;
