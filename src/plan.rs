@@ -400,7 +400,8 @@ pub struct Step {
 pub enum StepKind {
     Http(HttpStep),
     WsConnect(WsConnect),
-    WsExchange(WsExchange),
+    /// Boxed: its expectation (DFA, event table) is by far the largest step.
+    WsExchange(Box<WsExchange>),
     WsClose(WsClose),
     Think(Think),
 }

@@ -433,11 +433,9 @@ impl<O: Observer> Vu<O> {
             stream.stamped(arrival - ts);
         }
         match k.tool {
-            Some(ToolEdge::Start) => {
-                if flow.tools.len() < MAX_OPEN_TOOLS {
-                    flow.tools
-                        .push((view.tool_name().map(|n| n.into_owned()), now));
-                }
+            Some(ToolEdge::Start) if flow.tools.len() < MAX_OPEN_TOOLS => {
+                flow.tools
+                    .push((view.tool_name().map(|n| n.into_owned()), now));
             }
             Some(ToolEdge::End) => {
                 let name = view.tool_name();
@@ -466,7 +464,7 @@ impl<O: Observer> Vu<O> {
                     stream.tool(tool, now - started, server);
                 }
             }
-            None => {}
+            Some(ToolEdge::Start) | None => {}
         }
         first
     }

@@ -108,14 +108,44 @@ async fn mock_stats_count_a_golden_run_exactly() {
     assert!(served.bytes > event_bytes && event_bytes > 0, "{served:?}");
     assert!(served.event_bytes["stream_chunk"] >= 12 * 40, "{served:?}");
 
-    // The run's results agree where they count each event once per flow.
+    // The run's results count exactly what the mock sent: every occurrence of every event
+    // (stream_chunk too, as ignored noise), its bytes, and each tool's calls by name.
     let r = read_results(&out);
     assert_eq!(r.flows.passed, served.flows);
     assert_eq!(r.step("login").unwrap().ok, served.logins);
     assert_eq!(r.step("connect").unwrap().ok, served.ws_connections);
     let chat = r.step("chat").unwrap();
-    for e in ["agent_started", "agent_completed"] {
-        assert_eq!(chat.event(e).unwrap().count, served.events[e], "{e}");
+    for e in [
+        "agent_started",
+        "agent_thinking",
+        "tool_executing",
+        "tool_completed",
+        "stream_chunk",
+        "agent_completed",
+    ] {
+        let row = chat.event(e).unwrap_or_else(|| panic!("a row for {e}"));
+        assert_eq!(row.count, served.events[e], "{e}");
+        assert_eq!(row.bytes, served.event_bytes[e], "{e} bytes");
+        assert_eq!(row.flows, served.flows, "{e} came in every flow");
+    }
+    let stream = chat.stream.as_ref().expect("the chat's stream");
+    let mut tools: Vec<(&str, u64)> = stream
+        .tools
+        .iter()
+        .map(|t| (t.name.as_str(), t.latency.count))
+        .collect();
+    tools.sort();
+    assert_eq!(
+        tools,
+        [
+            ("cost_query", served.tools["cost_query"].completed),
+            ("web_search", served.tools["web_search"].completed)
+        ]
+    );
+    // The server's own figure is beside each tool's row (the mock reports whole ms).
+    for t in &stream.tools {
+        let server = t.server.as_ref().expect("the server reported a duration");
+        assert_eq!(server.count, t.latency.count, "{}", t.name);
     }
     mock.shutdown().await;
 }

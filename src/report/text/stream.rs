@@ -58,15 +58,17 @@ pub fn section(w: &mut dyn Write, s: &Summary) -> io::Result<()> {
         }
         per_flow(w, step)?;
         if let Some(t) = &st.text {
-            writeln!(
-                w,
-                "  text: {} characters in {} events; per flow {} chars/s, {} events/s (p50; \
-                 between its first and last text event)",
-                t.chars,
-                t.chunks,
-                num(t.chars_per_s.p50),
-                num(t.chunks_per_s.p50)
-            )?;
+            write!(w, "  text: {} characters in {} events", t.chars, t.chunks)?;
+            if t.chars_per_s.count > 0 {
+                write!(
+                    w,
+                    "; per flow {} chars/s, {} events/s (p50; between its first and last text \
+                     event)",
+                    num(t.chars_per_s.p50),
+                    num(t.chunks_per_s.p50)
+                )?;
+            }
+            writeln!(w)?;
         }
         budgets(w, step)?;
         if let Some(l) = &st.server_lag {
@@ -179,9 +181,7 @@ fn spread(c: &Counts) -> String {
 
 /// A number without needless decimals.
 fn num(x: f64) -> String {
-    if x.fract() == 0.0 && x.abs() < 1e15 {
-        format!("{x:.0}")
-    } else if x.abs() >= 100.0 {
+    if (x.fract() == 0.0 && x.abs() < 1e15) || x.abs() >= 100.0 {
         format!("{x:.0}")
     } else {
         format!("{x:.1}")

@@ -140,10 +140,10 @@ impl Lower<'_> {
             .expect
             .as_ref()
             .map(|src| self.expectation(loc, w, src, id));
-        Some(StepKind::WsExchange(WsExchange {
+        Some(StepKind::WsExchange(Box::new(WsExchange {
             send: send.map_or(Some(None), |s| s.map(Some))?,
             expect: expect.map_or(Some(None), |e| e.map(Some))?,
-        }))
+        })))
     }
 
     fn connect(&mut self, loc: &Loc, w: &model::Ws) -> Option<WsConnect> {
@@ -567,10 +567,10 @@ fn classify(name: &str, fail_on: &[WildMatch], ignore: &[WildMatch], unlisted: U
 /// then resolved by one lookup, and only types the plan never names fall back to the globs.
 pub(super) fn know_every_event(steps: &mut [crate::plan::Step], events: &[String]) {
     for step in steps {
-        let StepKind::WsExchange(WsExchange {
-            expect: Some(e), ..
-        }) = &mut step.kind
-        else {
+        let StepKind::WsExchange(x) = &mut step.kind else {
+            continue;
+        };
+        let Some(e) = x.expect.as_mut() else {
             continue;
         };
         for (i, name) in events.iter().enumerate() {
