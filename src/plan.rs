@@ -8,10 +8,13 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::scenario::expect::Expr;
-use crate::scenario::template::Template;
-
+pub mod expect;
+pub mod limits;
 pub mod stream;
+pub mod template;
+
+use self::expect::Expr;
+use self::template::Template;
 
 pub use stream::{EventMetric, MetricId};
 
@@ -21,6 +24,21 @@ pub type StepId = u16;
 pub type EventId = u16;
 /// Index of a scenario variable in `Plan::vars`.
 pub type VarId = u16;
+
+/// An event as seen in an error: a type the plan knows, or one it does not (interned per
+/// recorder). Serialized only in `--processes` interval records (`metrics::record`).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+pub enum EventRef {
+    Known(EventId),
+    /// Index into the recorder's table of unknown event type names.
+    Unknown(u32),
+    /// A frame whose type could not be read (not JSON, no `type` field).
+    Unreadable,
+    /// An unknown type after the recorder's table of names was full (`MAX_UNKNOWN_EVENTS`).
+    OtherUnknown,
+}
 
 /// A place in a scenario file, for error messages: `file:line:col`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -432,7 +450,7 @@ pub struct HttpStep {
     pub extract: Vec<Extract>,
     pub timeout: Duration,
     /// Response limits (`http.max_body`, `http.max_header_size`, `http.max_headers`).
-    pub limits: crate::transport::h1::Limits,
+    pub limits: limits::Limits,
 }
 
 #[derive(Debug)]
