@@ -189,3 +189,149 @@ pub fn merge(parts: &[Summary]) -> Result<Option<Canary>, String> {
         interrupted: add_interrupted(canaries.iter().flat_map(|c| c.interrupted.iter())),
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::recorder::Recorder;
+    use std::time::Duration;
+
+    fn plan() -> Plan {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/golden-path.toml");
+        crate::scenario::load(&path, &crate::scenario::Overrides::default(), &|_| None).unwrap()
+    }
+
+    /// A canary record of `passed` and `failed` flows (each through step 0), `skipped` ticks.
+    fn record(plan: &Plan, user: u64, passed: u64, failed: u64, skipped: u64) -> CanaryRecord {
+        let mut rec = Recorder::new(plan);
+        for i in 0..passed {
+            rec.flow_started();
+            rec.step_ok(0, Duration::from_millis(10 + i), None);
+            rec.flow_passed(Duration::from_millis(100 + i), None);
+        }
+        for _ in 0..failed {
+            rec.flow_started();
+            let f =
+                crate::metrics::errors::Failure::from(crate::metrics::errors::ErrorKind::Timeout);
+            rec.step_err(0, &f);
+            rec.flow_failed();
+        }
+        CanaryRecord {
+            rec,
+            skipped,
+            user,
+            every: Duration::from_millis(250),
+        }
+    }
+
+    /// The load's results (passing) with this canary.
+    fn results(plan: &Plan, canary: &CanaryRecord) -> Summary {
+        let mut load = Recorder::new(plan);
+        load.flow_started();
+        load.step_ok(0, Duration::from_millis(5), None);
+        load.flow_passed(Duration::from_millis(50), None);
+        let info = RunInfo {
+            mode: Mode::Run,
+            stopped_by: StoppedBy::End,
+            tool_errors: Vec::new(),
+            shard: crate::shard::Shard::default(),
+            started_at: String::new(),
+            elapsed_s: 2.0,
+            timeseries: Vec::new(),
+        };
+        let mut s = Summary::build(plan, &load, info);
+        let (c, tool_errors) = Canary::build(plan, canary, 2.0);
+        assert!(tool_errors.is_empty(), "{tool_errors:?}");
+        s.canary = Some(c);
+        s.conclude()
+    }
+
+    #[test]
+    fn a_failed_canary_flow_fails_a_passing_run_unless_a_canary_threshold_judges_it() {
+        let plan = plan();
+        let ok = results(&plan, &record(&plan, 150, 4, 0, 1));
+        assert_eq!(ok.verdict, Verdict::Passed);
+        let c = ok.canary.as_ref().unwrap();
+        assert_eq!(
+            c.flows,
+            CanaryFlows {
+                started: 4,
+                passed: 4,
+                failed: 0,
+                interrupted: 0,
+                skipped: 1
+            }
+        );
+        assert_eq!(c.every_ms, 250.0);
+        assert_eq!(c.steps[0].rate_per_s, 2.0, "4 executions over 2 s");
+        let bad = results(&plan, &record(&plan, 150, 3, 1, 0));
+        assert_eq!(bad.flows.failed, 0, "the load's own flows passed");
+        assert_eq!(bad.verdict, Verdict::Failed);
+        assert_eq!(bad.exit_code, 1);
+        let c = bad.canary.as_ref().unwrap();
+        assert_eq!(c.errors.len(), 1);
+        assert_eq!(c.errors[0].count, 1);
+        assert!(
+            bad.errors.is_empty(),
+            "the canary's errors stay in the canary"
+        );
+        // A threshold over the canary makes the thresholds its verdict.
+        let judged = ThresholdResult {
+            expr: "canary.flows.failed_rate < 50%".into(),
+            source: "--threshold".into(),
+            metric: "canary.flows.failed_rate".into(),
+            op: "<".into(),
+            limit: 50.0,
+            unit: crate::metrics::summary::ThresholdUnit::Percent,
+            observed: Some(25.0),
+            passed: true,
+            margin: Some(25.0),
+            abort_on_fail: false,
+            aborted: false,
+            aborted_at_s: None,
+        };
+        assert_eq!(c.judge(Verdict::Passed, &[judged]), Verdict::Passed);
+        assert_eq!(c.judge(Verdict::Passed, &[]), Verdict::Failed);
+        // A worse verdict stands.
+        assert_eq!(c.judge(Verdict::Breached, &[]), Verdict::Breached);
+        assert_eq!(c.judge(Verdict::Unreachable, &[]), Verdict::Unreachable);
+    }
+
+    #[test]
+    fn merge_adds_the_canaries_and_lists_their_users() {
+        let plan = plan();
+        let a = results(&plan, &record(&plan, 150, 4, 0, 1));
+        let b = results(&plan, &record(&plan, 151, 2, 1, 3));
+        let mut none = a.clone();
+        none.canary = None;
+        let merged = crate::metrics::merge::merge(&[a.clone(), b.clone(), none]).unwrap();
+        let c = merged.canary.as_ref().unwrap();
+        assert_eq!(c.users, vec![150, 151]);
+        assert_eq!(
+            c.flows,
+            CanaryFlows {
+                started: 7,
+                passed: 6,
+                failed: 1,
+                interrupted: 0,
+                skipped: 4
+            }
+        );
+        assert_eq!(c.iteration.count, 6);
+        assert_eq!(c.steps[0].count, 7);
+        assert_eq!(c.steps[0].failed, 1);
+        assert_eq!(c.errors.iter().map(|e| e.count).sum::<u64>(), 1);
+        assert_eq!(merged.verdict, Verdict::Failed, "a canary flow failed");
+        // Without canaries, none.
+        let mut plain = a.clone();
+        plain.canary = None;
+        let merged = crate::metrics::merge::merge(&[plain.clone(), plain]).unwrap();
+        assert_eq!(merged.canary, None);
+        // Results written before the canary existed read as without one.
+        let mut json = serde_json::to_value(&a).unwrap();
+        json.as_object_mut().unwrap().remove("canary");
+        let old: Summary = serde_json::from_value(json).unwrap();
+        assert_eq!(old.canary, None);
+    }
+}
