@@ -201,15 +201,14 @@ async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::cell::Cell;
     use tokio::time::Instant;
 
-    /// A user whose flows take `took` each, counting started, ended and closed.
+    /// A user whose flows take `took` each, counting those started and ended, and its close.
     struct Fake {
         took: Duration,
-        started: Rc<Cell<u32>>,
-        ended: Rc<Cell<u32>>,
+        ended: u32,
         closed: bool,
+        /// When each flow started, from `origin`.
         starts: Vec<Duration>,
         origin: Instant,
     }
@@ -218,21 +217,23 @@ mod tests {
         fn new(took: Duration, origin: Instant) -> Fake {
             Fake {
                 took,
-                started: Rc::default(),
-                ended: Rc::default(),
+                ended: 0,
                 closed: false,
                 starts: Vec::new(),
                 origin,
             }
         }
+
+        fn started(&self) -> u32 {
+            self.starts.len() as u32
+        }
     }
 
     impl Runs for Fake {
         async fn flow(&mut self) {
-            self.started.set(self.started.get() + 1);
             self.starts.push(self.origin.elapsed());
             tokio::time::sleep(self.took).await;
-            self.ended.set(self.ended.get() + 1);
+            self.ended += 1;
         }
         async fn close(&mut self) {
             self.closed = true;
@@ -250,8 +251,8 @@ mod tests {
         let mut user = Fake::new(ms(30), start);
         let skipped = pace(ms(200), &stop, &mut user).await;
         assert_eq!(skipped, 0);
-        assert_eq!(user.started.get(), 5, "ticks at 0, 200, 400, 600, 800");
-        assert_eq!(user.ended.get(), 5);
+        assert_eq!(user.started(), 5, "ticks at 0, 200, 400, 600, 800");
+        assert_eq!(user.ended, 5);
         assert_eq!(user.starts, vec![ms(0), ms(200), ms(400), ms(600), ms(800)]);
         assert!(user.closed);
     }
@@ -267,11 +268,11 @@ mod tests {
         assert_eq!(user.starts, vec![ms(0), ms(300), ms(600), ms(900)]);
         assert_eq!(skipped, 6);
         assert_eq!(
-            user.started.get() as u64 + skipped,
+            user.started() as u64 + skipped,
             10,
             "every tick accounted for"
         );
-        assert_eq!(user.ended.get(), 4);
+        assert_eq!(user.ended, 4);
     }
 
     #[tokio::test(start_paused = true)]
@@ -288,8 +289,8 @@ mod tests {
         let mut user = Fake::new(ms(100), start);
         let skipped = pace(ms(200), &stop, &mut user).await;
         assert_eq!(skipped, 0);
-        assert_eq!(user.started.get(), 3, "at 0, 200, 400");
-        assert_eq!(user.ended.get(), 2, "the flow of 400 was cut at 450");
+        assert_eq!(user.started(), 3, "at 0, 200, 400");
+        assert_eq!(user.ended, 2, "the flow of 400 was cut at 450");
         assert!(!user.closed);
     }
 
@@ -307,7 +308,7 @@ mod tests {
         // Flows at 0 and 400 (the tick of 200 skipped; 600 comes after the stop).
         assert_eq!(user.starts, vec![ms(0), ms(400)]);
         assert_eq!(skipped, 1);
-        assert_eq!(user.ended.get(), 2);
+        assert_eq!(user.ended, 2);
         assert!(user.closed);
     }
 

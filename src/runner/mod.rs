@@ -294,7 +294,8 @@ async fn end_canary(
         Err(_) => {
             tool_errors.push(ToolError::new(
                 ToolErrorKind::WorkerDied,
-                "the canary user's thread died (a panic in load-tester); its results are lost",
+                "the canary user's thread ended without its results (its runtime did not start, \
+                 or a panic in load-tester): the canary's flows are lost",
             ));
             None
         }
