@@ -23,7 +23,7 @@ pub(super) fn flag_env_names(subcommand: &str) -> Vec<String> {
 }
 
 /// A duration as the tool's parser reads it, exactly (`1.250000000s`).
-fn dur(d: Duration) -> String {
+pub(super) fn dur(d: Duration) -> String {
     format!("{}.{:09}s", d.as_secs(), d.subsec_nanos())
 }
 

@@ -139,11 +139,12 @@ pub fn merge(parts: &[Summary]) -> Result<Summary, String> {
             saturated: parts.iter().any(|p| p.generator.saturated),
         },
         timeseries: merge_series(parts),
+        canary: super::canary::merge(parts)?,
     }
     .conclude())
 }
 
-fn merge_step<'a>(
+pub(super) fn merge_step<'a>(
     steps: impl Iterator<Item = &'a StepSummary> + Clone,
 ) -> Result<StepSummary, String> {
     let first = steps.clone().next().ok_or("no step")?;
@@ -402,7 +403,7 @@ fn merge_series(parts: &[Summary]) -> Vec<IntervalStats> {
     out
 }
 
-fn merge_errors<'a>(all: impl Iterator<Item = &'a ErrorCount>) -> Vec<ErrorCount> {
+pub(super) fn merge_errors<'a>(all: impl Iterator<Item = &'a ErrorCount>) -> Vec<ErrorCount> {
     let mut out: Vec<ErrorCount> = Vec::new();
     for e in all {
         match out.iter_mut().find(|x| {
@@ -417,8 +418,15 @@ fn merge_errors<'a>(all: impl Iterator<Item = &'a ErrorCount>) -> Vec<ErrorCount
 
 /// Interrupted flows by place, added up over the parts.
 fn merge_interrupted(parts: &[Summary]) -> Vec<InterruptedAt> {
+    add_interrupted(parts.iter().flat_map(|p| p.interrupted.iter()))
+}
+
+/// Interrupted places added up, most frequent first.
+pub(super) fn add_interrupted<'a>(
+    all: impl Iterator<Item = &'a InterruptedAt>,
+) -> Vec<InterruptedAt> {
     let mut out: Vec<InterruptedAt> = Vec::new();
-    for i in parts.iter().flat_map(|p| p.interrupted.iter()) {
+    for i in all {
         match out
             .iter_mut()
             .find(|x| x.step == i.step && x.after_event == i.after_event)
@@ -435,7 +443,7 @@ fn merge_interrupted(parts: &[Summary]) -> Vec<InterruptedAt> {
 }
 
 /// A sum that stops at the top instead of overflowing (inputs are files anyone can edit).
-fn total(values: impl Iterator<Item = u64>) -> u64 {
+pub(super) fn total(values: impl Iterator<Item = u64>) -> u64 {
     values.fold(0, u64::saturating_add)
 }
 

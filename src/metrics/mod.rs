@@ -1,5 +1,6 @@
 //! Measurement: per-worker recorders, typed error kinds, and the merged summary.
 
+pub mod canary;
 pub mod errors;
 pub mod merge;
 pub mod record;

@@ -92,6 +92,10 @@ pub struct Summary {
     pub generator: Generator,
     /// Per interval (1 s): flows and per-step percentiles.
     pub timeseries: Vec<crate::report::series::IntervalStats>,
+    /// The canary user (`run --canary-every`): its flows, steps and errors, apart from the
+    /// load's; `null` without a canary.
+    #[serde(default)]
+    pub canary: Option<super::canary::Canary>,
 }
 
 /// The program that wrote the results.
@@ -942,6 +946,7 @@ impl Summary {
             errors: all_errors,
             generator: Generator::of(&rec.lag),
             timeseries: info.timeseries,
+            canary: None,
         }
         .conclude()
     }
@@ -970,6 +975,10 @@ impl Summary {
             self.stopped_by,
             self.mode,
         );
+        if let Some(c) = &mut self.canary {
+            c.conclude(self.elapsed_s);
+            self.verdict = c.judge(self.verdict, &self.thresholds);
+        }
         self.exit_code = self.verdict.exit_code();
         self
     }

@@ -5,6 +5,7 @@ use std::io::{self, Write};
 use super::Render;
 use crate::metrics::summary::{Latency, StepSummary, StoppedBy, Summary, Verdict};
 
+pub mod canary;
 pub mod stream;
 pub mod thresholds;
 
@@ -156,6 +157,7 @@ impl Render for Text {
         for e in &s.tool_errors {
             writeln!(w, "TOOL ERROR: {e}")?;
         }
+        canary::section(w, s)?;
         thresholds::section(w, s)?;
         let verdict = match s.verdict {
             Verdict::Passed => "PASSED",

@@ -90,6 +90,9 @@ pub enum Metric {
     Dropped,
     /// `dropped_rate`: dropped arrivals / arrivals, percent.
     DroppedRate,
+    /// `canary.METRIC`: a step, iteration or flows metric of the canary user
+    /// (`run --canary-every`) instead of the load's.
+    Canary(Box<Metric>),
 }
 
 /// A statistic of a step, an event or the iteration.
@@ -191,6 +194,7 @@ impl Metric {
             | Metric::DroppedRate => ThresholdUnit::Percent,
             Metric::Flows(FlowStat::Rate | FlowStat::Goodput) => ThresholdUnit::PerS,
             Metric::Flows(_) | Metric::Dropped => ThresholdUnit::Count,
+            Metric::Canary(m) => m.unit(),
         }
     }
 
@@ -207,11 +211,15 @@ impl Metric {
             Metric::Flows(f) => format!("flows.{}", f.name()),
             Metric::Dropped => "dropped".into(),
             Metric::DroppedRate => "dropped_rate".into(),
+            Metric::Canary(m) => format!("canary.{}", m.name()),
         }
     }
 
     /// Whether this metric judges failures (so failed flows are not left unjudged).
     pub fn is_about_failures(&self) -> bool {
+        if let Metric::Canary(m) = self {
+            return m.is_about_failures();
+        }
         matches!(
             self,
             Metric::Flows(FlowStat::FailedRate | FlowStat::Failed | FlowStat::GoodRate)

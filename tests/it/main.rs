@@ -2,6 +2,7 @@
 
 mod abort;
 mod accounting;
+mod canary;
 mod chromium;
 mod cli;
 mod compare;
