@@ -328,8 +328,24 @@ mod tests {
                 };
                 rec.flow_interrupted(at, Duration::from_millis(i));
             } else {
-                rec.flow_passed(Duration::from_millis(20 + i), lag, false);
+                rec.flow_passed(Duration::from_millis(20 + i), lag, i % 5 == 0);
             }
+            // The stream figures travel too: per-event counts, groups, tools, pairs, text.
+            if let Some(e) = rec.event_stats.get_mut(2) {
+                e.execution(2);
+                e.grouped(
+                    if i % 2 == 0 { "a" } else { "b" },
+                    Duration::from_micros(40),
+                    90,
+                );
+                e.over_budget += u64::from(i % 7 == 0);
+            }
+            let stream = rec.stream(3).expect("chat is an exchange");
+            stream.tool("cost_query", Duration::from_micros(700 + i), Some(0.5));
+            stream.pair(0, 1, Duration::from_micros(30 + i));
+            stream.text_chars += 40;
+            stream.text_chunks += 1;
+            stream.stamped(0.002);
         }
         rec.step_settled(3);
         rec.dropped = 4;
@@ -405,7 +421,57 @@ mod tests {
                     (x.ok, x.failed, x.latency.p99_ms),
                     (y.ok, y.failed, y.latency.p99_ms)
                 );
+                // Histograms may encode differently after the trip; their figures may not.
+                let figures = |s: &crate::metrics::summary::StepSummary| {
+                    let events: Vec<_> = s
+                        .events
+                        .iter()
+                        .map(|e| {
+                            let groups: Vec<_> = e
+                                .groups
+                                .iter()
+                                .map(|g| (g.latency.count, g.bytes))
+                                .collect();
+                            (
+                                e.count,
+                                e.flows,
+                                e.bytes,
+                                e.over_budget,
+                                e.latency.p99_ms,
+                                groups,
+                            )
+                        })
+                        .collect();
+                    let stream = s.stream.as_ref().map(|st| {
+                        let tools: Vec<_> = st
+                            .tools
+                            .iter()
+                            .map(|t| {
+                                (
+                                    t.latency.count,
+                                    t.latency.p99_ms,
+                                    t.server.clone().map(|l| l.count),
+                                )
+                            })
+                            .collect();
+                        let pairs: Vec<_> = st.pairs.iter().map(|p| p.gaps.count).collect();
+                        (
+                            tools,
+                            pairs,
+                            st.text.as_ref().map(|t| t.chars),
+                            st.server_lag.as_ref().map(|l| l.behind.count),
+                        )
+                    });
+                    (events, stream)
+                };
+                assert_eq!(figures(x), figures(y));
             }
+            assert!(a.flows.late > 0 && a.flows.good + a.flows.late == a.flows.passed);
+            let stream = a.steps[3].stream.as_ref().expect("the chat's stream");
+            assert_eq!(stream.tools[0].latency.count, 40);
+            // Metric 2 is the handshake's (its third row): its groups came back.
+            let grouped = a.steps[2].events.iter().find(|e| !e.groups.is_empty());
+            assert_eq!(grouped.map(|e| e.groups.len()), Some(2));
         }
     }
 
