@@ -80,6 +80,14 @@ pub fn merge(parts: &[Summary]) -> Result<Summary, String> {
         StoppedBy::End
     };
     let tool_errors: Vec<ToolError> = parts.iter().flat_map(|p| p.tool_errors.clone()).collect();
+    // The first of each kind over all inputs (each kept at most its own `per_kind`).
+    let per_kind = parts
+        .iter()
+        .map(|p| p.transcripts_per_kind)
+        .max()
+        .unwrap_or(0);
+    let mut transcripts: Vec<_> = parts.iter().flat_map(|p| p.transcripts.clone()).collect();
+    super::transcript::keep_first(&mut transcripts, per_kind);
 
     Ok(Summary {
         version: RESULTS_VERSION,
@@ -135,6 +143,8 @@ pub fn merge(parts: &[Summary]) -> Result<Summary, String> {
             saturated: parts.iter().any(|p| p.generator.saturated),
         },
         timeseries: merge_series(parts),
+        transcripts_per_kind: per_kind,
+        transcripts,
     }
     .conclude())
 }

@@ -6,3 +6,4 @@ pub mod record;
 pub mod recorder;
 pub mod redact;
 pub mod summary;
+pub mod transcript;

@@ -33,6 +33,9 @@ pub struct Record {
     pub users_lost: u64,
     pub backoffs: u64,
     pub backoff_total_us: u64,
+    /// Failure transcripts kept in the interval (absent in records of older children).
+    #[serde(default)]
+    pub transcripts: Vec<super::transcript::Transcript>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -170,6 +173,7 @@ impl Recorder {
             users_lost: self.users_lost,
             backoffs: self.backoffs,
             backoff_total_us: u64::try_from(self.backoff_total.as_micros()).unwrap_or(u64::MAX),
+            transcripts: self.transcripts.kept.clone(),
         }
     }
 
@@ -253,6 +257,16 @@ impl Recorder {
         rec.users_lost = r.users_lost;
         rec.backoffs = r.backoffs;
         rec.backoff_total = Duration::from_micros(r.backoff_total_us);
+        use super::transcript::{FIRST_FRAMES, LAST_FRAMES, MAX_TRANSCRIPTS};
+        if r.transcripts.len() > MAX_TRANSCRIPTS
+            || r.transcripts
+                .iter()
+                .any(|t| t.frames.len() > FIRST_FRAMES + LAST_FRAMES)
+        {
+            return Err("more transcripts (or frames in one) than a recorder keeps".into());
+        }
+        rec.transcripts.kept = r.transcripts.clone();
+        super::transcript::keep_first(&mut rec.transcripts.kept, rec.transcripts.per_kind);
         Ok(rec)
     }
 }

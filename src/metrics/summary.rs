@@ -89,6 +89,13 @@ pub struct Summary {
     pub generator: Generator,
     /// Per interval (1 s): flows and per-step percentiles.
     pub timeseries: Vec<crate::report::series::IntervalStats>,
+    /// Failing flows whose frames were kept, per error kind (`--transcripts`; 0: none).
+    #[serde(default)]
+    pub transcripts_per_kind: u32,
+    /// The frames of the first failing flows of each error kind (at most `transcripts_per_kind`
+    /// of each), earliest first, secrets masked.
+    #[serde(default)]
+    pub transcripts: Vec<super::transcript::Transcript>,
 }
 
 /// The program that wrote the results.
@@ -782,6 +789,12 @@ impl Summary {
             errors: all_errors,
             generator: Generator::of(&rec.lag),
             timeseries: info.timeseries,
+            transcripts_per_kind: rec.transcripts.per_kind,
+            transcripts: {
+                let mut kept = rec.transcripts.kept.clone();
+                super::transcript::keep_first(&mut kept, rec.transcripts.per_kind);
+                kept
+            },
         }
         .conclude()
     }

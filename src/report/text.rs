@@ -6,6 +6,7 @@ use super::Render;
 use crate::metrics::summary::{Latency, StepSummary, StoppedBy, Summary, Verdict};
 
 pub mod thresholds;
+pub mod transcripts;
 
 pub struct Text;
 
@@ -134,6 +135,7 @@ impl Render for Text {
             )?;
         }
         errors(w, s)?;
+        transcripts::section(w, s)?;
         for e in &s.tool_errors {
             writeln!(w, "TOOL ERROR: {e}")?;
         }

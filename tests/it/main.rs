@@ -30,6 +30,7 @@ mod signals;
 mod thresholds;
 mod timing;
 mod tls;
+mod transcripts;
 mod util;
 mod validate;
 mod variants;

@@ -40,6 +40,7 @@ pub fn all(s: &Summary, comparison: Option<&ComparisonView>, page: &mut String) 
     tables::errors(s, page);
     section(page, "steps", "Steps and events");
     tables::steps(s, page);
+    super::transcripts::section(s, page);
 }
 
 fn section(page: &mut String, id: &str, title: &str) {
