@@ -184,10 +184,39 @@ pub fn frame_head(raw: &[u8], secrets: &[&str]) -> String {
     }
 }
 
-/// Header names whose values are masked: secret-like names, cookies, keys.
-fn is_secret_header(name: &str) -> bool {
-    let n = name.to_ascii_lowercase();
-    is_secret_key(&n) || ["cookie", "key", "auth"].iter().any(|s| n.contains(s))
+/// Header names whose values are masked: secret-like names, cookies, keys. Allocates nothing
+/// (a request's headers are checked as it is recorded).
+pub fn is_secret_header(name: &str) -> bool {
+    let has = |part: &str| {
+        name.as_bytes()
+            .windows(part.len())
+            .any(|w| w.eq_ignore_ascii_case(part.as_bytes()))
+    };
+    SECRET_KEYS.iter().any(|s| has(s)) || ["cookie", "key", "auth"].iter().any(|s| has(s))
+}
+
+/// Writes a header's value as a transcript may hold it: `***` for a secret header, the tokens
+/// of `Sec-WebSocket-Protocol` offers (`jwt.<token>`) masked, any other value as it is. Used
+/// while recording, so no credential header sits in a user's tape.
+pub fn write_header_value(out: &mut Vec<u8>, name: &str, value: &str) {
+    if is_secret_header(name) {
+        out.extend_from_slice(b"***");
+    } else if name.eq_ignore_ascii_case("sec-websocket-protocol") {
+        for (j, offer) in value.split(", ").enumerate() {
+            if j > 0 {
+                out.extend_from_slice(b", ");
+            }
+            match offer.split_once('.') {
+                Some((name, _)) => {
+                    out.extend_from_slice(name.as_bytes());
+                    out.extend_from_slice(b".***");
+                }
+                None => out.extend_from_slice(offer.as_bytes()),
+            }
+        }
+    } else {
+        out.extend_from_slice(value.as_bytes());
+    }
 }
 
 /// Replaces every occurrence of each secret (as written, JSON-escaped and percent-encoded)

@@ -23,10 +23,17 @@ use super::redact;
 pub const DEFAULT_PER_KIND: u32 = 5;
 /// Bytes of a frame's body shown in a transcript.
 pub const BODY_CAP: usize = 512;
-/// Bytes of a frame's body copied while recording: more than shown, so that redaction sees a
-/// secret whole even where the `BODY_CAP` cut would split it.
-pub const RAW_CAP: usize = 2 * BODY_CAP;
-/// Bytes of a request's head (request line and headers) copied while recording.
+/// Bytes of a frame's body copied while recording, given the scenario's secret values: more
+/// than shown by the longest of them, so that redaction sees such a secret whole even where
+/// the `BODY_CAP` cut would split it (a secret cut off at the capture's end, a token or a
+/// per-user secret longer than that, is masked from its start: see `redact::frame_body`).
+pub fn raw_cap(secrets: &[String]) -> usize {
+    let longest = secrets.iter().map(String::len).max().unwrap_or(0);
+    // JSON escaping or percent-encoding may lengthen a secret a little.
+    BODY_CAP + (longest + longest / 2).min(BODY_CAP)
+}
+/// Bytes of a request's head (request line and headers) copied while recording (secret
+/// headers are masked as they are written, so this is mostly the URL).
 pub const HEAD_CAP: usize = 1024;
 /// Frames kept from a flow's start, and from its end; those between are counted, not kept.
 pub const FIRST_FRAMES: usize = 64;
@@ -264,6 +271,8 @@ struct Mark {
 /// amortised constant time per frame.
 #[derive(Debug)]
 pub struct Tape {
+    /// Body bytes copied per frame (`raw_cap`).
+    raw_cap: usize,
     start: Instant,
     marks: Vec<Mark>,
     bytes: Vec<u8>,
@@ -271,16 +280,12 @@ pub struct Tape {
     total: u64,
 }
 
-impl Default for Tape {
-    fn default() -> Self {
-        Tape::new()
-    }
-}
-
 impl Tape {
-    /// An empty tape (allocates nothing until a frame comes).
-    pub fn new() -> Tape {
+    /// An empty tape copying `raw_cap` bytes of each body (allocates nothing until a frame
+    /// comes).
+    pub fn new(raw_cap: usize) -> Tape {
         Tape {
+            raw_cap: raw_cap.max(BODY_CAP),
             start: Instant::now(),
             marks: Vec::new(),
             bytes: Vec::new(),
@@ -334,7 +339,7 @@ impl Tape {
     }
 
     /// Records a frame: `head` writes the request line and headers (cut at `HEAD_CAP`), `body`
-    /// is copied up to `RAW_CAP` bytes.
+    /// is copied up to the tape's `raw_cap` bytes.
     pub fn record(
         &mut self,
         at: Instant,
@@ -351,7 +356,7 @@ impl Tape {
         head(&mut self.bytes);
         self.bytes.truncate(start + HEAD_CAP);
         let head = self.bytes.len() - start;
-        let kept = &body[..body.len().min(RAW_CAP)];
+        let kept = &body[..body.len().min(self.raw_cap)];
         self.bytes.extend_from_slice(kept);
         self.marks.push(Mark {
             at: at.saturating_duration_since(self.start),
@@ -416,7 +421,7 @@ impl Tape {
 }
 
 /// Writes an HTTP request's head into a tape: `METHOD URL`, then one `Name: value` line per
-/// header.
+/// header, credentials masked already (`redact::write_header_value`).
 pub fn write_head<'a>(
     out: &mut Vec<u8>,
     method: &str,
@@ -430,7 +435,7 @@ pub fn write_head<'a>(
         out.push(b'\n');
         out.extend_from_slice(name.as_bytes());
         out.extend_from_slice(b": ");
-        out.extend_from_slice(value.as_bytes());
+        redact::write_header_value(out, name, value);
     }
 }
 
@@ -439,7 +444,7 @@ mod tests {
     use super::*;
 
     fn tape_with(n: usize) -> Tape {
-        let mut t = Tape::new();
+        let mut t = Tape::new(raw_cap(&["CANARY-7f3a9c".into()]));
         let start = Instant::now();
         t.clear(start);
         for i in 0..n {
@@ -498,6 +503,37 @@ mod tests {
         assert!(!f.body.contains("CANARY"), "{}", f.body);
         assert!(f.body.starts_with(&"x".repeat(505)), "{}", f.body);
         assert!(f.body[505..].starts_with("***"), "{}", &f.body[500..]);
+        // Copied: the body shown and the longest secret's length (and a half) more.
+        assert_eq!(t.bytes.len(), 512 + 13 + 6);
+    }
+
+    #[test]
+    fn credentials_never_enter_the_tape() {
+        let mut t = Tape::new(raw_cap(&[]));
+        let headers = [
+            (
+                "authorization",
+                "Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.sig",
+            ),
+            ("X-E2E-Bypass-Key", "k3y"),
+            ("Sec-WebSocket-Protocol", "jwt.abc.def, agent_chat"),
+            ("x-trace", "7"),
+        ];
+        let head = |out: &mut Vec<u8>| write_head(out, "GET", "ws://h/ws", headers.into_iter());
+        t.record(
+            Instant::now(),
+            Direction::Sent,
+            FrameType::HttpRequest,
+            0,
+            head,
+            b"",
+        );
+        let text = String::from_utf8(t.bytes.clone()).unwrap();
+        assert_eq!(
+            text,
+            "GET ws://h/ws\nauthorization: ***\nX-E2E-Bypass-Key: ***\n\
+             Sec-WebSocket-Protocol: jwt.***, agent_chat\nx-trace: 7"
+        );
     }
 
     #[test]

@@ -76,6 +76,7 @@ impl<O: Observer> Vu<O> {
         let vars = plan.vars.iter().map(|v| v.default.clone()).collect();
         let setup_done = plan.setup_len == 0;
         let plan_transcripts = plan.transcripts;
+        let raw_cap = transcript::raw_cap(&plan.secrets);
         let mut vu = Vu {
             plan,
             rec,
@@ -99,7 +100,7 @@ impl<O: Observer> Vu<O> {
             token: None,
             url_buf: String::new(),
             body_buf: String::new(),
-            tape: (plan_transcripts > 0).then(Box::default),
+            tape: (plan_transcripts > 0).then(|| Box::new(Tape::new(raw_cap))),
             run_start: Instant::now(),
         };
         vu.http.bind = vu.bind();

@@ -216,7 +216,7 @@ fn a_secret_echoed_by_the_server_is_masked_in_causes_and_across_the_cut() {
         }
         let start = format!(r#"{{"detail":"wrong password {CANARY}","pad":""#);
         let pad = "x".repeat(505 - start.len());
-        let body = format!(r#"{start}{pad}{CANARY}{}"}}"#, "y".repeat(100));
+        let body = format!(r#"{start}{pad}{CANARY}{}"}}"#, " and more".repeat(12));
         let resp = format!(
             "HTTP/1.1 401 Unauthorized\r\ncontent-type: application/json\r\ncontent-length: {}\
              \r\n\r\n{body}",
@@ -256,10 +256,18 @@ fn a_secret_echoed_by_the_server_is_masked_in_causes_and_across_the_cut() {
     let pad = "x".repeat(505 - start.len());
     let masked = format!(
         r#"{{"detail":"wrong password ***","pad":"{pad}***{}"}}"#,
-        "y".repeat(100)
+        " and more".repeat(12)
     );
-    assert_eq!((resp.size, resp.cut), (505 + 13 + 102, true));
-    assert_eq!(resp.body, masked[..512]);
+    assert_eq!((resp.size, resp.cut), (505 + 13 + 108 + 2, true));
+    // What was copied (the body shown and the secret's length and a half), masked: the start
+    // of the masked body, with the canary's place masked.
+    assert!(masked.starts_with(&resp.body), "{}", resp.body);
+    assert!(
+        (505..=512).contains(&resp.body.len()),
+        "{}",
+        resp.body.len()
+    );
+    assert!(resp.body.contains("xx*** and more"), "{}", resp.body);
     // The probe prints it, one line per frame.
     let lines: Vec<&str> = ran
         .stdout
