@@ -330,6 +330,38 @@ mod tests {
         rec
     }
 
+    /// Each generator kept its first 5; merged, the 5 earliest flows over all of them remain,
+    /// as one recorder fed every failure would have kept.
+    #[test]
+    fn merged_transcripts_are_the_earliest_n_of_each_kind() {
+        let plan = plan();
+        let info = || RunInfo {
+            mode: crate::metrics::summary::Mode::Run,
+            stopped_by: StoppedBy::End,
+            tool_errors: Vec::new(),
+            shard: Shard::default(),
+            started_at: String::new(),
+            elapsed_s: 1.0,
+            timeseries: Vec::new(),
+        };
+        let kind = crate::metrics::errors::ErrorKind::HttpStatus(503);
+        let parts: Vec<Summary> = (0..3)
+            .map(|i| {
+                let mut rec = recorder(&plan, i, 10);
+                for k in 0..5 {
+                    let start = f64::from(k) + f64::from(i as u32) * 0.5;
+                    rec.transcripts
+                        .keep(kind, crate::metrics::transcript::sample(start, "HTTP 503"));
+                }
+                Summary::build(&plan, &rec, info())
+            })
+            .collect();
+        let merged = merge(&parts).unwrap();
+        assert_eq!(merged.transcripts_per_kind, 5);
+        let starts: Vec<f64> = merged.transcripts.iter().map(|t| t.flow_start_s).collect();
+        assert_eq!(starts, [0.0, 0.5, 1.0, 1.0, 1.5]);
+    }
+
     #[test]
     fn merged_p99_equals_the_p99_of_one_histogram_fed_all_samples() {
         let plan = plan();

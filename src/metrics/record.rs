@@ -300,6 +300,8 @@ mod tests {
                 let got = rec.unknown_event("surprise");
                 rec.step_err(3, &Failure::from(ErrorKind::ErrorEvent(got)).cause("boom"));
                 rec.step_err(1, &Failure::from(ErrorKind::HttpStatus(503)));
+                let t = crate::metrics::transcript::sample(i as f64, "HTTP 503");
+                rec.transcripts.keep(ErrorKind::HttpStatus(503), t);
                 rec.flow_failed();
             } else if i % 9 == 0 {
                 let at = Activity {
@@ -380,6 +382,8 @@ mod tests {
                 (b.flows, &b.errors, &b.interrupted)
             );
             assert_eq!(a.backoff, b.backoff);
+            assert_eq!(a.transcripts.len(), 5);
+            assert_eq!(a.transcripts, b.transcripts);
             for (x, y) in a.steps.iter().zip(&b.steps) {
                 assert_eq!(
                     (x.ok, x.failed, x.latency.p99_ms),
@@ -393,6 +397,12 @@ mod tests {
     fn a_record_that_does_not_fit_the_plan_is_an_error() {
         let plan = plan(false);
         let good = busy(&plan).to_record();
+        let mut r = good.clone();
+        let t = &mut r.transcripts[0];
+        t.frames = vec![t.frames[0].clone(); 129];
+        assert!(Recorder::from_record(&plan, &r)
+            .unwrap_err()
+            .contains("transcripts"));
         let mut r = good.clone();
         r.steps.pop();
         assert!(Recorder::from_record(&plan, &r)

@@ -439,9 +439,51 @@ pub fn write_head<'a>(
     }
 }
 
+/// A transcript of an `http_status` failure with one frame, for tests elsewhere.
+#[cfg(test)]
+pub(crate) fn sample(flow_start_s: f64, detail: &str) -> Transcript {
+    Transcript {
+        step: "login".into(),
+        kind: ErrorCode::HttpStatus,
+        detail: detail.into(),
+        cause: Some("POST http://127.0.0.1:1/auth/login: HTTP 503".into()),
+        user: 7,
+        flow_start_s,
+        frames: vec![TranscriptFrame {
+            at_ms: 1.5,
+            dir: Direction::Received,
+            kind: FrameType::HttpResponse,
+            status: Some(503),
+            code: None,
+            size: 2,
+            head: None,
+            body: "{}".into(),
+            cut: false,
+        }],
+        frames_left_out: 0,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_worker_keeps_n_per_kind_and_merging_keeps_the_earliest_n() {
+        let (a, b) = (ErrorKind::HttpStatus(503), ErrorKind::HttpStatus(401));
+        let mut w = Transcripts::new(2);
+        assert!(w.wants(a));
+        w.keep(a, sample(3.0, "HTTP 503"));
+        w.keep(a, sample(4.0, "HTTP 503"));
+        assert!(!w.wants(a) && w.wants(b), "counted per kind");
+        let mut other = Transcripts::new(2);
+        other.keep(a, sample(1.0, "HTTP 503"));
+        other.keep(b, sample(5.0, "HTTP 401"));
+        w.add(&other);
+        let kept: Vec<f64> = w.kept.iter().map(|t| t.flow_start_s).collect();
+        assert_eq!(kept, [1.0, 3.0, 5.0]);
+        assert!(!Transcripts::new(0).wants(a), "0 keeps none");
+    }
 
     fn tape_with(n: usize) -> Tape {
         let mut t = Tape::new(raw_cap(&["CANARY-7f3a9c".into()]));
