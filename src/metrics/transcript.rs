@@ -10,7 +10,6 @@
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::time::Duration;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -252,17 +251,22 @@ impl Transcripts {
 }
 
 /// One recorded frame: where its bytes are in the tape's arena, and what it was.
+/// Packed (20 bytes): a user holds one per frame of its current flow.
 #[derive(Debug, Clone, Copy)]
 struct Mark {
-    at: Duration,
+    /// Microseconds from the flow's start (saturating: 71 minutes).
+    at_us: u32,
     dir: Direction,
     kind: FrameType,
     /// HTTP status or close code; 0 for none.
     number: u16,
-    size: u64,
-    start: usize,
-    head: usize,
-    body: usize,
+    /// The body's whole size (saturating at 4 GiB, far past any message limit).
+    size: u32,
+    /// Where the frame's head starts in the arena, then its head's and kept body's lengths
+    /// (at most `HEAD_CAP` and `raw_cap`, both under 64 KiB).
+    start: u32,
+    head: u16,
+    body: u16,
 }
 
 /// A user's recording of its current flow: frame marks and one byte arena, both cleared (not
@@ -352,30 +356,47 @@ impl Tape {
         if self.marks.len() >= FIRST_FRAMES + 2 * LAST_FRAMES {
             self.drop_oldest_tail();
         }
+        let kept = &body[..body.len().min(self.raw_cap)];
+        // A request's head is usually a line and a header or two.
+        let head_hint = if kind == FrameType::HttpRequest {
+            128
+        } else {
+            0
+        };
+        self.reserve(kept.len() + head_hint);
         let start = self.bytes.len();
         head(&mut self.bytes);
         self.bytes.truncate(start + HEAD_CAP);
         let head = self.bytes.len() - start;
-        let kept = &body[..body.len().min(self.raw_cap)];
         self.bytes.extend_from_slice(kept);
+        let at = at.saturating_duration_since(self.start).as_micros();
         self.marks.push(Mark {
-            at: at.saturating_duration_since(self.start),
+            at_us: u32::try_from(at).unwrap_or(u32::MAX),
             dir,
             kind,
             number,
-            size: body.len() as u64,
-            start,
-            head,
-            body: kept.len(),
+            size: u32::try_from(body.len()).unwrap_or(u32::MAX),
+            start: start as u32,
+            head: head as u16,
+            body: kept.len() as u16,
         });
         self.total += 1;
+    }
+
+    /// Room for `more` bytes, growing the arena by a quarter at least (not doubling it): a
+    /// user keeps its arena between flows, so its size is what an idle user costs.
+    fn reserve(&mut self, more: usize) {
+        let (len, cap) = (self.bytes.len(), self.bytes.capacity());
+        if len + more > cap {
+            self.bytes.reserve_exact(more.max(cap / 4));
+        }
     }
 
     /// Drops the `LAST_FRAMES` oldest frames after the first `FIRST_FRAMES`.
     fn drop_oldest_tail(&mut self) {
         let from = self.marks[FIRST_FRAMES].start;
         let to = self.marks[FIRST_FRAMES + LAST_FRAMES].start;
-        self.bytes.drain(from..to);
+        self.bytes.drain(from as usize..to as usize);
         self.marks.drain(FIRST_FRAMES..FIRST_FRAMES + LAST_FRAMES);
         for m in &mut self.marks[FIRST_FRAMES..] {
             m.start -= to - from;
@@ -398,18 +419,20 @@ impl Tape {
         let frames = shown
             .into_iter()
             .map(|m| {
-                let head = &self.bytes[m.start..m.start + m.head];
-                let body = &self.bytes[m.start + m.head..m.start + m.head + m.body];
-                let whole = m.size as usize == m.body;
+                let (start, head, body) = (m.start as usize, m.head as usize, m.body as usize);
+                let head = &self.bytes[start..start + head];
+                let body_bytes = &self.bytes[start + head.len()..start + head.len() + body];
+                let whole = m.size as usize == body;
+                let body = body_bytes;
                 let (body, cut) = redact::frame_body(body, whole, secrets, BODY_CAP);
                 let number = (m.number != 0).then_some(m.number);
                 TranscriptFrame {
-                    at_ms: m.at.as_secs_f64() * 1000.0,
+                    at_ms: f64::from(m.at_us) / 1000.0,
                     dir: m.dir,
                     kind: m.kind,
                     status: number.filter(|_| m.kind == FrameType::HttpResponse),
                     code: number.filter(|_| m.kind == FrameType::WsClose),
-                    size: m.size,
+                    size: u64::from(m.size),
                     head: (!head.is_empty()).then(|| redact::frame_head(head, secrets)),
                     body,
                     cut: cut || m.size as usize > BODY_CAP,
@@ -467,6 +490,7 @@ pub(crate) fn sample(flow_start_s: f64, detail: &str) -> Transcript {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn a_worker_keeps_n_per_kind_and_merging_keeps_the_earliest_n() {
@@ -547,6 +571,18 @@ mod tests {
         assert!(f.body[505..].starts_with("***"), "{}", &f.body[500..]);
         // Copied: the body shown and the longest secret's length (and a half) more.
         assert_eq!(t.bytes.len(), 512 + 13 + 6);
+    }
+
+    #[test]
+    fn a_frame_costs_a_packed_mark_and_an_arena_grown_by_quarters() {
+        assert_eq!(std::mem::size_of::<Mark>(), 20);
+        let mut t = Tape::new(raw_cap(&[]));
+        let now = Instant::now();
+        for _ in 0..10 {
+            t.frame(now, Direction::Received, FrameType::WsText, 0, &[b'x'; 100]);
+        }
+        assert_eq!(t.bytes.len(), 1000);
+        assert!(t.bytes.capacity() < 1250, "{}", t.bytes.capacity());
     }
 
     #[test]
