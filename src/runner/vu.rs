@@ -424,8 +424,19 @@ impl<O: Observer> Vu<O> {
                 b"",
             );
         }
-        let stream = ws::connect(&url, &upgrade, c.timeout, self.bind(), c.max_message).await?;
-        self.tape_frame(Direction::Received, FrameType::HttpResponse, 101, b"");
+        let connected = ws::connect(&url, &upgrade, c.timeout, self.bind(), c.max_message).await;
+        let status = match &connected {
+            Ok(_) => 101,
+            // A refusal's body is quoted in the failure's cause.
+            Err(f) => match f.kind {
+                ErrorKind::WsRejected(status) => status,
+                _ => 0,
+            },
+        };
+        if status != 0 {
+            self.tape_frame(Direction::Received, FrameType::HttpResponse, status, b"");
+        }
+        let stream = connected?;
         self.ws = Some(Box::new(Socket {
             stream,
             connect_step: step,

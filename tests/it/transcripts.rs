@@ -326,3 +326,74 @@ fn transcripts_travel_from_processes_and_keep_the_first_n_overall() {
         "the first flow, with its login"
     );
 }
+
+/// The upgrade refused (a server we did not write answers 403) and a socket closed by the
+/// server (the mock's `close:1011` fault): the transcripts end with the refusal's status and the
+/// close frame's code.
+#[test]
+fn a_refused_upgrade_and_a_server_close_end_their_transcripts() {
+    let server = RawServer::start(|mut s| {
+        while let Some(head) = read_request(&mut s) {
+            let (status, body) = if head.starts_with("POST") {
+                ("200 OK", r#"{"access_token":"t0k3n"}"#)
+            } else {
+                ("403 Forbidden", r#"{"detail":"no"}"#)
+            };
+            let resp = format!(
+                "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\
+                 \r\n\r\n{body}",
+                body.len()
+            );
+            if s.write_all(resp.as_bytes()).is_err() {
+                return;
+            }
+        }
+    });
+    let dir = tempdir();
+    let s = canary_scenario(dir.path());
+    let out = dir.path().join("r.json");
+    let url = server.url();
+    let args = against("probe", &s, &url, &["-o", out.to_str().expect("UTF-8")]);
+    let ran = run_binary(&args, &ENV);
+    assert_eq!(ran.code, Some(1), "{}\n{}", ran.stdout, ran.stderr);
+    let r = read_results(&out);
+    assert_eq!(r.transcripts.len(), 1);
+    let t = &r.transcripts[0];
+    assert_eq!(
+        (t.step.as_str(), t.kind.to_string()),
+        ("connect", "ws_rejected".into())
+    );
+    use Direction::{Received as In, Sent as Out};
+    use FrameType::*;
+    assert_eq!(
+        shape(t),
+        [
+            (Out, HttpRequest, None),
+            (In, HttpResponse, Some(200)),
+            (Out, HttpRequest, None),
+            (In, HttpResponse, Some(403)),
+        ]
+    );
+
+    let out = dir.path().join("closed.json");
+    let args = [
+        "run",
+        &s,
+        "--mock",
+        "--fault",
+        "close:1011",
+        "--iterations",
+        "1",
+        "--out",
+        out.to_str().expect("UTF-8"),
+    ];
+    let ran = run_binary(&args, &ENV);
+    assert_eq!(ran.code, Some(1), "{}\n{}", ran.stdout, ran.stderr);
+    let r = read_results(&out);
+    assert_eq!(r.transcripts.len(), 1, "{:?}", r.errors);
+    let last = r.transcripts[0].frames.last().expect("frames");
+    assert_eq!(
+        (last.dir, last.kind, last.code, last.status),
+        (In, WsClose, Some(1011), None)
+    );
+}
