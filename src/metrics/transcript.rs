@@ -64,6 +64,10 @@ pub enum FrameType {
     WsText,
     /// A WebSocket close frame (`code`, when one was sent).
     WsClose,
+    /// A WebSocket ping (answered with a pong); its payload is not kept.
+    WsPing,
+    /// A WebSocket pong; its payload is not kept.
+    WsPong,
 }
 
 impl FrameType {
@@ -73,6 +77,8 @@ impl FrameType {
             FrameType::HttpResponse => "http response",
             FrameType::WsText => "ws text",
             FrameType::WsClose => "ws close",
+            FrameType::WsPing => "ws ping",
+            FrameType::WsPong => "ws pong",
         }
     }
 }
@@ -340,6 +346,14 @@ impl Tape {
         body: &[u8],
     ) {
         self.record(at, dir, kind, number, |_| {}, body);
+    }
+
+    /// Records a frame whose payload is not kept, only its size (pings and pongs).
+    pub fn sized(&mut self, at: Instant, dir: Direction, kind: FrameType, size: usize) {
+        self.frame(at, dir, kind, 0, b"");
+        if let Some(m) = self.marks.last_mut() {
+            m.size = u32::try_from(size).unwrap_or(u32::MAX);
+        }
     }
 
     /// Records a frame: `head` writes the request line and headers (cut at `HEAD_CAP`), `body`

@@ -107,6 +107,12 @@ impl<O: Observer> Vu<O> {
                     Some(Frame::Closed { code, .. }) => {
                         tape.frame(at, dir, FrameType::WsClose, code.unwrap_or(0), b"")
                     }
+                    Some(Frame::Control(ws::Control::Ping(n))) => {
+                        tape.sized(at, dir, FrameType::WsPing, *n)
+                    }
+                    Some(Frame::Control(ws::Control::Pong(n))) => {
+                        tape.sized(at, dir, FrameType::WsPong, *n)
+                    }
                     _ => {}
                 }
             }
@@ -139,7 +145,7 @@ impl<O: Observer> Vu<O> {
                         }
                     });
                 }
-                Some(Frame::Control) => continue,
+                Some(Frame::Control(_)) => continue,
                 Some(Frame::Closed { code, how }) => {
                     let at = self.origin();
                     self.ws = None;

@@ -397,3 +397,71 @@ fn a_refused_upgrade_and_a_server_close_end_their_transcripts() {
         (In, WsClose, Some(1011), None)
     );
 }
+
+/// A server's ping during the chat shows in the transcript as a received `ws_ping` with its
+/// payload's size, between the message and the event that failed the step.
+#[test]
+fn a_ping_from_the_server_is_in_the_transcript() {
+    use crate::raw_ws::{accept_key, frame, header, read_client_frame};
+    let server = RawServer::start(|mut s| {
+        while let Some(head) = read_request(&mut s) {
+            if head.starts_with("POST") {
+                let body = r#"{"access_token":"t0k3n"}"#;
+                let resp = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n{body}",
+                    body.len()
+                );
+                if s.write_all(resp.as_bytes()).is_err() {
+                    return;
+                }
+                continue;
+            }
+            let key = header(&head, "sec-websocket-key").unwrap_or_default();
+            let resp = format!(
+                "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+                 Sec-WebSocket-Accept: {}\r\n\r\n",
+                accept_key(key)
+            );
+            let _ = s.write_all(resp.as_bytes());
+            let _ = read_client_frame(&mut s);
+            let mut out = frame(0x9, b"hb");
+            out.extend(frame(0x1, br#"{"type":"agent_error"}"#));
+            let _ = s.write_all(&out);
+            while read_client_frame(&mut s).is_some() {}
+            return;
+        }
+    });
+    let dir = tempdir();
+    let s = canary_scenario(dir.path());
+    let out = dir.path().join("r.json");
+    let url = server.url();
+    let args = against("probe", &s, &url, &["-o", out.to_str().expect("UTF-8")]);
+    let ran = run_binary(&args, &ENV);
+    assert_eq!(ran.code, Some(1), "{}\n{}", ran.stdout, ran.stderr);
+    let r = read_results(&out);
+    assert_eq!(r.transcripts.len(), 1);
+    let f = &r.transcripts[0].frames;
+    let tail: Vec<_> = f[f.len() - 3..]
+        .iter()
+        .map(|f| (f.dir, f.kind, f.size, f.body.as_str()))
+        .collect();
+    use Direction::{Received as In, Sent as Out};
+    assert_eq!(
+        tail,
+        [
+            (
+                Out,
+                FrameType::WsText,
+                50,
+                r#"{"type":"user_message","payload":{"content":"hi"}}"#
+            ),
+            (In, FrameType::WsPing, 2, ""),
+            (In, FrameType::WsText, 22, r#"{"type":"agent_error"}"#),
+        ]
+    );
+    assert!(
+        ran.stdout.contains("← ws ping       (2 B)"),
+        "{}",
+        ran.stdout
+    );
+}
