@@ -212,6 +212,12 @@ pub struct RunArgs {
     #[arg(long, env = "LOAD_TESTER_CANARY_EVERY", value_parser = parse_canary_every,
           value_name = "DURATION")]
     pub canary_every: Option<Duration>,
+    /// Keep the frames of the first N failing flows of each error kind in the JSON results
+    /// (`transcripts`: time, direction, type, size, body cut at 512 bytes, secrets masked),
+    /// e.g. `--transcripts 20`; 0 records none.
+    #[arg(long, env = "LOAD_TESTER_TRANSCRIPTS", value_name = "N",
+          default_value_t = crate::metrics::transcript::DEFAULT_PER_KIND)]
+    pub transcripts: u32,
     /// Worker threads generating load [default: one per CPU, shared among --processes].
     #[arg(long, env = "LOAD_TESTER_WORKERS")]
     pub workers: Option<usize>,

@@ -92,6 +92,11 @@ pub struct Plan {
     /// Run the setup again before a flow when a JWT among the session's variables is about to
     /// expire (`--token-refresh`, on by default; see `runner::token`).
     pub token_refresh: bool,
+    /// Failing flows whose frames are kept, per error kind (`--transcripts`; 0: none recorded).
+    pub transcripts: u32,
+    /// Values the scenario's templates take from the environment (`{{env.NAME}}`): treated as
+    /// secrets, masked wherever a transcript would show them. Each once.
+    pub secrets: Vec<String>,
     /// The scenario's `[thresholds]`, in file order (flags add theirs when a command runs).
     pub thresholds: Vec<threshold::Threshold>,
 }

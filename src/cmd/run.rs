@@ -103,6 +103,7 @@ pub(super) async fn run(a: RunArgs, io: &Io) -> Exit {
         }
         p.self_test_panic = a.self_test_panic.clone();
         p.token_refresh = a.token_refresh == crate::cli::OnOff::On;
+        p.transcripts = a.transcripts;
     }
     let thresholds = match super::thresholds::for_plan(&plan, &a.thresholds, io) {
         Ok(t) => t,

@@ -93,6 +93,7 @@ pub fn run_args(a: &RunArgs, target: Option<&str>) -> Vec<OsString> {
         let list: Vec<String> = x.0.iter().map(|ip| ip.to_string()).collect();
         flag("--local-addrs", list.join(","));
     }
+    flag("--transcripts", a.transcripts.to_string());
     if a.token_refresh == crate::cli::OnOff::Off {
         flag("--token-refresh", "off".to_string());
     }

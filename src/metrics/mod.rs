@@ -8,3 +8,4 @@ pub mod recorder;
 pub mod redact;
 pub mod stream;
 pub mod summary;
+pub mod transcript;

@@ -39,6 +39,9 @@ pub struct Record {
     pub users_lost: u64,
     pub backoffs: u64,
     pub backoff_total_us: u64,
+    /// Failure transcripts kept in the interval (absent in records of older children).
+    #[serde(default)]
+    pub transcripts: Vec<super::transcript::Transcript>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -181,6 +184,7 @@ impl Recorder {
             users_lost: self.users_lost,
             backoffs: self.backoffs,
             backoff_total_us: u64::try_from(self.backoff_total.as_micros()).unwrap_or(u64::MAX),
+            transcripts: self.transcripts.kept.clone(),
         }
     }
 
@@ -286,6 +290,16 @@ impl Recorder {
         rec.users_lost = r.users_lost;
         rec.backoffs = r.backoffs;
         rec.backoff_total = Duration::from_micros(r.backoff_total_us);
+        use super::transcript::{FIRST_FRAMES, LAST_FRAMES, MAX_TRANSCRIPTS};
+        if r.transcripts.len() > MAX_TRANSCRIPTS
+            || r.transcripts
+                .iter()
+                .any(|t| t.frames.len() > FIRST_FRAMES + LAST_FRAMES)
+        {
+            return Err("more transcripts (or frames in one) than a recorder keeps".into());
+        }
+        rec.transcripts.kept = r.transcripts.clone();
+        super::transcript::keep_first(&mut rec.transcripts.kept, rec.transcripts.per_kind);
         Ok(rec)
     }
 }
@@ -320,6 +334,8 @@ mod tests {
                 let got = rec.unknown_event("surprise");
                 rec.step_err(3, &Failure::from(ErrorKind::ErrorEvent(got)).cause("boom"));
                 rec.step_err(1, &Failure::from(ErrorKind::HttpStatus(503)));
+                let t = crate::metrics::transcript::sample(i as f64, "HTTP 503");
+                rec.transcripts.keep(ErrorKind::HttpStatus(503), t);
                 rec.flow_failed();
             } else if i % 9 == 0 {
                 let at = Activity {
@@ -416,6 +432,8 @@ mod tests {
                 (b.flows, &b.errors, &b.interrupted)
             );
             assert_eq!(a.backoff, b.backoff);
+            assert_eq!(a.transcripts.len(), 5);
+            assert_eq!(a.transcripts, b.transcripts);
             for (x, y) in a.steps.iter().zip(&b.steps) {
                 assert_eq!(
                     (x.ok, x.failed, x.latency.p99_ms),
@@ -479,6 +497,12 @@ mod tests {
     fn a_record_that_does_not_fit_the_plan_is_an_error() {
         let plan = plan(false);
         let good = busy(&plan).to_record();
+        let mut r = good.clone();
+        let t = &mut r.transcripts[0];
+        t.frames = vec![t.frames[0].clone(); 129];
+        assert!(Recorder::from_record(&plan, &r)
+            .unwrap_err()
+            .contains("transcripts"));
         let mut r = good.clone();
         r.steps.pop();
         assert!(Recorder::from_record(&plan, &r)

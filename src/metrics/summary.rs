@@ -96,6 +96,13 @@ pub struct Summary {
     /// load's; `null` without a canary.
     #[serde(default)]
     pub canary: Option<super::canary::Canary>,
+    /// Failing flows whose frames were kept, per error kind (`--transcripts`; 0: none).
+    #[serde(default)]
+    pub transcripts_per_kind: u32,
+    /// The frames of the first failing flows of each error kind (at most `transcripts_per_kind`
+    /// of each), earliest first, secrets masked.
+    #[serde(default)]
+    pub transcripts: Vec<super::transcript::Transcript>,
 }
 
 /// The program that wrote the results.
@@ -947,6 +954,12 @@ impl Summary {
             generator: Generator::of(&rec.lag),
             timeseries: info.timeseries,
             canary: None,
+            transcripts_per_kind: rec.transcripts.per_kind,
+            transcripts: {
+                let mut kept = rec.transcripts.kept.clone();
+                super::transcript::keep_first(&mut kept, rec.transcripts.per_kind);
+                kept
+            },
         }
         .conclude()
     }

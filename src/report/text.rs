@@ -8,6 +8,7 @@ use crate::metrics::summary::{Latency, StepSummary, StoppedBy, Summary, Verdict}
 pub mod canary;
 pub mod stream;
 pub mod thresholds;
+pub mod transcripts;
 
 pub struct Text;
 
@@ -154,6 +155,7 @@ impl Render for Text {
             )?;
         }
         errors(w, s)?;
+        transcripts::section(w, s)?;
         for e in &s.tool_errors {
             writeln!(w, "TOOL ERROR: {e}")?;
         }

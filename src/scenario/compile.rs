@@ -87,6 +87,7 @@ pub fn compile(
             var_names: &names,
             allow_unset_env: overrides.allow_unset_env,
             unset_env: Vec::new(),
+            env_values: Vec::new(),
         },
         events: Vec::new(),
         metrics: Vec::new(),
@@ -104,6 +105,7 @@ pub fn compile(
     } = lower;
     let mut steps = steps;
     ws::know_every_event(&mut steps, &events);
+    let secrets = res.env_values;
     let mut unset_env = res.unset_env;
     unset_env.sort();
     if events.len() > usize::from(u16::MAX) {
@@ -129,6 +131,8 @@ pub fn compile(
         envelope: Envelope::default(),
         local_addrs: Vec::new(),
         token_refresh: true,
+        transcripts: crate::metrics::transcript::DEFAULT_PER_KIND,
+        secrets,
         self_test_panic: None,
         unset_env,
         thresholds,

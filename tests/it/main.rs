@@ -33,6 +33,7 @@ mod stream;
 mod thresholds;
 mod timing;
 mod tls;
+mod transcripts;
 mod util;
 mod validate;
 mod variants;

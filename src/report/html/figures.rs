@@ -44,6 +44,7 @@ pub fn all(s: &Summary, comparison: Option<&ComparisonView>, page: &mut String) 
         section(page, "canary", "Canary user");
         tables::canary::tables(s, page);
     }
+    super::transcripts::section(s, page);
 }
 
 fn section(page: &mut String, id: &str, title: &str) {

@@ -50,6 +50,8 @@ pub struct Resolver<'a> {
     pub allow_unset_env: bool,
     /// The unset environment variables met so far (with `allow_unset_env`).
     pub unset_env: Vec<String>,
+    /// The environment variables' values used so far (secrets: transcripts mask them).
+    pub env_values: Vec<String>,
 }
 
 /// Accumulates parts, merging adjacent literals.
@@ -187,7 +189,12 @@ impl Resolver<'_> {
         }
         match ((self.env)(var), default) {
             (Some(value), Some(d)) if value.is_empty() => b.text(d),
-            (Some(value), _) => b.text(&value),
+            (Some(value), _) => {
+                b.text(&value);
+                if !value.is_empty() && !self.env_values.contains(&value) {
+                    self.env_values.push(value);
+                }
+            }
             (None, Some(d)) => b.text(d),
             (None, None) if self.allow_unset_env => {
                 if !self.unset_env.iter().any(|n| n == var) {
@@ -359,6 +366,7 @@ mod tests {
             var_names: &names,
             allow_unset_env: false,
             unset_env: Vec::new(),
+            env_values: Vec::new(),
         };
         f(&mut r)
     }
