@@ -181,8 +181,8 @@ fn check_response(
 ) -> Result<(), Failure> {
     let status = resp.code.unwrap_or(0);
     if status != 101 {
-        let body = String::from_utf8_lossy(&rest[..rest.len().min(120)]);
-        let body = body.trim();
+        // The start of the body, secrets masked (a refusal may echo a token).
+        let body = crate::metrics::redact::snippet(rest, 120);
         let cause = if body.is_empty() {
             format!("HTTP {status} instead of 101 Switching Protocols")
         } else {
@@ -235,6 +235,27 @@ mod tests {
         let mut resp = httparse::Response::new(&mut headers);
         assert!(resp.parse(text.as_bytes()).unwrap().is_complete());
         check_response(&resp, key, offered, b"").map_err(|f| f.kind)
+    }
+
+    #[test]
+    fn a_refusal_quotes_its_body_with_secrets_masked() {
+        let mut headers = [httparse::EMPTY_HEADER; 32];
+        let mut resp = httparse::Response::new(&mut headers);
+        let head = "HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\n\r\n";
+        assert!(resp.parse(head.as_bytes()).unwrap().is_complete());
+        let body = br#"{"detail":"bad token","access_token":"s3cr3t","echo":"eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln"}"#;
+        let f = check_response(&resp, "k", "", body).unwrap_err();
+        assert_eq!(f.kind, ErrorKind::WsRejected(401));
+        let cause = f.cause.as_deref().unwrap_or_default();
+        assert!(
+            cause.starts_with("HTTP 401 instead of 101 Switching Protocols: "),
+            "{cause}"
+        );
+        assert!(cause.contains("bad token"), "{cause}");
+        assert!(
+            !cause.contains("s3cr3t") && !cause.contains("eyJzdWIi"),
+            "{cause}"
+        );
     }
 
     #[test]
