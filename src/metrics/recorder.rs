@@ -21,6 +21,24 @@ pub fn new_histogram() -> Histogram<u64> {
     Histogram::new(3).expect("3 significant figures is a valid HDR configuration")
 }
 
+/// A histogram for figures where 1% is precise enough (counts per flow, bytes, rates, the
+/// latencies of noise events): 2 significant digits, exact below 256, and an eighth of the
+/// memory of `new_histogram` (2 KiB instead of 16 KiB before it grows).
+pub fn new_coarse_histogram() -> Histogram<u64> {
+    // A constant, valid configuration: this cannot fail.
+    Histogram::new(2).expect("2 significant figures is a valid HDR configuration")
+}
+
+/// A metric's latency histogram: full precision for the expected events, coarse for the noise
+/// and error types a step counts beside them.
+fn metric_histogram(m: &crate::plan::EventMetric) -> Histogram<u64> {
+    if m.role == crate::plan::stream::Role::Expected {
+        new_histogram()
+    } else {
+        new_coarse_histogram()
+    }
+}
+
 /// Records a value; the histogram auto-resizes. (`saturating_record` would clamp to the current,
 /// not-yet-grown range instead of resizing, which silently turns every value into ~1 µs.)
 pub fn record(h: &mut Histogram<u64>, us: u64) {
@@ -148,7 +166,7 @@ impl Recorder {
             .collect();
         Recorder {
             steps,
-            events: plan.event_metrics.iter().map(|_| new_histogram()).collect(),
+            events: plan.event_metrics.iter().map(metric_histogram).collect(),
             event_stats: plan
                 .event_metrics
                 .iter()
@@ -162,7 +180,7 @@ impl Recorder {
             unknown_events: Vec::new(),
             corrected: plan.load.is_open().then(|| Corrected {
                 steps: plan.steps.iter().map(|_| new_histogram()).collect(),
-                events: plan.event_metrics.iter().map(|_| new_histogram()).collect(),
+                events: plan.event_metrics.iter().map(metric_histogram).collect(),
                 iteration: new_histogram(),
             }),
             dropped: 0,

@@ -9,7 +9,7 @@
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
-use super::recorder::{micros, new_histogram, record};
+use super::recorder::{micros, new_coarse_histogram, new_histogram, record};
 use crate::plan::EventId;
 
 /// Distinct tool names or `group_by` values kept per table; the rest go to `OTHER`.
@@ -32,12 +32,11 @@ pub mod hist {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Histogram<u64>, D::Error> {
         let text = String::deserialize(d)?;
-        let h =
+        // Kept at the precision it was recorded with, and free to grow again.
+        let mut h =
             crate::metrics::summary::decode_histogram(&text).map_err(serde::de::Error::custom)?;
-        let mut out = crate::metrics::recorder::new_histogram();
-        out.add(&h)
-            .map_err(|e| serde::de::Error::custom(format!("{e:?}")))?;
-        Ok(out)
+        h.auto(true);
+        Ok(h)
     }
 }
 
@@ -64,7 +63,7 @@ impl Default for EventRecord {
     fn default() -> Self {
         EventRecord {
             flows: 0,
-            per_flow: new_histogram(),
+            per_flow: new_coarse_histogram(),
             bytes: 0,
             chars: 0,
             over_budget: 0,
@@ -152,12 +151,12 @@ impl Default for StreamRecord {
         StreamRecord {
             first_event: new_histogram(),
             pairs: Vec::new(),
-            events_per_flow: new_histogram(),
-            bytes_per_flow: new_histogram(),
+            events_per_flow: new_coarse_histogram(),
+            bytes_per_flow: new_coarse_histogram(),
             text_chars: 0,
             text_chunks: 0,
-            chars_per_s: new_histogram(),
-            chunks_per_ks: new_histogram(),
+            chars_per_s: new_coarse_histogram(),
+            chunks_per_ks: new_coarse_histogram(),
             server_lag: new_histogram(),
             stamped_ahead: 0,
             ahead_max_us: 0,
