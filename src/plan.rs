@@ -70,6 +70,8 @@ pub struct Plan {
     pub token_refresh: bool,
     /// The scenario's `[thresholds]`, in file order (flags add theirs when a command runs).
     pub thresholds: Vec<crate::thresholds::Threshold>,
+    /// `[data]`: the rows read once from the data file, shared by every user (`crate::feeder`).
+    pub feeder: Option<std::sync::Arc<crate::feeder::Feeder>>,
 }
 
 /// Where `--self-test-panic` makes the tool panic.
@@ -398,6 +400,7 @@ pub enum StepKind {
     WsExchange(WsExchange),
     WsClose(WsClose),
     Think(Think),
+    Jwt(JwtStep),
 }
 
 impl StepKind {
@@ -408,6 +411,7 @@ impl StepKind {
             StepKind::WsExchange(_) => "ws.exchange",
             StepKind::WsClose(_) => "ws.close",
             StepKind::Think(_) => "think",
+            StepKind::Jwt(_) => "jwt",
         }
     }
 }
@@ -427,6 +431,31 @@ pub struct HttpStep {
     pub timeout: Duration,
     /// Response limits (`http.max_body`, `http.max_header_size`, `http.max_headers`).
     pub limits: crate::transport::h1::Limits,
+}
+
+/// `jwt`: signs the rendered claims into a variable (HS* with a secret, RS* with a PEM key).
+pub struct JwtStep {
+    pub alg: jsonwebtoken::Algorithm,
+    /// From the environment; never printed (`Debug` shows the algorithm only).
+    pub key: jsonwebtoken::EncodingKey,
+    /// A JSON object template: strings are rendered, numbers and booleans stay as written.
+    pub claims: Template,
+    /// When given, `iat` (now) and `exp` (now + this) are added to the claims.
+    pub expires_in: Option<Duration>,
+    /// The variable that gets the token.
+    pub into: VarId,
+}
+
+impl fmt::Debug for JwtStep {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JwtStep")
+            .field("alg", &self.alg)
+            .field("key", &"***")
+            .field("claims", &self.claims)
+            .field("expires_in", &self.expires_in)
+            .field("into", &self.into)
+            .finish()
+    }
 }
 
 #[derive(Debug)]

@@ -11,6 +11,7 @@
 pub mod closed;
 pub mod exchange;
 pub mod guard;
+pub mod mint;
 pub mod observer;
 pub mod open;
 pub mod pacing;
