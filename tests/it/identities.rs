@@ -317,3 +317,55 @@ async fn minted_tokens_authenticate_and_are_reminted_before_they_expire() {
         unset.stderr
     );
 }
+
+/// The README's Identities examples (fenced ```` ```toml identities ````) run as shown against
+/// the mock: the feeder's with the README's CSV beside it, the minted one with the mock's secret
+/// in `JWT_SECRET_KEY`; so does the shipped `scenarios/minted-tokens.toml`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_readme_identity_examples_run() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let csv = readme
+        .split("```csv\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("a ```csv block in the README");
+    let blocks: Vec<_> = crate::readme::readme_blocks()
+        .into_iter()
+        .filter(|b| b.identities)
+        .collect();
+    assert_eq!(blocks.len(), 2, "the feeder and the minted examples");
+    let dir = tempdir();
+    std::fs::write(dir.path().join("users.csv"), csv).unwrap();
+    let secret = "readme-SECRET";
+    let mut paths: Vec<String> = blocks
+        .iter()
+        .map(|b| {
+            let file = scenario(dir.path(), &format!("readme-{}.toml", b.line), &b.text);
+            file.to_str().unwrap().to_owned()
+        })
+        .collect();
+    paths.push(crate::util::shipped("minted-tokens.toml"));
+    for path in &paths {
+        let args = [
+            "run",
+            path.as_str(),
+            "--mock",
+            "--jwt-secret",
+            secret,
+            "--users",
+            "2",
+            "--iterations",
+            "1",
+            "--quiet",
+        ];
+        let o = run_cli(&args, &[("JWT_SECRET_KEY", secret)]).await;
+        assert_eq!(o.exit, Exit::Passed, "{path}:\n{}{}", o.stderr, o.stdout);
+        assert!(
+            o.stdout.contains("flows: 2 passed, 0 failed"),
+            "{}",
+            o.stdout
+        );
+        assert_eq!(o.stdout.matches("SECRET").count(), 0);
+    }
+}
