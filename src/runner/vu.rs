@@ -239,7 +239,7 @@ impl<O: Observer> Vu<O> {
                     panic!("self-test panic at step {name}");
                 }
             }
-            let result = self.exec(step).await;
+            let result = self.exec(step).await.map_err(|f| self.scrub(f));
             self.obs.step(step, &result);
             match result {
                 Ok(Done::Took(took)) => self.rec.borrow_mut().step_ok(step.id, took, self.lag),
@@ -289,6 +289,29 @@ impl<O: Observer> Vu<O> {
             }
         }
         Ok(Done::Took(started.elapsed()))
+    }
+
+    /// Masks the values of the user's secret variables (`[data].secret` columns, `jwt.into`
+    /// tokens) in a failure's cause, so a server that echoes a password back in an error body
+    /// does not get it printed. Only failures pay for this.
+    fn scrub(&self, mut f: Failure) -> Failure {
+        let Some(cause) = f.cause.as_deref() else {
+            return f;
+        };
+        let mut masked: Option<String> = None;
+        for (decl, value) in self.plan.vars.iter().zip(&self.vars) {
+            let Some(v) = value.as_deref().filter(|v| decl.secret && !v.is_empty()) else {
+                continue;
+            };
+            let text = masked.as_deref().unwrap_or(cause);
+            if text.contains(v) {
+                masked = Some(text.replace(v, "***"));
+            }
+        }
+        if let Some(text) = masked {
+            f.cause = Some(text.into_boxed_str());
+        }
+        f
     }
 
     pub fn render(&self, t: &Template) -> Result<String, Failure> {

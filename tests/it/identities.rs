@@ -195,6 +195,14 @@ async fn refusals_name_counts_and_lines() {
         o.stderr
     );
     assert!(bodies.lock().unwrap().is_empty(), "nothing was sent");
+    let o = run_cli(&["validate", &path], &[]).await;
+    assert_eq!(o.exit, Exit::Passed, "{}", o.stderr);
+    assert!(
+        o.stdout
+            .contains("users.csv: 3 rows of email, password (unique)\n"),
+        "{}",
+        o.stdout
+    );
 
     std::fs::write(
         dir.path().join("users.csv"),
@@ -367,5 +375,62 @@ async fn the_readme_identity_examples_run() {
             o.stdout
         );
         assert_eq!(o.stdout.matches("SECRET").count(), 0);
+    }
+}
+
+/// A login server that refuses every login with a 401 whose body echoes the email and the
+/// password under a key not named like a secret.
+fn echoing_refusal() -> RawServer {
+    RawServer::start(move |mut s: TcpStream| {
+        while let Some(body) = read_body(&mut s) {
+            let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+            let detail = format!(
+                "no user {} with {}",
+                v["email"].as_str().unwrap_or("?"),
+                v["password"].as_str().unwrap_or("?")
+            );
+            let answer = serde_json::json!({ "detail": detail }).to_string();
+            let resp = format!(
+                "HTTP/1.1 401 Unauthorized\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{answer}",
+                answer.len()
+            );
+            if s.write_all(resp.as_bytes()).is_err() {
+                return;
+            }
+        }
+    })
+}
+
+/// A secret column's value echoed back by the server is masked in the failure's cause (in the
+/// summary and the results); the email, not a secret, is shown as sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secret_column_echoed_in_an_error_is_masked() {
+    let server = echoing_refusal();
+    let dir = tempdir();
+    let path = feeder_scenario(dir.path(), "unique", 3);
+    let out = dir.path().join("r.json");
+    let url = server.url();
+    let args = against(
+        "run",
+        &path,
+        &url,
+        &["--out", out.to_str().unwrap(), "--backoff", "0s"],
+    );
+    let o = run_cli(&args, &[]).await;
+    assert_eq!(o.exit, Exit::Failed, "{}", o.stdout);
+    let r = read_results(&out);
+    let login = r.step("login").unwrap();
+    assert_eq!((login.failed, login.ok), (3, 0));
+    let causes: Vec<String> = r.errors[0].causes.iter().map(|c| c.cause.clone()).collect();
+    assert_eq!(causes.len(), 3, "{causes:?}");
+    for c in &causes {
+        assert!(
+            c.contains("no user u") && c.contains("@example.test with ***"),
+            "{c}"
+        );
+    }
+    let results = std::fs::read_to_string(&out).unwrap();
+    for text in [&o.stdout, &o.stderr, &results] {
+        assert_eq!(text.matches("SECRET").count(), 0, "a password was shown");
     }
 }
