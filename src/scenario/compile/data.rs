@@ -101,13 +101,18 @@ fn read(
     let at = |line: usize| Place {
         file: path.clone(),
         line,
-        col: usize::from(line > 0),
+        col: 1,
     };
     let table = match feeder::parse(&bytes, format) {
         Ok(t) => t,
         Err(errors) => {
             for e in errors {
-                d.in_other_file(at(e.line), "data.file", e.message);
+                if e.line == 0 {
+                    // The file as a whole: placed at the scenario line that names it.
+                    d.field(root, &p.key("file"), format!("{name}: {}", e.message));
+                } else {
+                    d.in_other_file(at(e.line), "data.file", e.message);
+                }
             }
             declare(vars, &feeder::columns_of(&bytes, format), &[]);
             return Read::Failed;

@@ -179,11 +179,15 @@ fn data_file_errors_are_placed_in_the_data_file() {
         .starts_with("users.jsonl:4:1: data.file: the keys differ from line 1; missing: password"));
 
     for (file, text, want) in [
-        ("empty.csv", "", "empty.csv: data.file: the file is empty"),
+        (
+            "empty.csv",
+            "",
+            "scenario.toml:6:8: data.file: empty.csv: the file is empty",
+        ),
         (
             "header.csv",
             "email\n",
-            "header.csv: data.file: the file has a header but no rows",
+            "scenario.toml:6:8: data.file: header.csv: the file has a header but no rows",
         ),
     ] {
         let s = data_scenario(&format!("file = \"{file}\""), "");
