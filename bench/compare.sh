@@ -20,7 +20,8 @@
 #
 # Environment: PEERS (default "wrk oha hey locust": the peers to run), RUNS, BENCH_PORT (18080),
 # GEN_CPU, TARGET_CPU, KEEP_WORK=1 (keep the work directory of raw outputs), LT (the load-tester
-# binary to measure, default target/release/load-tester: compare two builds with LT=...), LT_ARGS
+# binary to measure, default target/release/load-tester: compare two builds with LT=...), MOCK_BIN
+# (the binary whose `mock` is the target, default $LT: keep one target for both builds), LT_ARGS
 # (more flags for load-tester's runs in a, b and c, split on spaces: e.g. the gates' cost with
 # LT_ARGS="--metrics-listen 127.0.0.1:0 --threshold flows.failed_rate<1% --threshold iteration.p99<5s");
 # hold100k: HOLD_USERS (100000), HOLD_SPAWN (1000), HOLD_SECS (170), HOLD_PROCS (6).
@@ -45,6 +46,7 @@ esac
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 LT=${LT:-$ROOT/target/release/load-tester}
+MOCK_BIN=${MOCK_BIN:-$LT}
 PORT=${BENCH_PORT:-18080}
 PEERS=${PEERS:-"wrk oha hey locust"}
 read -r -a LT_EXTRA <<<"${LT_ARGS:-}"
@@ -137,7 +139,7 @@ wait_mock() {
 start_mock() {
     local log=$1
     shift
-    taskset -c "$TARGET_CPU" "$LT" mock "$@" >"$log" 2>&1 &
+    taskset -c "$TARGET_CPU" "$MOCK_BIN" mock "$@" >"$log" 2>&1 &
     MOCK_PID=$!
     PIDS+=("$MOCK_PID")
 }
@@ -461,7 +463,7 @@ case_e() {
         die "$HOLD_USERS users over $HOLD_PROCS processes exceed the open-files limit ($nofile per process): raise HOLD_PROCS"
     fi
     # Not pinned: both sides need both cores here.
-    "$LT" mock --listen "127.0.0.1:${ports[0]},127.0.0.1:${ports[1]}" --processes "$HOLD_PROCS" >"$WORK/e-mock.log" 2>&1 &
+    "$MOCK_BIN" mock --listen "127.0.0.1:${ports[0]},127.0.0.1:${ports[1]}" --processes "$HOLD_PROCS" >"$WORK/e-mock.log" 2>&1 &
     MOCK_PID=$!
     PIDS+=("$MOCK_PID")
     wait_mock "http://127.0.0.1:${ports[0]}/health" "$WORK/e-mock.log" 300

@@ -111,12 +111,13 @@ fn record_flow(rec: &mut Recorder, ids: &FlowIds, i: u64, lag: Option<Duration>)
     rec.step_ok(ids.handshake, Duration::from_micros(300_900) + jitter, lag);
     for (k, metric) in (ids.metric_base..ids.metric_base + 5).enumerate() {
         let since = Duration::from_micros(120 + 60 * k as u64) + jitter;
-        rec.event(metric, since, lag);
+        let id = load_tester::plan::MetricId(metric as u16);
+        rec.event(id, since, lag, 300, 0);
         rec.gap(ids.chat, Duration::from_micros(60) + jitter);
     }
     rec.step_ok(ids.chat, Duration::from_micros(330) + jitter, lag);
     rec.step_ok(ids.close, Duration::from_micros(40) + jitter, lag);
-    rec.flow_passed(Duration::from_micros(301_700) + jitter, lag);
+    rec.flow_passed(Duration::from_micros(301_700) + jitter, lag, false);
 }
 
 struct FlowIds {

@@ -53,6 +53,7 @@ pub enum Command {
     /// with --repeat N --every D, passes on a period with a summary (synthetic monitoring).
     Probe(ProbeArgs),
     /// Serve the built-in mock target (login, WebSocket, agent events, injectable faults).
+    #[command(after_long_help = MOCK_EXAMPLES)]
     Mock(MockArgs),
     /// Check scenario files and print every error with its place (file:line:col, step, field).
     Validate(ValidateArgs),
@@ -64,6 +65,18 @@ pub enum Command {
     /// Write the HTML report (charts and tables, one self-contained file) from saved JSON results.
     Report(ReportArgs),
 }
+
+/// `mock --help`'s closing section: examples, and what it counts.
+const MOCK_EXAMPLES: &str = "\
+Examples:
+  load-tester mock --thinking 3 --tools 2 --chunks 2
+  load-tester mock --tool-names cost_query,web_search --tool-time 50ms --jitter 20ms
+  load-tester mock --timestamps epoch --delay 20ms --fault drop:tool_completed --fault-rate 0.1
+
+What it sent: GET /__mock/stats answers JSON counters (flows, frames, bytes, events and \
+event_bytes per type, tools per name with calls, completed and the sum of reported duration_ms); \
+the same JSON is printed as one line on stderr when the mock stops (summed over --processes).
+  curl -s http://127.0.0.1:8000/__mock/stats";
 
 /// Where to point the scenario; these win over the scenario's `[target]`.
 #[derive(Args, Debug, Clone, Default)]

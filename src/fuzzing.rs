@@ -131,7 +131,7 @@ fn shard_results(plan: &Plan, index: u32) -> Summary {
             rec.steps[s].ok += 1;
             record(&mut rec.steps[s].latency, 800 + 997 * i);
         }
-        for h in &mut rec.events {
+        for h in rec.expected_events(plan) {
             record(h, 1500 + 3_001 * i);
         }
         rec.flows_started += 1;

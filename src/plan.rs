@@ -8,8 +8,15 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::scenario::expect::Expr;
-use crate::scenario::template::Template;
+pub mod expect;
+pub mod limits;
+pub mod stream;
+pub mod template;
+
+use self::expect::Expr;
+use self::template::Template;
+
+pub use stream::{EventMetric, MetricId};
 
 /// Index of a step in `Plan::steps` (setup steps first, then iteration steps).
 pub type StepId = u16;
@@ -17,6 +24,21 @@ pub type StepId = u16;
 pub type EventId = u16;
 /// Index of a scenario variable in `Plan::vars`.
 pub type VarId = u16;
+
+/// An event as seen in an error: a type the plan knows, or one it does not (interned per
+/// recorder). Serialized only in `--processes` interval records (`metrics::record`).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+pub enum EventRef {
+    Known(EventId),
+    /// Index into the recorder's table of unknown event type names.
+    Unknown(u32),
+    /// A frame whose type could not be read (not JSON, no `type` field).
+    Unreadable,
+    /// An unknown type after the recorder's table of names was full (`MAX_UNKNOWN_EVENTS`).
+    OtherUnknown,
+}
 
 /// A place in a scenario file, for error messages: `file:line:col`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -52,7 +74,8 @@ pub struct Plan {
     pub events: Vec<String>,
     /// Variables: name and default value (None: unset until extracted or captured).
     pub vars: Vec<VarDecl>,
-    /// Per-event latency metrics: one entry per (exchange step, event in its expression's alphabet).
+    /// Per-event metrics: one entry per (exchange step, event in its expression's alphabet, then
+    /// each event type its `ignore` and `fail_on` name without wildcards). `MetricId` indexes it.
     pub event_metrics: Vec<EventMetric>,
     /// How event types are read from WebSocket frames.
     pub envelope: Envelope,
@@ -397,7 +420,8 @@ pub struct Step {
 pub enum StepKind {
     Http(HttpStep),
     WsConnect(WsConnect),
-    WsExchange(WsExchange),
+    /// Boxed: its expectation (DFA, event table) is by far the largest step.
+    WsExchange(Box<WsExchange>),
     WsClose(WsClose),
     Think(Think),
     Jwt(JwtStep),
@@ -430,7 +454,7 @@ pub struct HttpStep {
     pub extract: Vec<Extract>,
     pub timeout: Duration,
     /// Response limits (`http.max_body`, `http.max_header_size`, `http.max_headers`).
-    pub limits: crate::transport::h1::Limits,
+    pub limits: limits::Limits,
 }
 
 /// `jwt`: signs the rendered claims into a variable (HS* with a secret, RS* with a PEM key).
@@ -523,20 +547,20 @@ pub struct Expectation {
     /// Captures: when an event of that type arrives, extract fields (merged top ∪ payload ∪ data).
     pub captures: Vec<(EventId, Extract)>,
     /// Offset of this step's first entry in `Plan::event_metrics`; entries follow in
-    /// `expr.alphabet()` order.
+    /// `expr.alphabet()` order, then the types `ignore` and `fail_on` name literally.
     pub metric_base: usize,
+    /// How many entries of `Plan::event_metrics` are this step's (from `metric_base`).
+    pub metrics: usize,
+    /// Every event type the step knows, resolved: one lookup per frame.
+    pub table: stream::EventTable,
+    /// How tool calls are paired and timed (when the step's events include both ends).
+    pub tools: Option<stream::ToolSpec>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Unlisted {
     Fail,
     Ignore,
-}
-
-#[derive(Debug, Clone)]
-pub struct EventMetric {
-    pub step: StepId,
-    pub event: EventId,
 }
 
 #[derive(Debug)]

@@ -1,4 +1,5 @@
-//! `mock`: serve the built-in mock target until a signal (or as several processes).
+//! `mock`: serve the built-in mock target until a signal (or as several processes), then print
+//! its counters as one JSON line on stderr.
 
 use crate::cli::MockArgs;
 use crate::exit::Exit;
@@ -39,6 +40,9 @@ pub(super) async fn mock(a: MockArgs, io: &Io) -> Exit {
         addrs.join(", ")
     ));
     io.interrupt.cancelled().await;
+    let counts = server.counts();
     server.shutdown().await;
+    // What it sent, as one JSON line (the body of GET /__mock/stats), for scripts to read.
+    io.eprint(&format!("{}\n", counts.to_json_line()));
     Exit::Passed
 }

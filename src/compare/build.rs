@@ -264,10 +264,14 @@ impl Ctx {
     }
 }
 
-/// The events of a step, if it is there.
+/// The expected events of a step, if it is there (noise and error rows are not compared).
 fn event_names(s: Option<&StepSummary>) -> impl Iterator<Item = &str> {
-    s.into_iter()
-        .flat_map(|s| s.events.iter().map(|e| e.name.as_str()))
+    s.into_iter().flat_map(|s| {
+        s.events
+            .iter()
+            .filter(|e| e.role == "expected")
+            .map(|e| e.name.as_str())
+    })
 }
 
 /// A histogram decoded: `Ok(None)` for a missing block, an error for one that does not decode

@@ -76,7 +76,8 @@ mod tests {
             e.starts_with("b.json: not a load-tester results file"),
             "{e}"
         );
-        let future = text.replacen("\"version\": 2", "\"version\": 9", 1);
+        let version = format!("\"version\": {}", crate::metrics::summary::RESULTS_VERSION);
+        let future = text.replacen(&version, "\"version\": 9", 1);
         let e = parse("b.json", future.as_bytes()).unwrap_err();
         assert!(e.contains("b.json: version: results version 9"), "{e}");
         let mut s: Summary = serde_json::from_str(&text).unwrap();

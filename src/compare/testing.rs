@@ -34,7 +34,7 @@ pub fn test_results_seeded(n: u64, scale: f64, elapsed_s: f64, seed: u64) -> Sum
             let v = sample(5.0);
             record(&mut rec.steps[s].latency, v);
         }
-        for (i, h) in rec.events.iter_mut().enumerate() {
+        for (i, h) in rec.expected_events(&plan).enumerate() {
             let v = sample(20.0 * (i + 1) as f64);
             record(h, v);
         }

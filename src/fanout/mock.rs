@@ -9,6 +9,7 @@ use tokio::process::Command;
 use super::signal;
 use crate::exit::Exit;
 use crate::io::Io;
+use crate::mock::MockCounts;
 
 /// kernel spreads connections over them) and one JWT secret (so a token minted by one verifies
 /// at another). Returns when they have all ended, after forwarding the stop signal.
@@ -16,6 +17,7 @@ pub async fn mock(args: Vec<OsString>, n: u32, secret: &str, io: &Io) -> Exit {
     let exe = &io.program;
     let mut children = Vec::new();
     let mut ready = Vec::new();
+    let mut readers = Vec::new();
     for j in 0..n {
         let mut cmd = Command::new(exe);
         cmd.arg("mock")
@@ -35,20 +37,25 @@ pub async fn mock(args: Vec<OsString>, n: u32, secret: &str, io: &Io) -> Exit {
                 ready.push(rx);
                 let index = j + 1;
                 let out = io.err.clone();
-                tokio::spawn(async move {
-                    let Some(err) = err else { return };
+                readers.push(tokio::spawn(async move {
+                    let err = err?;
                     let mut tx = Some(tx);
+                    let mut counts = None;
                     let mut lines = BufReader::new(err).lines();
                     while let Ok(Some(line)) = lines.next_line().await {
                         if line.starts_with("mock target listening") {
                             if let Some(tx) = tx.take() {
                                 let _ = tx.send(line);
                             }
+                        } else if let Some(c) = stats_line(&line) {
+                            // Its final counters: summed over the processes at the end.
+                            counts = Some(c);
                         } else if let Ok(mut w) = out.lock() {
                             let _ = writeln!(w, "[mock process {index}] {line}");
                         }
                     }
-                });
+                    counts
+                }));
             }
             Err(e) => {
                 io.eprint(&format!(
@@ -86,5 +93,21 @@ pub async fn mock(args: Vec<OsString>, n: u32, secret: &str, io: &Io) -> Exit {
             }
         }
     }
+    // One line of the processes' summed counters, as a single mock prints its own.
+    let mut total = MockCounts::default();
+    for r in readers {
+        if let Ok(Some(c)) = r.await {
+            total += &c;
+        }
+    }
+    io.eprint(&format!("{}\n", total.to_json_line()));
     worst
+}
+
+/// A child's final counters line (`{"flows":...}`), if `line` is one.
+fn stats_line(line: &str) -> Option<MockCounts> {
+    if !line.starts_with("{\"flows\":") {
+        return None;
+    }
+    serde_json::from_str(line).ok()
 }

@@ -80,17 +80,26 @@ impl fmt::Display for Phase {
     }
 }
 
-/// An event as seen in an error: a type the plan knows, or one it does not (interned per recorder).
-/// Serialized only in `--processes` interval records (`metrics::record`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub enum EventRef {
-    Known(EventId),
-    /// Index into the recorder's table of unknown event type names.
-    Unknown(u32),
-    /// A frame whose type could not be read (not JSON, no `type` field).
-    Unreadable,
-    /// An unknown type after the recorder's table of names was full (`MAX_UNKNOWN_EVENTS`).
-    OtherUnknown,
+pub use crate::plan::EventRef;
+
+impl From<crate::plan::expect::Diagnosis> for ErrorKind {
+    fn from(d: crate::plan::expect::Diagnosis) -> ErrorKind {
+        use crate::plan::expect::Diagnosis;
+        match d {
+            Diagnosis::Missing { missing, got } => ErrorKind::EventMissing { missing, got },
+            Diagnosis::Unexpected { got, after } => ErrorKind::UnexpectedEvent {
+                got: EventRef::Known(got),
+                after,
+            },
+            Diagnosis::Matched => ErrorKind::TotalTimeout,
+        }
+    }
+}
+
+impl From<crate::plan::expect::Diagnosis> for Failure {
+    fn from(d: crate::plan::expect::Diagnosis) -> Failure {
+        Failure::from(ErrorKind::from(d))
+    }
 }
 
 /// Why a step failed. Serialized only in `--processes` interval records (`metrics::record`).

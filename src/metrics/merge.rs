@@ -9,8 +9,9 @@ use hdrhistogram::Histogram;
 
 use super::recorder::new_histogram;
 use super::summary::{
-    sort_errors, sort_interrupted, Backoff, ErrorCount, EventSummary, Flows, Generator,
-    InterruptedAt, Latency, LoadInfo, StepSummary, StoppedBy, Summary, ToolError, Verdict,
+    decode_histogram, sort_errors, sort_interrupted, Backoff, Counts, ErrorCount, EventGroup,
+    EventSummary, Flows, GapPair, Generator, InterruptedAt, Latency, LoadInfo, ServerLag,
+    StepSummary, StoppedBy, StreamSummary, Summary, TextRates, ToolError, ToolSummary, Verdict,
     RESULTS_VERSION,
 };
 use crate::report::series::IntervalStats;
@@ -64,6 +65,8 @@ pub fn merge(parts: &[Summary]) -> Result<Summary, String> {
     let flows = Flows {
         started: total(parts.iter().map(|p| p.flows.started)),
         passed: total(parts.iter().map(|p| p.flows.passed)),
+        good: total(parts.iter().map(|p| p.flows.good)),
+        late: total(parts.iter().map(|p| p.flows.late)),
         failed: total(parts.iter().map(|p| p.flows.failed)),
         interrupted: total(parts.iter().map(|p| p.flows.interrupted)),
         dropped: total(parts.iter().map(|p| p.flows.dropped)),
@@ -82,6 +85,7 @@ pub fn merge(parts: &[Summary]) -> Result<Summary, String> {
     let tool_errors: Vec<ToolError> = parts.iter().flat_map(|p| p.tool_errors.clone()).collect();
 
     Ok(Summary {
+        goodput: Default::default(),
         version: RESULTS_VERSION,
         tool: first.tool,
         tool_version: env!("CARGO_PKG_VERSION").into(),
@@ -149,9 +153,16 @@ fn merge_step<'a>(
         )?),
         None => None,
     };
-    let events = first
-        .events
-        .iter()
+    // Every row of any input, in the order first seen: expected rows are in all of them
+    // (`check`), noise rows only where noise came.
+    let mut rows: Vec<&EventSummary> = Vec::new();
+    for e in steps.clone().flat_map(|s| &s.events) {
+        if !rows.iter().any(|r| r.name == e.name) {
+            rows.push(e);
+        }
+    }
+    let events = rows
+        .into_iter()
         .map(|e| {
             let same = steps.clone().filter_map(|s| s.event(&e.name));
             Ok(EventSummary {
@@ -163,6 +174,15 @@ fn merge_step<'a>(
                     same.clone().map(|x| x.latency_corrected.as_ref()),
                 )?,
                 required: same.clone().all(|x| x.required),
+                role: e.role.clone(),
+                flows: total(same.clone().map(|x| x.flows)),
+                per_flow: add_counts(same.clone().map(|x| x.per_flow.as_ref()), 1.0)?,
+                bytes: total(same.clone().map(|x| x.bytes)),
+                text_chars: total(same.clone().map(|x| x.text_chars)),
+                budget_ms: e.budget_ms,
+                over_budget: total(same.clone().map(|x| x.over_budget)),
+                group_by: e.group_by.clone(),
+                groups: merge_groups(same.clone())?,
             })
         })
         .collect::<Result<Vec<_>, String>>()?;
@@ -183,6 +203,7 @@ fn merge_step<'a>(
         errors,
         gaps,
         events,
+        stream: merge_stream(steps.clone().filter_map(|s| s.stream.as_ref()))?,
         settled: first
             .settled
             .as_ref()
@@ -196,6 +217,140 @@ fn merge_step<'a>(
                 settle_ms: f.settle_ms,
             }),
     })
+}
+
+/// Adds the `Counts` blocks of the inputs that have one (values recorded `scale` times larger).
+fn add_counts<'a>(
+    blocks: impl Iterator<Item = Option<&'a Counts>> + Clone,
+    scale: f64,
+) -> Result<Option<Counts>, String> {
+    if blocks.clone().all(|b| b.is_none()) {
+        return Ok(None);
+    }
+    let mut total: Histogram<u64> = new_histogram();
+    for b in blocks.flatten() {
+        let h = decode_histogram(&b.histogram)?;
+        total
+            .add(&h)
+            .map_err(|e| format!("histograms do not add: {e:?}"))?;
+    }
+    Ok(Some(Counts::from_histogram(&total, scale)))
+}
+
+/// Rows by value, in the order first seen.
+fn merge_groups<'a>(
+    events: impl Iterator<Item = &'a EventSummary> + Clone,
+) -> Result<Vec<EventGroup>, String> {
+    let mut values: Vec<&str> = Vec::new();
+    for g in events.clone().flat_map(|e| &e.groups) {
+        if !values.contains(&g.value.as_str()) {
+            values.push(&g.value);
+        }
+    }
+    values
+        .into_iter()
+        .map(|v| {
+            let same = events
+                .clone()
+                .flat_map(|e| &e.groups)
+                .filter(|g| g.value == v);
+            Ok(EventGroup {
+                value: v.to_string(),
+                latency: add_latencies(same.clone().map(|g| &g.latency))?,
+                bytes: total(same.map(|g| g.bytes)),
+            })
+        })
+        .collect()
+}
+
+/// Adds the stream blocks of one step: histograms added, rows matched by name.
+fn merge_stream<'a>(
+    streams: impl Iterator<Item = &'a StreamSummary> + Clone,
+) -> Result<Option<StreamSummary>, String> {
+    let Some(first) = streams.clone().next() else {
+        return Ok(None);
+    };
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    let mut tools: Vec<String> = Vec::new();
+    for s in streams.clone() {
+        for p in &s.pairs {
+            let key = (p.from.clone(), p.to.clone());
+            if !pairs.contains(&key) {
+                pairs.push(key);
+            }
+        }
+        for t in &s.tools {
+            if !tools.contains(&t.name) {
+                tools.push(t.name.clone());
+            }
+        }
+    }
+    let text_parts = streams.clone().filter_map(|s| s.text.as_ref());
+    let lag_parts = streams.clone().filter_map(|s| s.server_lag.as_ref());
+    Ok(Some(StreamSummary {
+        first_event: add_latencies(streams.clone().map(|s| &s.first_event))?,
+        pairs: pairs
+            .into_iter()
+            .map(|(from, to)| {
+                let same = streams
+                    .clone()
+                    .flat_map(|s| &s.pairs)
+                    .filter(|p| p.from == from && p.to == to);
+                Ok(GapPair {
+                    gaps: add_latencies(same.map(|p| &p.gaps))?,
+                    from,
+                    to,
+                })
+            })
+            .collect::<Result<_, String>>()?,
+        events_per_flow: add_counts(streams.clone().map(|s| Some(&s.events_per_flow)), 1.0)?
+            .unwrap_or_else(|| first.events_per_flow.clone()),
+        bytes_per_flow: add_counts(streams.clone().map(|s| Some(&s.bytes_per_flow)), 1.0)?
+            .unwrap_or_else(|| first.bytes_per_flow.clone()),
+        text: match text_parts.clone().next() {
+            None => None,
+            Some(t) => Some(TextRates {
+                chars: total(text_parts.clone().map(|t| t.chars)),
+                chunks: total(text_parts.clone().map(|t| t.chunks)),
+                chars_per_s: add_counts(text_parts.clone().map(|t| Some(&t.chars_per_s)), 1.0)?
+                    .unwrap_or_else(|| t.chars_per_s.clone()),
+                chunks_per_s: add_counts(
+                    text_parts.clone().map(|t| Some(&t.chunks_per_s)),
+                    1000.0,
+                )?
+                .unwrap_or_else(|| t.chunks_per_s.clone()),
+            }),
+        },
+        tools: tools
+            .into_iter()
+            .map(|name| {
+                let same = streams
+                    .clone()
+                    .flat_map(|s| &s.tools)
+                    .filter(|t| t.name == name);
+                Ok(ToolSummary {
+                    latency: add_latencies(same.clone().map(|t| &t.latency))?,
+                    server: add_optional(same.clone().map(|t| t.server.as_ref()))?,
+                    overhead: add_optional(same.clone().map(|t| t.overhead.as_ref()))?,
+                    server_longer: total(same.map(|t| t.server_longer)),
+                    name,
+                })
+            })
+            .collect::<Result<_, String>>()?,
+        tools_unfinished: total(streams.clone().map(|s| s.tools_unfinished)),
+        server_lag: match lag_parts.clone().next() {
+            None => None,
+            Some(_) => Some(ServerLag {
+                clock_dependent: true,
+                behind: add_latencies(lag_parts.clone().map(|l| &l.behind))?,
+                ahead: total(lag_parts.clone().map(|l| l.ahead)),
+                ahead_max_ms: lag_parts
+                    .clone()
+                    .map(|l| l.ahead_max_ms)
+                    .fold(0.0, f64::max),
+            }),
+        },
+    }))
 }
 
 /// Adds the histograms of several latency blocks and derives the block again.
@@ -310,7 +465,7 @@ mod tests {
                 record(&mut rec.steps[step].latency, us);
                 rec.steps[step].ok += 1;
             }
-            for h in &mut rec.events {
+            for h in rec.expected_events(plan) {
                 record(h, rng.gen_range(100..5_000_000));
             }
             rec.flows_started += 1;

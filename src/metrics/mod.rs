@@ -5,4 +5,5 @@ pub mod merge;
 pub mod record;
 pub mod recorder;
 pub mod redact;
+pub mod stream;
 pub mod summary;

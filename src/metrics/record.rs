@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::errors::{ErrorKind, ErrorStat, EventRef, Phase, MAX_CAUSES, MAX_UNKNOWN_EVENTS};
 use super::recorder::{new_histogram, Activity, Corrected, Recorder};
+use super::stream::{EventRecord, StreamRecord, MAX_LABELS};
 use super::summary::{decode_histogram, encode_histogram};
 use crate::plan::{EventId, Plan, StepId};
 
@@ -21,8 +22,13 @@ use crate::plan::{EventId, Plan, StepId};
 pub struct Record {
     pub steps: Vec<StepRecord>,
     pub events: Vec<String>,
+    /// By event metric: its other figures (per flow, bytes, budget, groups).
+    #[serde(default)]
+    pub event_stats: Vec<EventRecord>,
     pub iteration: String,
     pub flows_started: u64,
+    #[serde(default)]
+    pub flows_late: u64,
     pub flows_passed: u64,
     pub flows_failed: u64,
     pub unknown_events: Vec<String>,
@@ -42,6 +48,8 @@ pub struct StepRecord {
     pub settled: u64,
     pub errors: Vec<ErrorRecord>,
     pub gaps: Option<String>,
+    #[serde(default)]
+    pub stream: Option<StreamRecord>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -142,9 +150,12 @@ impl Recorder {
                         })
                         .collect(),
                     gaps: s.gaps.as_ref().map(encode_histogram),
+                    stream: s.stream.clone(),
                 })
                 .collect(),
             events: encode_all(&self.events),
+            event_stats: self.event_stats.clone(),
+            flows_late: self.flows_late,
             iteration: encode_histogram(&self.iteration),
             flows_started: self.flows_started,
             flows_passed: self.flows_passed,
@@ -197,6 +208,15 @@ impl Recorder {
                 (None, None) => None,
                 _ => return Err(format!("step {i}: gaps where the plan has none, or none")),
             };
+            into.stream = match (&s.stream, &into.stream) {
+                (Some(t), Some(_)) if t.fits(plan.events.len()) => Some(t.clone()),
+                (None, None) => None,
+                _ => {
+                    return Err(format!(
+                        "step {i}: a stream record that does not fit the plan"
+                    ))
+                }
+            };
             for e in &s.errors {
                 if !kind_fits(&e.kind, plan, unknown) || e.causes.len() > MAX_CAUSES {
                     return Err(format!(
@@ -216,6 +236,19 @@ impl Recorder {
             }
         }
         rec.events = decode_all("event", &r.events, plan.event_metrics.len())?;
+        if r.event_stats.len() != plan.event_metrics.len()
+            || r.event_stats
+                .iter()
+                .any(|e| e.groups.len() > MAX_LABELS + 1)
+        {
+            return Err(format!(
+                "{} event records, the plan has {}",
+                r.event_stats.len(),
+                plan.event_metrics.len()
+            ));
+        }
+        rec.event_stats = r.event_stats.clone();
+        rec.flows_late = r.flows_late.min(r.flows_passed);
         rec.iteration = decode("iteration", &r.iteration)?;
         rec.corrected = match (&r.corrected, plan.load.is_open()) {
             (Some(c), true) => Some(Corrected {
@@ -262,6 +295,7 @@ mod tests {
     use super::*;
     use crate::metrics::errors::Failure;
     use crate::metrics::summary::{Mode, RunInfo, StoppedBy, Summary};
+    use crate::plan::MetricId;
 
     fn plan(open: bool) -> Plan {
         let path =
@@ -279,7 +313,7 @@ mod tests {
         for i in 0..40u64 {
             rec.flow_started();
             rec.step_ok(0, Duration::from_micros(900 + i * 13), lag);
-            rec.event(2, Duration::from_micros(3000 + i), lag);
+            rec.event(MetricId(2), Duration::from_micros(3000 + i), lag, 100, 0);
             rec.gap(3, Duration::from_micros(50 + i));
             rec.scheduling_lag(Duration::from_micros(7 + i));
             if i % 8 == 0 {
@@ -294,7 +328,7 @@ mod tests {
                 };
                 rec.flow_interrupted(at, Duration::from_millis(i));
             } else {
-                rec.flow_passed(Duration::from_millis(20 + i), lag);
+                rec.flow_passed(Duration::from_millis(20 + i), lag, false);
             }
         }
         rec.step_settled(3);

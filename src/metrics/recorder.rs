@@ -12,7 +12,8 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 
 use super::errors::{ErrorKind, ErrorTable, EventRef, Failure};
-use crate::plan::{EventId, Plan, StepId};
+use super::stream::{EventRecord, StreamRecord};
+use crate::plan::{EventId, MetricId, Plan, StepId};
 
 /// Histograms count microseconds with 3 significant digits and grow as needed.
 pub fn new_histogram() -> Histogram<u64> {
@@ -47,6 +48,8 @@ pub struct StepRecord {
     pub errors: ErrorTable,
     /// Gaps between consecutive expected events (exchange steps only).
     pub gaps: Option<Histogram<u64>>,
+    /// The event stream (exchange steps with an expectation).
+    pub stream: Option<StreamRecord>,
 }
 
 impl StepRecord {
@@ -59,8 +62,12 @@ impl StepRecord {
 #[derive(Debug, Clone)]
 pub struct Recorder {
     pub steps: Vec<StepRecord>,
-    /// By `Plan::event_metrics` index: time from the send to the event's first arrival.
+    /// By `Plan::event_metrics` index: time from the send to each occurrence of the event.
     pub events: Vec<Histogram<u64>>,
+    /// By `Plan::event_metrics` index: the event's other figures (per flow, bytes, budget).
+    pub event_stats: Vec<EventRecord>,
+    /// Of `flows_passed`: flows that missed a budget (`ws.budgets`); the rest were good.
+    pub flows_late: u64,
     /// Whole iterations that passed.
     pub iteration: Histogram<u64>,
     pub flows_started: u64,
@@ -129,11 +136,23 @@ impl Recorder {
                     }
                     _ => None,
                 },
+                stream: match &s.kind {
+                    crate::plan::StepKind::WsExchange(x) if x.expect.is_some() => {
+                        Some(StreamRecord::default())
+                    }
+                    _ => None,
+                },
             })
             .collect();
         Recorder {
             steps,
             events: plan.event_metrics.iter().map(|_| new_histogram()).collect(),
+            event_stats: plan
+                .event_metrics
+                .iter()
+                .map(|_| EventRecord::default())
+                .collect(),
+            flows_late: 0,
             iteration: new_histogram(),
             flows_started: 0,
             flows_passed: 0,
@@ -183,15 +202,46 @@ impl Recorder {
         }
     }
 
-    pub fn event(&mut self, metric: usize, since_send: Duration, lag: Option<Duration>) {
-        if let Some(h) = self.events.get_mut(metric) {
+    /// An occurrence of a measured event, `since_send` after the send, of `bytes` carrying
+    /// `chars` characters of text; `lag` is how late its flow started (open model).
+    pub fn event(
+        &mut self,
+        metric: MetricId,
+        since_send: Duration,
+        lag: Option<Duration>,
+        bytes: usize,
+        chars: usize,
+    ) {
+        let m = metric.index();
+        if let Some(h) = self.events.get_mut(m) {
             record(h, micros(since_send));
         }
+        if let Some(s) = self.event_stats.get_mut(m) {
+            s.occurrence(bytes, chars);
+        }
         if let (Some(c), Some(lag)) = (self.corrected.as_mut(), lag) {
-            if let Some(h) = c.events.get_mut(metric) {
+            if let Some(h) = c.events.get_mut(m) {
                 record(h, micros(since_send + lag));
             }
         }
+    }
+
+    /// The latency histograms of the expected events (not the noise and error types a step
+    /// counts beside them), for tests and fuzzing that fill a recorder by hand.
+    pub fn expected_events<'a>(
+        &'a mut self,
+        plan: &'a Plan,
+    ) -> impl Iterator<Item = &'a mut Histogram<u64>> + 'a {
+        self.events
+            .iter_mut()
+            .zip(&plan.event_metrics)
+            .filter(|(_, m)| m.role == crate::plan::stream::Role::Expected)
+            .map(|(h, _)| h)
+    }
+
+    /// The stream record of an exchange step (none for other steps).
+    pub fn stream(&mut self, step: StepId) -> Option<&mut StreamRecord> {
+        self.steps.get_mut(step as usize)?.stream.as_mut()
     }
 
     pub fn gap(&mut self, step: StepId, gap: Duration) {
@@ -204,8 +254,10 @@ impl Recorder {
         self.flows_started += 1;
     }
 
-    pub fn flow_passed(&mut self, took: Duration, lag: Option<Duration>) {
+    /// A flow passed; `late` when it missed a budget (it passed, but was not good).
+    pub fn flow_passed(&mut self, took: Duration, lag: Option<Duration>, late: bool) {
         self.flows_passed += 1;
+        self.flows_late += u64::from(late);
         record(&mut self.iteration, micros(took));
         if let (Some(c), Some(lag)) = (self.corrected.as_mut(), lag) {
             record(&mut c.iteration, micros(took + lag));
@@ -306,6 +358,9 @@ impl AddAssign<&Recorder> for Recorder {
             if let (Some(g), Some(og)) = (s.gaps.as_mut(), o.gaps.as_ref()) {
                 add_hist(g, og);
             }
+            if let (Some(t), Some(ot)) = (s.stream.as_mut(), o.stream.as_ref()) {
+                *t += ot;
+            }
         }
         for (i, o) in other.steps.iter().enumerate() {
             for ((kind, phase), stat) in &o.errors {
@@ -318,6 +373,10 @@ impl AddAssign<&Recorder> for Recorder {
         for (h, o) in self.events.iter_mut().zip(&other.events) {
             add_hist(h, o);
         }
+        for (e, o) in self.event_stats.iter_mut().zip(&other.event_stats) {
+            *e += o;
+        }
+        self.flows_late += other.flows_late;
         add_hist(&mut self.iteration, &other.iteration);
         if let (Some(c), Some(o)) = (self.corrected.as_mut(), other.corrected.as_ref()) {
             for (h, oh) in c.steps.iter_mut().zip(&o.steps) {

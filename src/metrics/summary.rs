@@ -19,7 +19,7 @@ use super::recorder::Recorder;
 use crate::plan::{EventId, Plan, StepKind};
 
 /// Version of the JSON results format (`schema/results.schema.json`).
-pub const RESULTS_VERSION: u32 = 2;
+pub const RESULTS_VERSION: u32 = 3;
 
 /// JSON results written by `load-tester run --out FILE`, `probe --out FILE` and
 /// `merge --out FILE`. Latencies are milliseconds; `histogram` fields hold the full HDR histogram
@@ -60,6 +60,9 @@ pub struct Summary {
     #[serde(default)]
     pub missing_shards: Vec<String>,
     pub flows: Flows,
+    /// Good flows (passed, every budget met) per second, and their share of the flows that ended.
+    #[serde(default)]
+    pub goodput: Goodput,
     /// What the interrupted flows were doing when they were cut off, most frequent first.
     pub interrupted: Vec<InterruptedAt>,
     /// Why the run ended: its planned end, or a signal.
@@ -326,16 +329,35 @@ pub struct Generator {
 /// Above this p99 timer lag, the generator itself is adding delay to what it measures.
 pub const SATURATION_MS: f64 = 10.0;
 
-/// Every flow accounted for: `started = passed + failed + interrupted`.
+/// Every flow accounted for: `started = passed + failed + interrupted`, and
+/// `passed = good + late`.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, JsonSchema)]
 pub struct Flows {
     pub started: u64,
     pub passed: u64,
+    /// Of `passed`: flows that met every budget (`ws.budgets`; without budgets, every passed flow).
+    #[serde(default)]
+    pub good: u64,
+    /// Of `passed`: flows that passed but missed a budget.
+    #[serde(default)]
+    pub late: u64,
     pub failed: u64,
     /// Cut off by the end of the run or a signal: neither passed nor failed (see `interrupted`).
     pub interrupted: u64,
     /// Open model: arrivals that found no free user and no room to wait (k6's dropped_iterations).
     pub dropped: u64,
+}
+
+/// Goodput: flows that passed and met every budget, as vLLM's and genai-perf's benchmarks count
+/// requests within their latency budgets.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Default, JsonSchema)]
+pub struct Goodput {
+    /// Good flows per second of run time.
+    #[schemars(range(min = 0))]
+    pub per_s: f64,
+    /// Good flows in percent of the flows that ended (passed or failed); none before any ended.
+    #[schemars(range(min = 0, max = 100))]
+    pub good_pct: Option<f64>,
 }
 
 /// The outcome of the run, judged from the results (`Verdict::judge`).
@@ -425,11 +447,124 @@ pub struct StepSummary {
     pub errors: Vec<ErrorCount>,
     /// Gaps between consecutive expected events (exchange steps with an expectation).
     pub gaps: Option<Latency>,
-    /// Per event type: time from the send to its first arrival in the flow.
+    /// Per event type: every occurrence, timed from the send.
     pub events: Vec<EventSummary>,
     /// Exchange steps with a `settle`: executions that ended by waiting it out.
     #[serde(default)]
     pub settled: Option<Settled>,
+    /// Exchange steps with an expectation: what the event stream carried, beyond each event.
+    #[serde(default)]
+    pub stream: Option<StreamSummary>,
+}
+
+/// A distribution of plain numbers (counts, bytes, rates): not milliseconds.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
+pub struct Counts {
+    /// How many values (flows) it holds.
+    pub count: u64,
+    pub min: f64,
+    pub p50: f64,
+    pub mean: f64,
+    pub max: f64,
+    /// Base64 of the HDR V2 deflate serialization of the values (as recorded: see the field).
+    #[schemars(extend("contentEncoding" = "base64"))]
+    pub histogram: String,
+}
+
+impl Counts {
+    /// From a histogram of values recorded `scale` times larger (1: as they are).
+    pub fn from_histogram(h: &Histogram<u64>, scale: f64) -> Counts {
+        let v = |x: u64| x as f64 / scale;
+        let empty = h.is_empty();
+        Counts {
+            count: h.len(),
+            min: if empty { 0.0 } else { v(h.min()) },
+            p50: if empty {
+                0.0
+            } else {
+                v(h.value_at_quantile(0.5))
+            },
+            mean: if empty { 0.0 } else { h.mean() / scale },
+            max: if empty { 0.0 } else { v(h.max()) },
+            histogram: encode_histogram(h),
+        }
+    }
+}
+
+/// The stream of an exchange step: first event, gaps by pair, volume, text, tools, clocks.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
+pub struct StreamSummary {
+    /// Time from the send to the first expected event (time to first event).
+    pub first_event: Latency,
+    /// Gaps between consecutive expected events, one histogram per pair of types in the order
+    /// they came (`agent_started` → `agent_thinking`, ...).
+    pub pairs: Vec<GapPair>,
+    /// Frames with an event per execution (every type, noise included).
+    pub events_per_flow: Counts,
+    /// Bytes of those frames per execution.
+    pub bytes_per_flow: Counts,
+    /// Streamed text (`agent_thinking` reasoning, `stream_chunk`/`partial_result` content,
+    /// `final_response`); none when no event carried text.
+    pub text: Option<TextRates>,
+    /// Tool calls (`tool_executing` → `tool_completed`, matched by tool name, else by order),
+    /// one row per tool name.
+    pub tools: Vec<ToolSummary>,
+    /// Tool calls started but not completed when the step ended.
+    pub tools_unfinished: u64,
+    /// The events' own `timestamp` against their arrival: depends on the two clocks agreeing.
+    pub server_lag: Option<ServerLag>,
+}
+
+/// The gaps between events of type `from` and the next expected event, of type `to`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
+pub struct GapPair {
+    pub from: String,
+    pub to: String,
+    pub gaps: Latency,
+}
+
+/// Streamed text: totals, and rates per execution between its first and last text event.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
+pub struct TextRates {
+    /// Characters of text in all.
+    pub chars: u64,
+    /// Events that carried text.
+    pub chunks: u64,
+    /// Characters per second, per execution with two text events or more.
+    pub chars_per_s: Counts,
+    /// Text events per second, per such execution.
+    pub chunks_per_s: Counts,
+}
+
+/// One tool's calls: as the client saw them, as the server reported them, and the difference.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
+pub struct ToolSummary {
+    /// The tool's name (`tool_name` or `tool`), `(unnamed)`, or `(other)` past 64 names.
+    pub name: String,
+    /// From the arrival of `tool_executing` to that of its `tool_completed`.
+    pub latency: Latency,
+    /// The duration the server reported in `tool_completed` (`duration`, `execution_time_ms` or
+    /// the step's `ws.tool_duration` pointer, in ms); none when it reported none.
+    pub server: Option<Latency>,
+    /// Client minus server (queueing and transport), for calls the server reported no longer
+    /// than the client saw.
+    pub overhead: Option<Latency>,
+    /// Calls the server reported longer than the client saw them (not in `overhead`).
+    pub server_longer: u64,
+}
+
+/// One-way lag from the server's event timestamps: arrival time minus the event's timestamp.
+/// Clock-dependent: only as true as the two machines' clocks agree.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
+pub struct ServerLag {
+    /// Always true: these figures compare two different clocks.
+    pub clock_dependent: bool,
+    /// Events stamped before they arrived: the lag.
+    pub behind: Latency,
+    /// Events stamped after they arrived (the server's clock is ahead), and by how much at most.
+    pub ahead: u64,
+    #[schemars(range(min = 0))]
+    pub ahead_max_ms: f64,
 }
 
 /// Executions of a step that ended by waiting out its `settle`: counted in `ok`, kept out of
@@ -442,15 +577,43 @@ pub struct Settled {
     pub settle_ms: f64,
 }
 
-/// One expected event type of an exchange step.
+/// One event type of an exchange step: expected, or noise or error named in its lists.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 pub struct EventSummary {
     pub name: String,
+    /// Occurrences received (every one, a repeated event each time).
     pub count: u64,
     #[schemars(range(min = 0))]
     pub rate_per_s: f64,
-    /// Time from the send to the event's first arrival in the flow.
+    /// Time from the send to each occurrence.
     pub latency: Latency,
+    /// `expected` (in `ws.expect`), `ignored` or `fail_on` (named in those lists).
+    #[serde(default = "expected")]
+    pub role: String,
+    /// Executions of the step in which it came at least once.
+    #[serde(default)]
+    pub flows: u64,
+    /// Occurrences per execution of the step (zeros included).
+    #[serde(default)]
+    pub per_flow: Option<Counts>,
+    /// Bytes of its frames.
+    #[serde(default)]
+    pub bytes: u64,
+    /// Characters of streamed text it carried.
+    #[serde(default)]
+    pub text_chars: u64,
+    /// Its budget (`ws.budgets`, or the protocol's default), in ms: its first occurrence must
+    /// come within this long of the send, or the flow is late.
+    #[serde(default)]
+    pub budget_ms: Option<f64>,
+    /// Executions whose first occurrence missed the budget.
+    #[serde(default)]
+    pub over_budget: u64,
+    /// With `ws.group_by`: the field's pointer and the occurrences per value.
+    #[serde(default)]
+    pub group_by: Option<String>,
+    #[serde(default)]
+    pub groups: Vec<EventGroup>,
     /// Open model: from the flow's intended start.
     pub latency_corrected: Option<Latency>,
     /// The expectation cannot match without this event (every passing execution receives it);
@@ -461,6 +624,19 @@ pub struct EventSummary {
 
 fn yes() -> bool {
     true
+}
+
+fn expected() -> String {
+    "expected".into()
+}
+
+/// Occurrences of an event whose `group_by` field had one value.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
+pub struct EventGroup {
+    /// The value (`(none)` when the field was missing; `(other)` past 64 values).
+    pub value: String,
+    pub latency: Latency,
+    pub bytes: u64,
 }
 
 /// How often one error (step, kind, phase, detail) happened, with its top causes.
@@ -657,31 +833,11 @@ impl Summary {
                     StepKind::WsExchange(x) => x
                         .expect
                         .as_ref()
-                        .map(|e| {
-                            e.expr
-                                .alphabet()
-                                .iter()
-                                .enumerate()
-                                .filter_map(|(i, ev)| {
-                                    let h = rec.events.get(e.metric_base + i)?;
-                                    let corrected = rec
-                                        .corrected
-                                        .as_ref()
-                                        .and_then(|c| c.events.get(e.metric_base + i));
-                                    Some(EventSummary {
-                                        name: plan.event_name(*ev).to_string(),
-                                        count: h.len(),
-                                        rate_per_s: h.len() as f64 / secs,
-                                        latency: Latency::from_histogram(h),
-                                        latency_corrected: corrected.map(Latency::from_histogram),
-                                        required: e.expr.required(*ev),
-                                    })
-                                })
-                                .collect()
-                        })
+                        .map(|e| event_rows(plan, rec, e, secs))
                         .unwrap_or_default(),
                     _ => Vec::new(),
                 };
+                let stream = r.stream.as_ref().map(|st| stream_summary(plan, st));
                 let failed = r.failed();
                 StepSummary {
                     name: step.name.clone(),
@@ -715,6 +871,7 @@ impl Summary {
                         count: r.settled,
                         settle_ms: d.as_secs_f64() * 1000.0,
                     }),
+                    stream,
                 }
             })
             .collect();
@@ -722,6 +879,8 @@ impl Summary {
         let flows = Flows {
             started: rec.flows_started,
             passed: rec.flows_passed,
+            good: rec.flows_passed.saturating_sub(rec.flows_late),
+            late: rec.flows_late.min(rec.flows_passed),
             failed: rec.flows_failed,
             interrupted: rec.flows_interrupted(),
             dropped: rec.dropped,
@@ -767,6 +926,7 @@ impl Summary {
             generators: 1,
             missing_shards: Vec::new(),
             flows,
+            goodput: Goodput::default(),
             interrupted,
             stopped_by: info.stopped_by,
             tool_errors,
@@ -794,6 +954,11 @@ impl Summary {
     /// code. The one place these are computed, for run, probe and merge alike.
     pub fn conclude(mut self) -> Summary {
         let secs = self.elapsed_s.max(1e-9);
+        let ended = self.flows.passed.saturating_add(self.flows.failed);
+        self.goodput = Goodput {
+            per_s: self.flows.good as f64 / secs,
+            good_pct: (ended > 0).then(|| self.flows.good as f64 * 100.0 / ended as f64),
+        };
         for s in &mut self.steps {
             s.rate_per_s = s.count as f64 / secs;
             for e in &mut s.events {
@@ -816,6 +981,96 @@ impl Summary {
     /// Looks a step up by name.
     pub fn step(&self, name: &str) -> Option<&StepSummary> {
         self.steps.iter().find(|s| s.name == name)
+    }
+}
+
+/// The event rows of an exchange step: its expected events, then the noise and error types its
+/// lists name (those only when they came).
+fn event_rows(
+    plan: &Plan,
+    rec: &Recorder,
+    e: &crate::plan::Expectation,
+    secs: f64,
+) -> Vec<EventSummary> {
+    (e.metric_base..e.metric_base + e.metrics)
+        .filter_map(|m| {
+            let metric = plan.event_metrics.get(m)?;
+            let h = rec.events.get(m)?;
+            let stats = rec.event_stats.get(m)?;
+            if metric.role != crate::plan::stream::Role::Expected && h.is_empty() {
+                return None;
+            }
+            let corrected = rec.corrected.as_ref().and_then(|c| c.events.get(m));
+            Some(EventSummary {
+                name: plan.event_name(metric.event).to_string(),
+                count: h.len(),
+                rate_per_s: h.len() as f64 / secs,
+                latency: Latency::from_histogram(h),
+                latency_corrected: corrected.map(Latency::from_histogram),
+                required: e.expr.required(metric.event),
+                role: metric.role.code().to_string(),
+                flows: stats.flows,
+                per_flow: (!stats.per_flow.is_empty())
+                    .then(|| Counts::from_histogram(&stats.per_flow, 1.0)),
+                bytes: stats.bytes,
+                text_chars: stats.chars,
+                budget_ms: metric.budget.map(|d| d.as_secs_f64() * 1000.0),
+                over_budget: stats.over_budget,
+                group_by: metric.group_by.clone(),
+                groups: stats
+                    .groups
+                    .iter()
+                    .map(|g| EventGroup {
+                        value: g.value.clone(),
+                        latency: Latency::from_histogram(&g.latency),
+                        bytes: g.bytes,
+                    })
+                    .collect(),
+            })
+        })
+        .collect()
+}
+
+/// The stream figures of an exchange step.
+fn stream_summary(plan: &Plan, st: &super::stream::StreamRecord) -> StreamSummary {
+    let opt = |h: &Histogram<u64>| (!h.is_empty()).then(|| Latency::from_histogram(h));
+    StreamSummary {
+        first_event: Latency::from_histogram(&st.first_event),
+        pairs: st
+            .pairs
+            .iter()
+            .map(|p| GapPair {
+                from: plan.event_name(p.from).to_string(),
+                to: plan.event_name(p.to).to_string(),
+                gaps: Latency::from_histogram(&p.gaps),
+            })
+            .collect(),
+        events_per_flow: Counts::from_histogram(&st.events_per_flow, 1.0),
+        bytes_per_flow: Counts::from_histogram(&st.bytes_per_flow, 1.0),
+        text: (st.text_chunks > 0).then(|| TextRates {
+            chars: st.text_chars,
+            chunks: st.text_chunks,
+            chars_per_s: Counts::from_histogram(&st.chars_per_s, 1.0),
+            chunks_per_s: Counts::from_histogram(&st.chunks_per_ks, 1000.0),
+        }),
+        tools: st
+            .tools
+            .iter()
+            .map(|t| ToolSummary {
+                name: t.name.clone(),
+                latency: Latency::from_histogram(&t.latency),
+                server: opt(&t.server),
+                overhead: opt(&t.overhead),
+                server_longer: t.server_longer,
+            })
+            .collect(),
+        tools_unfinished: st.tools_unfinished,
+        server_lag: (!st.server_lag.is_empty() || st.stamped_ahead > 0).then(|| ServerLag {
+            clock_dependent: true,
+            behind: Latency::from_histogram(&st.server_lag),
+            ahead: st.stamped_ahead,
+            ahead_max_ms: st.ahead_max_us as f64 / 1000.0,
+        }),
     }
 }
 

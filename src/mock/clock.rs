@@ -5,6 +5,8 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use super::config::Timestamps;
+
 fn since_epoch() -> std::time::Duration {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -28,15 +30,39 @@ pub fn iso_now() -> String {
 }
 
 fn iso(secs: u64, micros: u32) -> String {
+    format!("{}.{micros:06}+00:00", iso_seconds(secs))
+}
+
+/// Now as `YYYY-MM-DDTHH:MM:SS.fffZ` (milliseconds, as JavaScript's `toISOString`).
+pub fn iso_ms_now() -> String {
+    let d = since_epoch();
+    iso_ms(d.as_secs(), d.subsec_millis())
+}
+
+fn iso_ms(secs: u64, millis: u32) -> String {
+    format!("{}.{millis:03}Z", iso_seconds(secs))
+}
+
+/// `YYYY-MM-DDTHH:MM:SS` of a Unix time in whole seconds.
+fn iso_seconds(secs: u64) -> String {
     let days = (secs / 86_400) as i64;
     let rem = secs % 86_400;
     let (y, m, d) = civil_from_days(days);
     format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{micros:06}+00:00",
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}",
         rem / 3600,
         rem % 3600 / 60,
         rem % 60
     )
+}
+
+/// Now as an agent event's `timestamp` in the configured form.
+pub fn event_timestamp(form: Timestamps) -> serde_json::Value {
+    match form {
+        Timestamps::Iso => iso_now().into(),
+        Timestamps::IsoMs => iso_ms_now().into(),
+        Timestamps::Epoch => epoch_f64().into(),
+    }
 }
 
 fn civil_from_days(z: i64) -> (i64, u32, u32) {
@@ -64,5 +90,27 @@ mod tests {
             "2025-09-18T12:00:00.500000+00:00"
         );
         assert_eq!(iso(951_782_400, 0), "2000-02-29T00:00:00.000000+00:00");
+        assert_eq!(iso_ms(1_758_196_800, 5), "2025-09-18T12:00:00.005Z");
+        assert_eq!(iso_ms(951_868_799, 999), "2000-02-29T23:59:59.999Z");
+    }
+
+    #[test]
+    fn event_timestamps_take_the_configured_form() {
+        let before = epoch_f64();
+        let epoch = event_timestamp(Timestamps::Epoch)
+            .as_f64()
+            .expect("a float");
+        assert!(
+            epoch >= before && epoch - before < 60.0,
+            "{epoch} vs {before}"
+        );
+        let iso = event_timestamp(Timestamps::Iso);
+        let iso = iso.as_str().expect("a string");
+        assert_eq!(iso.len(), "2025-09-18T12:00:00.500000+00:00".len(), "{iso}");
+        assert!(iso.ends_with("+00:00"), "{iso}");
+        let ms = event_timestamp(Timestamps::IsoMs);
+        let ms = ms.as_str().expect("a string");
+        assert_eq!(ms.len(), "2025-09-18T12:00:00.500Z".len(), "{ms}");
+        assert!(ms.ends_with('Z') && ms.as_bytes()[19] == b'.', "{ms}");
     }
 }

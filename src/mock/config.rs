@@ -48,7 +48,8 @@ pub struct MockConfig {
     #[arg(long, env = "LOAD_TESTER_MOCK_ENVELOPE", value_enum, default_value_t = Envelope::Data)]
     pub envelope: Envelope,
 
-    /// `agent_thinking` events per flow (at least 1).
+    /// `agent_thinking` events per flow (at least 1), each with a `reasoning` of exactly 40
+    /// ASCII characters; `agent_completed` has a `final_response` of 42.
     #[arg(long, env = "LOAD_TESTER_MOCK_THINKING", default_value_t = 2,
           value_parser = clap::value_parser!(u32).range(1..))]
     pub thinking: u32,
@@ -56,6 +57,36 @@ pub struct MockConfig {
     /// `tool_executing`/`tool_completed` pairs per flow.
     #[arg(long, env = "LOAD_TESTER_MOCK_TOOLS", default_value_t = 1)]
     pub tools: u32,
+
+    /// Tool names, used in turn: the i-th tool call of a flow (0-based) is named
+    /// `names[i % len]`, e.g. `--tool-names cost_query,web_search`.
+    #[arg(
+        long,
+        env = "LOAD_TESTER_MOCK_TOOL_NAMES",
+        value_delimiter = ',',
+        default_value = "cost_query,web_search,doc_lookup",
+        value_name = "NAMES",
+        value_parser = parse_tool_name
+    )]
+    pub tool_names: Vec<String>,
+
+    /// Time each tool takes: `tool_completed` is sent this long (plus `--jitter`) after its
+    /// `tool_executing`, e.g. `--tool-time 50ms` [default: the `--delay`, as for every event].
+    /// Either way its `duration` and `execution_time_ms` report the milliseconds the mock
+    /// measured between sending the two frames (a whole number, as the platform does).
+    #[arg(long, env = "LOAD_TESTER_MOCK_TOOL_TIME", value_parser = parse_duration, value_name = "DURATION")]
+    pub tool_time: Option<Duration>,
+
+    /// `stream_chunk` events per flow, between the last tool and `agent_completed`, each with
+    /// exactly 40 ASCII characters of `content`, e.g. `--chunks 5`.
+    #[arg(long, env = "LOAD_TESTER_MOCK_CHUNKS", default_value_t = 0)]
+    pub chunks: u32,
+
+    /// Form of each agent event's `timestamp`: `iso` (`2026-12-06T04:33:08.123456+00:00`, as the
+    /// platform's Python writes it), `iso-ms` (`2026-12-06T04:33:08.123Z`) or `epoch` (float
+    /// seconds, `1796531588.123456`), e.g. `--timestamps epoch`.
+    #[arg(long, env = "LOAD_TESTER_MOCK_TIMESTAMPS", value_enum, default_value_t = Timestamps::Iso)]
+    pub timestamps: Timestamps,
 
     /// Sleep before each agent event, e.g. `20ms`, `1.5s`, `2m`, `3` (seconds).
     #[arg(long, env = "LOAD_TESTER_MOCK_DELAY", default_value = "0", value_parser = parse_duration)]
@@ -105,6 +136,10 @@ impl Default for MockConfig {
             envelope: Envelope::Data,
             thinking: 2,
             tools: 1,
+            tool_names: DEFAULT_TOOL_NAMES.iter().map(|n| n.to_string()).collect(),
+            tool_time: None,
+            chunks: 0,
+            timestamps: Timestamps::Iso,
             delay: Duration::ZERO,
             jitter: Duration::ZERO,
             fault: None,
@@ -121,6 +156,12 @@ impl MockConfig {
     pub fn validate(&self) -> Result<(), String> {
         if self.thinking == 0 {
             return Err("thinking must be at least 1".into());
+        }
+        if self.tool_names.is_empty() || self.tool_names.iter().any(|n| n.trim().is_empty()) {
+            return Err(format!(
+                "tool names {:?}: every name must be non-empty (e.g. cost_query,web_search)",
+                self.tool_names.join(",")
+            ));
         }
         if !(0.0..=1.0).contains(&self.fault_rate) {
             return Err(format!("fault rate {} is not in 0..=1", self.fault_rate));
@@ -143,6 +184,21 @@ impl MockConfig {
     pub(crate) fn is_production(&self) -> bool {
         self.environment.eq_ignore_ascii_case("production")
     }
+}
+
+/// The default `--tool-names`.
+pub const DEFAULT_TOOL_NAMES: [&str; 3] = ["cost_query", "web_search", "doc_lookup"];
+
+/// Form of the agent events' `timestamp` (protocol.md §5 E1: ISO string or float).
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Timestamps {
+    /// ISO-8601 UTC with microseconds and `+00:00` (Python's `isoformat()`); the default.
+    #[default]
+    Iso,
+    /// ISO-8601 UTC with milliseconds and `Z` (JavaScript's `toISOString()`).
+    IsoMs,
+    /// Seconds since the Unix epoch as a float (Python's `time.time()`).
+    Epoch,
 }
 
 /// WebSocket handshake generation (protocol.md §3.3).
@@ -212,6 +268,18 @@ impl From<String> for Secret {
     }
 }
 
+/// One `--tool-names` entry: a non-empty name without surrounding spaces.
+pub fn parse_tool_name(s: &str) -> Result<String, String> {
+    let name = s.trim();
+    if name.is_empty() {
+        return Err(
+            "a tool name is empty: give names separated by commas, e.g. cost_query,web_search"
+                .into(),
+        );
+    }
+    Ok(name.to_string())
+}
+
 /// Parses a fraction in `0..=1`.
 pub fn parse_rate(s: &str) -> Result<f64, String> {
     match s.trim().parse::<f64>() {
@@ -260,5 +328,59 @@ mod tests {
         let cli = Cli::try_parse_from(["x", "--fault", "close:1011", "--fault-rate", "0.5"])
             .expect("fault parses");
         assert_eq!(cli.mock.fault, Some(Fault::Close(1011)));
+    }
+
+    #[test]
+    fn stream_depth_flags_parse() {
+        use clap::Parser;
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            mock: MockConfig,
+        }
+        let d = Cli::try_parse_from(["x"]).expect("defaults parse").mock;
+        let def = MockConfig::default();
+        assert_eq!(d.tool_names, ["cost_query", "web_search", "doc_lookup"]);
+        assert_eq!(
+            (d.tool_names, d.tool_time, d.chunks, d.timestamps),
+            (def.tool_names, def.tool_time, def.chunks, def.timestamps)
+        );
+        let c = Cli::try_parse_from([
+            "x",
+            "--tool-names",
+            "web_search, cost_query",
+            "--tool-time",
+            "50ms",
+            "--chunks",
+            "4",
+            "--timestamps",
+            "epoch",
+        ])
+        .expect("flags parse")
+        .mock;
+        assert_eq!(c.tool_names, ["web_search", "cost_query"]);
+        assert_eq!(c.tool_time, Some(Duration::from_millis(50)));
+        assert_eq!((c.chunks, c.timestamps), (4, Timestamps::Epoch));
+        let iso_ms = Cli::try_parse_from(["x", "--timestamps", "iso-ms"]).expect("iso-ms");
+        assert_eq!(iso_ms.mock.timestamps, Timestamps::IsoMs);
+        for bad in [
+            &["x", "--tool-names", "a,,b"][..],
+            &["x", "--tool-names", ""],
+            &["x", "--timestamps", "unix"],
+            &["x", "--tool-time", "soon"],
+            &["x", "--chunks", "lots"],
+        ] {
+            let e = Cli::try_parse_from(bad).err().expect("refused").to_string();
+            assert!(e.contains(bad[1]), "{bad:?}: {e}");
+        }
+        let e = Cli::try_parse_from(["x", "--tool-names", "a,,b"])
+            .err()
+            .unwrap();
+        assert!(e.to_string().contains("a tool name is empty"), "{e}");
+        let none = MockConfig {
+            tool_names: Vec::new(),
+            ..MockConfig::default()
+        };
+        assert!(none.validate().unwrap_err().contains("tool names"));
     }
 }

@@ -8,9 +8,10 @@ use std::time::Duration;
 
 use serde_json::{json, Map, Value};
 
-use super::clock::iso_now;
-use super::config::Envelope;
+use super::clock::event_timestamp;
+use super::config::{Envelope, Timestamps};
 use super::faults::Fault;
+use super::text;
 
 /// Agent event types the mock emits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,24 +22,30 @@ pub enum Event {
     ToolCompleted,
     Completed,
     Error,
+    /// `stream_chunk`: a piece of the answer's text (`--chunks`).
+    StreamChunk,
 }
 
 impl Event {
-    pub const ALL: [Event; 6] = [
+    /// How many event types there are.
+    pub const COUNT: usize = 7;
+    pub const ALL: [Event; Event::COUNT] = [
         Event::Started,
         Event::Thinking,
         Event::ToolExecuting,
         Event::ToolCompleted,
         Event::Completed,
         Event::Error,
+        Event::StreamChunk,
     ];
-    pub const NAMES: [&'static str; 6] = [
+    pub const NAMES: [&'static str; Event::COUNT] = [
         "agent_started",
         "agent_thinking",
         "tool_executing",
         "tool_completed",
         "agent_completed",
         "agent_error",
+        "stream_chunk",
     ];
 
     pub fn name(self) -> &'static str {
@@ -53,7 +60,7 @@ impl Event {
         match self {
             Event::Thinking => "triage",
             Event::ToolExecuting | Event::ToolCompleted => "data",
-            Event::Started | Event::Completed | Event::Error => "Supervisor",
+            Event::Started | Event::Completed | Event::Error | Event::StreamChunk => "Supervisor",
         }
     }
 }
@@ -74,15 +81,18 @@ pub enum Step {
 /// The text sent by the `non-json` fault.
 pub const NON_JSON_FRAME: &str = "<html>oops</html>";
 
-/// The steps of a flow with `thinking` thoughts and `tools` tool pairs, `fault` applied if any.
-pub fn steps(thinking: u32, tools: u32, fault: Option<&Fault>) -> Vec<Step> {
-    let mut s = Vec::with_capacity(2 + thinking as usize + 2 * tools as usize);
+/// The steps of a flow with `thinking` thoughts, `tools` tool pairs and `chunks` text chunks,
+/// `fault` applied if any.
+pub fn steps(thinking: u32, tools: u32, chunks: u32, fault: Option<&Fault>) -> Vec<Step> {
+    let n = 2 + thinking as usize + 2 * tools as usize + chunks as usize;
+    let mut s = Vec::with_capacity(n);
     s.push(Step::Emit(Event::Started, 1));
     s.extend((1..=thinking).map(|i| Step::Emit(Event::Thinking, i)));
     for i in 1..=tools {
         s.push(Step::Emit(Event::ToolExecuting, i));
         s.push(Step::Emit(Event::ToolCompleted, i));
     }
+    s.extend((1..=chunks).map(|i| Step::Emit(Event::StreamChunk, i)));
     s.push(Step::Emit(Event::Completed, 1));
     match fault {
         None | Some(Fault::Login401) => {}
@@ -111,12 +121,23 @@ pub struct FlowIds {
     pub thread_id: String,
 }
 
+/// The `--tool-names` slot of the `i`-th (1-based) tool call of a flow, of `len` names.
+pub fn tool_slot(i: u32, len: usize) -> usize {
+    (i.saturating_sub(1) as usize) % len.max(1)
+}
+
 /// What `render` needs to know about the flow and connection.
 pub struct RenderCtx<'a> {
     pub envelope: Envelope,
+    pub timestamps: Timestamps,
     pub ids: &'a FlowIds,
     pub user_id: &'a str,
     pub thinking: u32,
+    pub chunks: u32,
+    /// The tool's name (tool events).
+    pub tool_name: &'a str,
+    /// Milliseconds since the pair's `tool_executing` was sent (`tool_completed`).
+    pub tool_ms: u64,
     pub elapsed: Duration,
 }
 
@@ -127,7 +148,7 @@ pub fn render(event: Event, index: u32, cx: &RenderCtx<'_>) -> String {
     common.insert("thread_id".into(), cx.ids.thread_id.as_str().into());
     common.insert("user_id".into(), cx.user_id.into());
     common.insert("agent_name".into(), event.agent_name().into());
-    common.insert("timestamp".into(), iso_now().into());
+    common.insert("timestamp".into(), event_timestamp(cx.timestamps));
     let body = body(event, index, cx);
     let frame = match cx.envelope {
         Envelope::Flat => {
@@ -179,37 +200,41 @@ fn body(event: Event, i: u32, cx: &RenderCtx<'_>) -> Map<String, Value> {
         }),
         Event::Thinking => json!({
             "status": "thinking",
-            "reasoning": format!("Thinking step {i} of {}", cx.thinking),
+            "reasoning": text::thinking(i, cx.thinking),
             "step_number": i,
             "progress_percentage": (u64::from(i) * 90 / u64::from(cx.thinking.max(1))).min(90),
         }),
         Event::ToolExecuting => json!({
             "status": "executing",
-            "tool_name": "cost_query",
+            "tool_name": cx.tool_name,
             "tool_call_id": format!("call_{i}"),
             "parameters": {},
             "tool_args": {},
         }),
         Event::ToolCompleted => json!({
             "status": "completed",
-            "tool_name": "cost_query",
+            "tool_name": cx.tool_name,
             "tool_call_id": format!("call_{i}"),
             "results": {"rows": 12},
             "result": {"rows": 12},
-            "duration": 12,
-            "execution_time_ms": 12,
+            "duration": cx.tool_ms,
+            "execution_time_ms": cx.tool_ms,
             "success": true,
         }),
         Event::Completed => json!({
             "status": "completed",
-            "final_response": "Here are three ways to cut your GPU spend.",
-            "result": {"summary": "Here are three ways to cut your GPU spend."},
+            "final_response": text::FINAL_RESPONSE,
+            "result": {"summary": text::FINAL_RESPONSE},
             "execution_time_ms": cx.elapsed.as_millis() as u64,
         }),
         Event::Error => json!({
             "status": "error",
             "error_message": "Simulated agent failure (mock fault agent-error)",
             "error_context": {},
+        }),
+        Event::StreamChunk => json!({
+            "content": text::chunk(i.saturating_sub(1), cx.chunks),
+            "chunk_index": i.saturating_sub(1),
         }),
     };
     match v {
@@ -226,7 +251,7 @@ mod tests {
     #[test]
     fn normal_flow_order() {
         assert_eq!(
-            steps(2, 1, None),
+            steps(2, 1, 0, None),
             vec![
                 Step::Emit(Started, 1),
                 Step::Emit(Thinking, 1),
@@ -236,12 +261,12 @@ mod tests {
                 Step::Emit(Completed, 1),
             ]
         );
-        assert_eq!(steps(1, 0, None).len(), 3);
+        assert_eq!(steps(1, 0, 0, None).len(), 3);
     }
 
     #[test]
     fn faults_reshape_the_flow() {
-        let f = |fault: Fault| steps(2, 1, Some(&fault));
+        let f = |fault: Fault| steps(2, 1, 0, Some(&fault));
         assert!(!f(Fault::Drop(ToolCompleted)).contains(&Step::Emit(ToolCompleted, 1)));
         assert_eq!(
             f(Fault::Reorder)[..2],
@@ -262,6 +287,26 @@ mod tests {
         assert_eq!(f(Fault::Stall(None))[1], Step::Wait(None));
         assert_eq!(f(Fault::NonJson)[1], Step::NonJson);
         assert_eq!(f(Fault::NonJson).len(), 7);
+    }
+
+    #[test]
+    fn chunks_come_after_the_tools_and_tool_names_rotate() {
+        let s = steps(1, 2, 2, None);
+        assert_eq!(
+            s[3..],
+            [
+                Step::Emit(ToolCompleted, 1),
+                Step::Emit(ToolExecuting, 2),
+                Step::Emit(ToolCompleted, 2),
+                Step::Emit(StreamChunk, 1),
+                Step::Emit(StreamChunk, 2),
+                Step::Emit(Completed, 1),
+            ]
+        );
+        assert_eq!(s.len(), 1 + 1 + 4 + 2 + 1);
+        let slots: Vec<usize> = (1..=5).map(|i| tool_slot(i, 2)).collect();
+        assert_eq!(slots, [0, 1, 0, 1, 0]);
+        assert_eq!(tool_slot(0, 0), 0, "no panic on degenerate input");
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! HTTP routes: health, the login family (login, dev login, e2e test-auth) and the WebSocket upgrade.
+//! HTTP routes: health, the login family (login, dev login, e2e test-auth), the WebSocket upgrade
+//! and the mock's own counters (`GET /__mock/stats`).
 //!
 //! Design choice: one router for "backend" and "auth" paths; the upgrade is decided here (token
 //! found and verified, subprotocol picked) and handed with hyper's `OnUpgrade` to the connection
@@ -69,6 +70,8 @@ pub async fn handle(
             json!({"status": "healthy", "service": "auth-service", "version": "1.0.0"}),
         ),
         Route::WsHealth => json_resp(StatusCode::OK, json!({"status": "healthy"})),
+        // The same text as the line `mock` prints when it stops (fields in their order).
+        Route::Stats => json_text_resp(StatusCode::OK, shared.counts().to_json_line()),
         Route::Ws => upgrade(req, &shared, &upgrades),
         Route::Login | Route::DevLogin | Route::E2e => {
             let resp = login_route(route, req, &shared).await;
@@ -93,6 +96,8 @@ enum Route {
     DevLogin,
     E2e,
     Ws,
+    /// `GET /__mock/stats`: what the mock has sent (not part of the platform's protocol).
+    Stats,
 }
 
 impl Route {
@@ -106,6 +111,7 @@ impl Route {
             "/auth/dev/login" | "/api/v1/auth/dev_login" => Route::DevLogin,
             "/auth/e2e/test-auth" => Route::E2e,
             "/ws" | "/api/v1/websocket" => Route::Ws,
+            "/__mock/stats" => Route::Stats,
             _ => return None,
         })
     }
@@ -116,7 +122,12 @@ impl Route {
 }
 
 fn json_resp(status: StatusCode, body: Value) -> Resp {
-    let mut r = Response::new(Full::new(Bytes::from(body.to_string())));
+    json_text_resp(status, body.to_string())
+}
+
+/// A response whose body is this JSON text.
+fn json_text_resp(status: StatusCode, body: String) -> Resp {
+    let mut r = Response::new(Full::new(Bytes::from(body)));
     *r.status_mut() = status;
     r.headers_mut().insert(
         header::CONTENT_TYPE,

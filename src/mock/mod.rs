@@ -12,6 +12,8 @@ mod flow;
 mod frames;
 mod http;
 mod jwt;
+mod sent;
+mod text;
 mod ws;
 mod wsauth;
 
@@ -33,9 +35,11 @@ use tokio::task::{JoinHandle, JoinSet};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_util::sync::CancellationToken;
 
-pub use config::{Envelope, Handshake, MockConfig, Secret};
+pub use config::{Envelope, Handshake, MockConfig, Secret, Timestamps};
 pub use faults::Fault;
 pub use flow::Event;
+pub use sent::{MockCounts, ToolCounts};
+pub use text::{CHUNK_CHARS, FINAL_RESPONSE, THINKING_CHARS};
 
 use faults::Fraction;
 use jwt::Keys;
@@ -143,6 +147,12 @@ impl MockServer {
         self.shared.counters.snapshot()
     }
 
+    /// Everything counted so far: flows, the frames, bytes and agent events sent per type, the
+    /// tool calls per name, and the `stats` counters (the body of `GET /__mock/stats`).
+    pub fn counts(&self) -> MockCounts {
+        self.shared.counts()
+    }
+
     /// Stops accepting, ends every connection task and waits for them.
     pub async fn shutdown(mut self) {
         self.stop.cancel();
@@ -164,6 +174,8 @@ pub(crate) struct Shared {
     keys: Keys,
     fraction: Fraction,
     counters: Counters,
+    /// What was sent on the WebSockets.
+    sent: sent::Sent,
     /// Global flow sequence number (fault selection).
     flow_seq: AtomicU64,
     /// Login sequence number (login-401 selection).
@@ -192,6 +204,7 @@ impl Shared {
             },
             fraction: Fraction::new(cfg.fault_rate),
             counters: Counters::default(),
+            sent: sent::Sent::new(cfg.tool_names.len()),
             flow_seq: AtomicU64::new(0),
             login_seq: AtomicU64::new(0),
             users: (cfg.max_connections_per_user > 0).then(|| Mutex::new(HashMap::new())),
@@ -199,6 +212,12 @@ impl Shared {
             cfg,
             started: std::time::Instant::now(),
         }
+    }
+
+    /// The counts of `GET /__mock/stats`.
+    fn counts(&self) -> MockCounts {
+        self.sent
+            .snapshot(&self.cfg.tool_names, self.counters.snapshot())
     }
 
     /// Whether this login is rejected by the `login-401` fault (advances the login counter).

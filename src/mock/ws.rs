@@ -20,8 +20,9 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
 use super::config::{Handshake, MockConfig};
-use super::flow::{self, FlowIds, RenderCtx, Step, NON_JSON_FRAME};
+use super::flow::{self, Event, FlowIds, RenderCtx, Step, NON_JSON_FRAME};
 use super::frames::{self, hex_id};
+use super::sent::Sent;
 use super::wsauth::WsParams;
 use super::Shared;
 
@@ -61,7 +62,7 @@ pub async fn run(io: TokioIo<Upgraded>, params: WsParams, shared: Arc<Shared>) {
             .ws_auth_failures
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let frame = frames::error_message("AUTH_FAILED", AUTH_FAILED_TEXT, json!({}));
-        if send(&mut ws, frame).await.is_ok() {
+        if send(&mut ws, frame, &shared.sent).await.is_ok() {
             close_with(&mut ws, 1008, "Authentication failed").await;
         }
         return;
@@ -76,7 +77,7 @@ pub async fn run(io: TokioIo<Upgraded>, params: WsParams, shared: Arc<Shared>) {
             "Maximum connections per user exceeded",
             json!({"max_connections_per_user": max}),
         );
-        if send(&mut ws, frame).await.is_ok() {
+        if send(&mut ws, frame, &shared.sent).await.is_ok() {
             close_with(&mut ws, 1008, "Maximum connections per user exceeded").await;
         }
         return;
@@ -112,6 +113,8 @@ struct Running {
     pos: usize,
     wake: Option<Instant>,
     started: Instant,
+    /// When the last `tool_executing` was sent (the reported duration of its `tool_completed`).
+    tool_sent: Option<Instant>,
 }
 
 struct Session {
@@ -128,11 +131,12 @@ impl Session {
         let cfg = &self.shared.cfg;
         let welcome =
             frames::connection_established(cfg.envelope, &self.user_id, &self.connection_id);
-        send(ws, welcome).await?;
+        let sent = &self.shared.sent;
+        send(ws, welcome, sent).await?;
         if cfg.handshake == Handshake::Phased {
             let thread_id = format!("thr_{}", hex_id());
             let run_id = format!("run_{}", hex_id());
-            send(ws, frames::handshake_response(&thread_id, &run_id)).await?;
+            send(ws, frames::handshake_response(&thread_id, &run_id), sent).await?;
             self.phase = Phase::AwaitAck { thread_id, run_id };
         }
         Ok(())
@@ -159,9 +163,10 @@ impl Session {
         let Ok(Value::Object(msg)) = serde_json::from_str::<Value>(text) else {
             return Ok(());
         };
+        let sent = &self.shared.sent;
         match msg.get("type").and_then(Value::as_str).unwrap_or_default() {
-            "ping" => send(ws, frames::pong(&self.user_id)).await,
-            "heartbeat" => send(ws, frames::heartbeat_ack(&self.connection_id)).await,
+            "ping" => send(ws, frames::pong(&self.user_id), sent).await,
+            "heartbeat" => send(ws, frames::heartbeat_ack(&self.connection_id), sent).await,
             "handshake_acknowledged" => {
                 let Phase::AwaitAck { thread_id, run_id } = &self.phase else {
                     return Ok(());
@@ -173,7 +178,7 @@ impl Session {
                 self.phase = Phase::Ready {
                     thread_id: Some(thread_id.clone()),
                 };
-                send(ws, done).await
+                send(ws, done, &self.shared.sent).await
             }
             kind if USER_MESSAGE_TYPES.contains(&kind) => {
                 self.on_user_message(&msg);
@@ -223,16 +228,42 @@ impl Session {
         f.pos += 1;
         match step {
             Some(Step::Emit(event, index)) => {
+                let cfg = &self.shared.cfg;
+                let sent = &self.shared.sent;
+                let now = Instant::now();
+                let slot = flow::tool_slot(index, cfg.tool_names.len());
+                let tool_ms = match event {
+                    Event::ToolExecuting => {
+                        f.tool_sent = Some(now);
+                        0
+                    }
+                    Event::ToolCompleted => f.tool_sent.take().map_or(0, |t| {
+                        u64::try_from(now.duration_since(t).as_millis()).unwrap_or(u64::MAX)
+                    }),
+                    _ => 0,
+                };
                 let cx = RenderCtx {
-                    envelope: self.shared.cfg.envelope,
+                    envelope: cfg.envelope,
+                    timestamps: cfg.timestamps,
                     ids: &f.ids,
                     user_id: &self.user_id,
-                    thinking: self.shared.cfg.thinking,
-                    elapsed: f.started.elapsed(),
+                    thinking: cfg.thinking,
+                    chunks: cfg.chunks,
+                    tool_name: cfg.tool_names.get(slot).map_or("", String::as_str),
+                    tool_ms,
+                    elapsed: now.duration_since(f.started),
                 };
-                send(ws, flow::render(event, index, &cx)).await?;
+                let text = flow::render(event, index, &cx);
+                let bytes = text.len();
+                ws.send(Message::text(text)).await.map_err(|_| Closed)?;
+                sent.event(event, bytes);
+                match event {
+                    Event::ToolExecuting => sent.tool_called(slot),
+                    Event::ToolCompleted => sent.tool_completed(slot, tool_ms),
+                    _ => {}
+                }
             }
-            Some(Step::NonJson) => send(ws, NON_JSON_FRAME.to_string()).await?,
+            Some(Step::NonJson) => send(ws, NON_JSON_FRAME.to_string(), &self.shared.sent).await?,
             Some(Step::Close(code)) => {
                 close_with(ws, code, "Simulated failure (mock fault)").await;
                 return Err(Closed);
@@ -263,35 +294,45 @@ impl Session {
             let fault = self.shared.next_flow_fault();
             self.flow = Some(Running {
                 ids,
-                steps: flow::steps(cfg.thinking, cfg.tools, fault),
+                steps: flow::steps(cfg.thinking, cfg.tools, cfg.chunks, fault),
                 pos: 0,
                 wake: None,
                 started: Instant::now(),
+                tool_sent: None,
             });
         }
     }
 }
 
 /// When a step becomes due, counted from `anchor` (the previous step's due time): events after
-/// delay + jitter, stalls after their wait, the rest at once.
+/// delay + jitter (a `tool_completed` after `--tool-time` + jitter when that is set), stalls
+/// after their wait, the rest at once.
 fn wake_for(step: Step, cfg: &MockConfig, anchor: Instant) -> Option<Instant> {
     let now = anchor;
     match step {
-        Step::Emit(..) => {
+        Step::Emit(event, _) => {
             let jitter = if cfg.jitter.is_zero() {
                 Duration::ZERO
             } else {
                 rand::thread_rng().gen_range(Duration::ZERO..cfg.jitter)
             };
-            now.checked_add(cfg.delay.saturating_add(jitter))
+            let wait = match (event, cfg.tool_time) {
+                (Event::ToolCompleted, Some(t)) => t,
+                _ => cfg.delay,
+            };
+            now.checked_add(wait.saturating_add(jitter))
         }
         Step::Wait(d) => d.and_then(|d| now.checked_add(d)),
         Step::NonJson | Step::Close(_) => Some(now),
     }
 }
 
-async fn send(ws: &mut Ws, text: String) -> Result<(), Closed> {
-    ws.send(Message::text(text)).await.map_err(|_| Closed)
+/// Sends a text frame and counts it once sent.
+async fn send(ws: &mut Ws, text: String, sent: &Sent) -> Result<(), Closed> {
+    let bytes = text.len();
+    ws.send(Message::text(text)).await.map_err(|_| Closed)?;
+    sent.frame(bytes);
+    Ok(())
 }
 
 /// Sends a close frame and waits (briefly) for the client's reply so the close is clean.

@@ -5,6 +5,7 @@ use std::io::{self, Write};
 use super::Render;
 use crate::metrics::summary::{Latency, StepSummary, StoppedBy, Summary, Verdict};
 
+pub mod stream;
 pub mod thresholds;
 
 pub struct Text;
@@ -77,9 +78,14 @@ impl Render for Text {
                 if let Some(c) = &e.latency_corrected {
                     row(w, "    ↳ corrected", c.count, None, None, c)?;
                 }
+                for g in &e.groups {
+                    let label = format!("    [{}]", g.value);
+                    row(w, &label, g.latency.count, None, None, &g.latency)?;
+                }
             }
-            if let Some(g) = &step.gaps {
-                if g.count > 0 {
+            // Gaps are shown by pair of event types in the stream block.
+            if step.stream.is_none() {
+                if let Some(g) = step.gaps.as_ref().filter(|g| g.count > 0) {
                     row(w, "  (gap between events)", g.count, None, None, g)?;
                 }
             }
@@ -95,6 +101,7 @@ impl Render for Text {
                  to start is not hidden: coordinated omission, corrected as wrk2 does)"
             )?;
         }
+        stream::section(w, s)?;
         write!(
             w,
             "\nflows: {} passed, {} failed, {} interrupted",
@@ -108,6 +115,18 @@ impl Render for Text {
             " ({:.1}/s)",
             s.flows.passed as f64 / s.elapsed_s.max(1e-9)
         )?;
+        if s.flows.passed > 0 || s.flows.failed > 0 {
+            let pct = s
+                .goodput
+                .good_pct
+                .map_or_else(|| "-".to_string(), |p| format!("{p:.1}%"));
+            writeln!(
+                w,
+                "goodput: {:.1} good flows/s ({} good, {} passed but late, {pct} of the flows \
+                 that ended were good)",
+                s.goodput.per_s, s.flows.good, s.flows.late
+            )?;
+        }
         let g = &s.generator;
         if g.saturated {
             writeln!(

@@ -18,7 +18,9 @@ use tokio::time::Instant;
 use super::observer::{Done, Observer};
 use super::vu::{no_socket, Vu};
 use crate::metrics::errors::{ErrorKind, EventRef, Failure, Phase};
-use crate::plan::{EventId, Expectation, Step, StepKind, Unlisted, WsExchange};
+use crate::metrics::recorder::{micros, record};
+use crate::plan::stream::{Class, Known, ToolEdge};
+use crate::plan::{EventId, Expectation, MetricId, Step, StepKind, Unlisted, WsExchange};
 use crate::transport::ws::{self, Frame};
 
 /// How long a send-only exchange step (no `ws.expect`, hence no `within`) waits for the server
@@ -28,6 +30,71 @@ pub const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// Expected events kept per exchange for the diagnosis of a failed one; past it, the diagnosis
 /// is made from the events kept.
 pub const MAX_SEQ: usize = 1000;
+
+/// Tool calls open at once that a flow tracks; more are not paired (a flood cannot grow it).
+const MAX_OPEN_TOOLS: usize = 256;
+
+/// Buffers a user keeps between exchanges, so a flow allocates nothing for its stream figures.
+#[derive(Debug, Default)]
+pub struct Scratch {
+    counts: Vec<u32>,
+    tools: Vec<(Option<String>, Instant)>,
+}
+
+/// What one execution of an exchange step gathers about its stream.
+struct FlowStream {
+    t0: Instant,
+    /// The wall clock at `t0`, in seconds since the epoch (for the server's timestamps).
+    wall0: f64,
+    /// Occurrences per measured event, by slot (metric minus the step's first).
+    counts: Vec<u32>,
+    events: u64,
+    bytes: u64,
+    text_chars: u64,
+    text_chunks: u64,
+    first_text: Option<Instant>,
+    last_text: Option<Instant>,
+    /// The previous expected event and when it came.
+    last: Option<(EventId, Instant)>,
+    /// Tool calls started, not yet completed: name (if the event gave one) and when.
+    tools: Vec<(Option<String>, Instant)>,
+    /// A budget was missed.
+    late: bool,
+}
+
+impl FlowStream {
+    fn new(t0: Instant, _e: &Expectation) -> FlowStream {
+        let wall0 = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
+        FlowStream {
+            t0,
+            wall0,
+            counts: Vec::new(),
+            events: 0,
+            bytes: 0,
+            text_chars: 0,
+            text_chunks: 0,
+            first_text: None,
+            last_text: None,
+            last: None,
+            tools: Vec::new(),
+            late: false,
+        }
+    }
+}
+
+/// What a frame of a type the plan never names does: `fail_on` first, then `ignore`, then
+/// `ws.unlisted`.
+fn classify_unknown(e: &Expectation, name: &str) -> Class {
+    if e.fail_on.iter().any(|g| g.matches(name)) {
+        Class::FailOn
+    } else if e.ignore.iter().any(|g| g.matches(name)) || e.unlisted == Unlisted::Ignore {
+        Class::Ignore
+    } else {
+        Class::Unlisted
+    }
+}
 
 /// Which deadline is nearest.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -76,6 +143,26 @@ impl<O: Observer> Vu<O> {
     }
 
     async fn expect(&mut self, step: &Step, e: &Expectation, t0: Instant) -> Result<Done, Failure> {
+        let mut flow = FlowStream::new(t0, e);
+        std::mem::swap(&mut flow.counts, &mut self.scratch.counts);
+        std::mem::swap(&mut flow.tools, &mut self.scratch.tools);
+        flow.counts.clear();
+        flow.counts.resize(e.metrics, 0);
+        flow.tools.clear();
+        let done = self.read_stream(step, e, t0, &mut flow).await;
+        self.end_stream(step, e, &mut flow);
+        std::mem::swap(&mut flow.counts, &mut self.scratch.counts);
+        std::mem::swap(&mut flow.tools, &mut self.scratch.tools);
+        done
+    }
+
+    async fn read_stream(
+        &mut self,
+        step: &Step,
+        e: &Expectation,
+        t0: Instant,
+        flow: &mut FlowStream,
+    ) -> Result<Done, Failure> {
         let plan = self.plan.clone();
         let expr = &e.expr;
         let mut state = expr.start();
@@ -83,9 +170,9 @@ impl<O: Observer> Vu<O> {
         let mut last: Option<Instant> = None;
         let mut last_symbol: Option<EventId> = None;
         let mut settle_at: Option<Instant> = None;
-        let mut matched_after = Duration::ZERO;
+        // When the expression last matched, after the send (`None`: not after any event).
+        let mut matched_after: Option<Duration> = None;
         let mut diverged = false;
-        let mut seen: u128 = 0;
         self.seq.clear();
         if expr.is_accepting(state) && e.settle > Duration::ZERO && expr.can_continue(state) {
             settle_at = Some(t0 + e.settle);
@@ -103,8 +190,11 @@ impl<O: Observer> Vu<O> {
                     // The settle is the common way an optional handshake ends: no formatting
                     // on it. The messages are built only for a failure.
                     if why == Deadline::Settle {
-                        // A wait, not a latency: counted apart from the step's percentiles.
-                        return Ok(Done::Settled(e.settle));
+                        return Ok(match matched_after {
+                            Some(took) => Done::Took(took),
+                            // A wait, not a latency: counted apart from the step's percentiles.
+                            None => Done::Settled(e.settle),
+                        });
                     }
                     if diverged {
                         return Err(expr.diagnose(&self.seq, None).into());
@@ -132,7 +222,7 @@ impl<O: Observer> Vu<O> {
                     let at = self.origin();
                     self.ws = None;
                     return if !diverged && expr.is_accepting(state) {
-                        Ok(Done::Took(matched_after))
+                        Ok(Done::Took(matched_after.unwrap_or_default()))
                     } else if diverged {
                         Err(expr.diagnose(&self.seq, None).into())
                     } else {
@@ -150,7 +240,8 @@ impl<O: Observer> Vu<O> {
                 }
                 Some(Frame::Text(t)) => t,
             };
-            let Some(name) = ws::event_type(&text, &plan.envelope.wrappers) else {
+            let view = ws::View::read(&text);
+            let Some(name) = view.as_ref().and_then(|v| v.name(&plan.envelope.wrappers)) else {
                 match e.unlisted {
                     Unlisted::Fail => {
                         return Err(Failure::from(ErrorKind::UnexpectedEvent {
@@ -165,46 +256,80 @@ impl<O: Observer> Vu<O> {
                     Unlisted::Ignore => continue,
                 }
             };
-            let id = plan.event_id(&name);
-            if let Some(id) = id {
+            flow.events += 1;
+            flow.bytes += text.len() as u64;
+            // One lookup: what this type means here was resolved when the scenario compiled.
+            let known = e.table.get(&name).copied();
+            if let Some(k) = known {
                 let by = ws::Deadline::after(t0, e.within, "ws.within");
-                self.respond(id, &text, by).await?;
-                self.capture(e, id, &text);
+                self.respond(k.event, &text, by).await?;
+                if k.captured {
+                    self.capture(e, k.event, &text);
+                }
+                if let (Some(metric), Some(view)) = (k.metric, view.as_ref()) {
+                    let first = self.occurrence(step, e, flow, &k, metric, view, &text, now);
+                    if first && matches!(k.class, Class::Expected { .. }) {
+                        self.obs.event(step, &name, now - t0);
+                    }
+                }
             }
-            if let Some(sym) = id.and_then(|id| expr.symbol(id).map(|s| (id, s))) {
-                let (id, sym) = sym;
-                let since = now - t0;
-                if let Some(l) = last {
-                    self.rec.borrow_mut().gap(step.id, now - l);
-                }
-                let before = last_symbol;
-                last = Some(now);
-                last_symbol = Some(id);
-                self.set_activity(step.id, Some(id), now);
-                let bit = 1u128.checked_shl(sym as u32).unwrap_or(0);
-                if bit == 0 || seen & bit == 0 {
-                    seen |= bit;
-                    self.rec
-                        .borrow_mut()
-                        .event(e.metric_base + sym, since, self.lag);
-                    self.obs.event(step, &name, since);
-                }
-                let kept = self.seq.len() < MAX_SEQ;
-                if kept {
-                    self.seq.push(id);
-                }
-                if !diverged {
+            let class = match known {
+                Some(k) => k.class,
+                None => classify_unknown(e, &name),
+            };
+            match class {
+                Class::Expected { .. } => {
+                    let Some(id) = known.map(|k| k.event) else {
+                        continue;
+                    };
+                    if let Some(l) = last {
+                        self.rec.borrow_mut().gap(step.id, now - l);
+                    }
+                    let before = last_symbol;
+                    last = Some(now);
+                    last_symbol = Some(id);
+                    self.set_activity(step.id, Some(id), now);
+                    let kept = self.seq.len() < MAX_SEQ;
+                    if kept {
+                        self.seq.push(id);
+                    }
+                    if diverged {
+                        if expr.is_terminal(id) || self.seq.len() >= MAX_SEQ {
+                            return Err(expr.diagnose(&self.seq, None).into());
+                        }
+                        continue;
+                    }
                     match expr.step(state, id) {
                         Some(s) => {
                             state = s;
                             settle_at = None;
                             if expr.is_accepting(s) {
-                                matched_after = since;
-                                if !expr.can_continue(s) || e.settle.is_zero() {
+                                let since = now - t0;
+                                matched_after = Some(since);
+                                if e.settle.is_zero() {
                                     return Ok(Done::Took(since));
                                 }
+                                // Wait out the settle: what comes now is still checked.
                                 settle_at = Some(now + e.settle);
                             }
+                        }
+                        // After a match, an event that cannot extend it (a second
+                        // `agent_completed`) is checked like any other: ignored when
+                        // `ws.ignore` names it, else a failure.
+                        None if matched_after.is_some() && expr.is_accepting(state) => {
+                            if e.ignore.iter().any(|g| g.matches(&name)) {
+                                continue;
+                            }
+                            return Err(Failure::from(ErrorKind::UnexpectedEvent {
+                                got: EventRef::Known(id),
+                                after: before,
+                            })
+                            .cause(format!(
+                                "{}{name} came again after the expected sequence had matched \
+                                 (during the {} settle)",
+                                self.origin(),
+                                crate::duration::human(e.settle)
+                            )));
                         }
                         // Past the events kept, the DFA's own view is the diagnosis.
                         None if !kept => {
@@ -217,30 +342,164 @@ impl<O: Observer> Vu<O> {
                                 self.origin()
                             )))
                         }
-                        None => diverged = true,
+                        None => {
+                            diverged = true;
+                            if expr.is_terminal(id) {
+                                return Err(expr.diagnose(&self.seq, None).into());
+                            }
+                        }
                     }
                 }
-                if diverged && (expr.is_terminal(id) || self.seq.len() >= MAX_SEQ) {
-                    return Err(expr.diagnose(&self.seq, None).into());
+                Class::FailOn => {
+                    let id = known.map(|k| k.event);
+                    return Err(
+                        Failure::from(ErrorKind::ErrorEvent(self.event_ref(id, &name)))
+                            .cause(format!("{name}: {}", frame_start(&text))),
+                    );
                 }
-                continue;
+                Class::Ignore => continue,
+                Class::Unlisted => {
+                    return Err(ErrorKind::UnexpectedEvent {
+                        got: self.event_ref(known.map(|k| k.event), &name),
+                        after: last_symbol,
+                    }
+                    .into());
+                }
             }
-            let matches = |globs: &[wildmatch::WildMatch]| globs.iter().any(|g| g.matches(&name));
-            if matches(&e.fail_on) {
-                return Err(
-                    Failure::from(ErrorKind::ErrorEvent(self.event_ref(id, &name)))
-                        .cause(format!("{name}: {}", frame_start(&text))),
-                );
-            }
-            if matches(&e.ignore) || e.unlisted == Unlisted::Ignore {
-                continue;
-            }
-            return Err(ErrorKind::UnexpectedEvent {
-                got: self.event_ref(id, &name),
-                after: last_symbol,
-            }
-            .into());
         }
+    }
+
+    /// Records one occurrence of a measured event: its latency from the send, bytes, text, its
+    /// group, the gap from the previous expected event, tool pairing, the server's clock.
+    #[allow(clippy::too_many_arguments)]
+    fn occurrence(
+        &mut self,
+        step: &Step,
+        e: &Expectation,
+        flow: &mut FlowStream,
+        k: &Known,
+        metric: MetricId,
+        view: &ws::View<'_>,
+        text: &str,
+        now: Instant,
+    ) -> bool {
+        let plan = &self.plan;
+        let since = now - flow.t0;
+        let slot = metric.index().saturating_sub(e.metric_base);
+        let first = flow.counts.get(slot).is_some_and(|n| *n == 0);
+        if let Some(n) = flow.counts.get_mut(slot) {
+            *n = n.saturating_add(1);
+        }
+        let chars = k.text.and_then(|t| view.text_chars(t)).unwrap_or(0);
+        let m = plan.event_metrics.get(metric.index());
+        let mut rec = self.rec.borrow_mut();
+        rec.event(metric, since, self.lag, text.len(), chars);
+        if let Some(ptr) = m.and_then(|m| m.group_by.as_deref()) {
+            let value = serde_json::from_str::<serde_json::Value>(text)
+                .ok()
+                .and_then(|v| ws::capture(&v, ptr));
+            if let Some(stats) = rec.event_stats.get_mut(metric.index()) {
+                stats.grouped(value.as_deref().unwrap_or("(none)"), since, text.len());
+            }
+        }
+        if first {
+            if let Some(budget) = m.and_then(|m| m.budget) {
+                if since > budget {
+                    flow.late = true;
+                    if let Some(stats) = rec.event_stats.get_mut(metric.index()) {
+                        stats.over_budget += 1;
+                    }
+                }
+            }
+        }
+        let Some(stream) = rec.stream(step.id) else {
+            return first;
+        };
+        if let Class::Expected { .. } = k.class {
+            match flow.last {
+                None => record(&mut stream.first_event, micros(since)),
+                Some((from, at)) => stream.pair(from, k.event, now - at),
+            }
+            flow.last = Some((k.event, now));
+        }
+        if chars > 0 {
+            flow.text_chars += chars as u64;
+            flow.text_chunks += 1;
+            flow.first_text.get_or_insert(now);
+            flow.last_text = Some(now);
+        }
+        if let Some(ts) = view.timestamp() {
+            let arrival = flow.wall0 + since.as_secs_f64();
+            stream.stamped(arrival - ts);
+        }
+        match k.tool {
+            Some(ToolEdge::Start) if flow.tools.len() < MAX_OPEN_TOOLS => {
+                flow.tools
+                    .push((view.tool_name().map(|n| n.into_owned()), now));
+            }
+            Some(ToolEdge::End) => {
+                let name = view.tool_name();
+                let at = match name.as_deref() {
+                    Some(n) => flow
+                        .tools
+                        .iter()
+                        .position(|(t, _)| t.as_deref() == Some(n))
+                        .or((!flow.tools.is_empty()).then_some(0)),
+                    None => (!flow.tools.is_empty()).then_some(0),
+                };
+                if let Some(i) = at {
+                    let (started_name, started) = flow.tools.remove(i);
+                    let server = match e.tools.as_ref().and_then(|t| t.duration.as_deref()) {
+                        Some(ptr) => serde_json::from_str::<serde_json::Value>(text)
+                            .ok()
+                            .and_then(|v| ws::capture(&v, ptr))
+                            .and_then(|v| v.parse::<f64>().ok())
+                            .filter(|ms| ms.is_finite() && *ms >= 0.0),
+                        None => view.server_ms(),
+                    };
+                    let tool = name
+                        .as_deref()
+                        .or(started_name.as_deref())
+                        .unwrap_or(crate::metrics::stream::UNNAMED);
+                    stream.tool(tool, now - started, server);
+                }
+            }
+            Some(ToolEdge::Start) | None => {}
+        }
+        first
+    }
+
+    /// An exchange ended (whatever the outcome): per-execution figures are recorded.
+    fn end_stream(&mut self, step: &Step, e: &Expectation, flow: &mut FlowStream) {
+        if flow.late {
+            self.late = true;
+        }
+        let mut rec = self.rec.borrow_mut();
+        for (i, n) in flow.counts.iter().enumerate() {
+            if let Some(stats) = rec.event_stats.get_mut(e.metric_base + i) {
+                stats.execution(*n);
+            }
+        }
+        let Some(stream) = rec.stream(step.id) else {
+            return;
+        };
+        record(&mut stream.events_per_flow, flow.events);
+        record(&mut stream.bytes_per_flow, flow.bytes);
+        stream.text_chars += flow.text_chars;
+        stream.text_chunks += flow.text_chunks;
+        if let (Some(a), Some(b)) = (flow.first_text, flow.last_text) {
+            let secs = (b - a).as_secs_f64();
+            if flow.text_chunks >= 2 && secs > 0.0 {
+                record(
+                    &mut stream.chars_per_s,
+                    (flow.text_chars as f64 / secs) as u64,
+                );
+                let per_ks = (flow.text_chunks - 1) as f64 / secs * 1000.0;
+                record(&mut stream.chunks_per_ks, per_ks as u64);
+            }
+        }
+        stream.tools_unfinished += flow.tools.len() as u64;
+        stream.late += u64::from(flow.late);
     }
 
     /// `scheme://host:port: ` of the open socket, to start a cause ("" without one).

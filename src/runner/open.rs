@@ -185,7 +185,7 @@ mod tests {
             tokio::time::sleep(service(k)).await;
             self.rec
                 .borrow_mut()
-                .flow_passed(started.elapsed(), Some(lag));
+                .flow_passed(started.elapsed(), Some(lag), false);
             true
         }
         async fn close(&mut self) {}

@@ -58,6 +58,10 @@ pub struct Vu<O: Observer> {
     pub activity: Rc<Cell<(Activity, Instant)>>,
     /// Failed flows in a row (closed model backoff; reset by a passed flow).
     failures_in_row: u32,
+    /// The current flow missed a budget (`ws.budgets`): if it passes, it is late, not good.
+    pub late: bool,
+    /// Buffers the exchange steps reuse for their stream figures.
+    pub scratch: super::exchange::Scratch,
     setup_done: bool,
     /// When the session's token expires (read from it after the setup; `runner::token`).
     token: Option<super::token::Expiry>,
@@ -93,6 +97,8 @@ impl<O: Observer> Vu<O> {
                 Instant::now(),
             ))),
             failures_in_row: 0,
+            late: false,
+            scratch: Default::default(),
             setup_done,
             token: None,
             url_buf: String::new(),
@@ -117,6 +123,7 @@ impl<O: Observer> Vu<O> {
         // Accounts for the flow if it never gets to the end of this function: cut off by a
         // stop (interrupted) or by a panic (failed, kind `internal`).
         let guard = FlowGuard::new(self.rec.clone(), self.activity.clone());
+        self.late = false;
         if self.setup_done && plan.token_refresh && self.token.is_some_and(|t| t.due(epoch_now())) {
             // The token is about to expire: log in again before this flow (the setup steps'
             // counts show each refresh).
@@ -142,7 +149,10 @@ impl<O: Observer> Vu<O> {
             let started = Instant::now();
             let ok = self.run_steps(plan.iteration()).await;
             if ok {
-                self.rec.borrow_mut().flow_passed(started.elapsed(), lag);
+                let late = std::mem::take(&mut self.late);
+                self.rec
+                    .borrow_mut()
+                    .flow_passed(started.elapsed(), lag, late);
             }
             self.iteration += 1;
             ok

@@ -108,6 +108,8 @@ pub fn compile(
         metrics,
         res,
     } = lower;
+    let mut steps = steps;
+    ws::know_every_event(&mut steps, &events);
     let mut unset_env = res.unset_env;
     unset_env.sort();
     if events.len() > usize::from(u16::MAX) {

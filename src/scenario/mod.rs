@@ -4,12 +4,10 @@
 //! `template` and `expect` are the two small languages a scenario contains.
 
 pub mod compile;
-pub mod expect;
 pub mod fuzz;
 pub mod model;
 mod read;
 pub mod source;
-pub mod template;
 pub mod url;
 
 use std::fmt;
@@ -19,6 +17,9 @@ use std::time::Duration;
 use crate::plan::{Place, Plan, TargetUrl, UrlSource};
 
 pub use read::MAX_SCENARIO_BYTES;
+
+// The compiled forms live with the plan that owns them; these paths stay for the compiler.
+pub use crate::plan::{expect, template};
 
 /// Values given on the command line or by env vars; they win over the file.
 #[derive(Debug, Clone, Default)]

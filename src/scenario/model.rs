@@ -145,6 +145,12 @@ pub struct Ws {
     pub within: Option<DurationSrc>,
     pub settle: Option<DurationSrc>,
     pub capture: Option<Entries<Capture>>,
+    /// event type = duration: the first occurrence's time-from-send budget (goodput).
+    pub budgets: Option<Entries<DurationSrc>>,
+    /// event type = JSON pointer: that event's occurrences are also counted per field value.
+    pub group_by: Option<Entries<String>>,
+    /// JSON pointer to the server-reported tool duration (ms) in a `tool_completed` event.
+    pub tool_duration: Option<String>,
     pub close: Option<CloseSrc>,
     pub max_message: Option<SizeSrc>,
 }

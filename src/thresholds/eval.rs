@@ -73,6 +73,11 @@ pub fn observed(metric: &Metric, s: &Summary) -> Option<f64> {
                 FlowStat::Passed => Some(s.flows.passed as f64),
                 FlowStat::Failed => Some(s.flows.failed as f64),
                 FlowStat::Interrupted => Some(s.flows.interrupted as f64),
+                FlowStat::Goodput => per_s(s.flows.good),
+                FlowStat::GoodRate => percent(s.flows.good, finished),
+                FlowStat::LateRate => percent(s.flows.late, finished),
+                FlowStat::Good => Some(s.flows.good as f64),
+                FlowStat::Late => Some(s.flows.late as f64),
             }
         }
         Metric::Dropped => Some(s.flows.dropped as f64),

@@ -113,6 +113,14 @@ pub enum FlowStat {
     Passed,
     Failed,
     Interrupted,
+    /// Good flows (passed, every budget met) per second.
+    Goodput,
+    /// Good flows in percent of the flows that ended.
+    GoodRate,
+    /// Passed-but-late flows in percent of the flows that ended.
+    LateRate,
+    Good,
+    Late,
 }
 
 impl Stat {
@@ -154,12 +162,17 @@ impl Stat {
 }
 
 impl FlowStat {
-    pub const ALL: [(&'static str, FlowStat); 5] = [
+    pub const ALL: [(&'static str, FlowStat); 10] = [
         ("failed_rate", FlowStat::FailedRate),
         ("rate", FlowStat::Rate),
         ("passed", FlowStat::Passed),
         ("failed", FlowStat::Failed),
         ("interrupted", FlowStat::Interrupted),
+        ("goodput", FlowStat::Goodput),
+        ("good_rate", FlowStat::GoodRate),
+        ("late_rate", FlowStat::LateRate),
+        ("good", FlowStat::Good),
+        ("late", FlowStat::Late),
     ];
 
     pub fn name(self) -> &'static str {
@@ -174,8 +187,9 @@ impl Metric {
     pub fn unit(&self) -> ThresholdUnit {
         match self {
             Metric::Step { stat, .. } | Metric::Iteration(stat) => stat.unit(),
-            Metric::Flows(FlowStat::FailedRate) | Metric::DroppedRate => ThresholdUnit::Percent,
-            Metric::Flows(FlowStat::Rate) => ThresholdUnit::PerS,
+            Metric::Flows(FlowStat::FailedRate | FlowStat::GoodRate | FlowStat::LateRate)
+            | Metric::DroppedRate => ThresholdUnit::Percent,
+            Metric::Flows(FlowStat::Rate | FlowStat::Goodput) => ThresholdUnit::PerS,
             Metric::Flows(_) | Metric::Dropped => ThresholdUnit::Count,
         }
     }
@@ -200,7 +214,7 @@ impl Metric {
     pub fn is_about_failures(&self) -> bool {
         matches!(
             self,
-            Metric::Flows(FlowStat::FailedRate | FlowStat::Failed)
+            Metric::Flows(FlowStat::FailedRate | FlowStat::Failed | FlowStat::GoodRate)
                 | Metric::Step {
                     stat: Stat::Errors | Stat::ErrorRate,
                     ..

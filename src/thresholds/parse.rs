@@ -32,7 +32,8 @@ fn metric_error(message: String) -> ParseError {
 
 const FORM: &str = "write METRIC OP VALUE, e.g. `chat.agent_started.p95 < 2s`";
 const RUN_LEVEL: &str = "iteration.STAT, flows.failed_rate, flows.rate, flows.passed, \
-                         flows.failed, flows.interrupted, dropped, dropped_rate";
+                         flows.failed, flows.interrupted, flows.goodput, flows.good_rate, \
+                         flows.late_rate, flows.good, flows.late, dropped, dropped_rate";
 
 /// Splits `chat.p95 < 2s` into the metric and the check (`< 2s`).
 pub(super) fn split_expr(expr: &str) -> Result<(&str, &str), ParseError> {

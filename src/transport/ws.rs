@@ -22,7 +22,7 @@ use super::io_failure;
 use crate::metrics::errors::{ErrorKind, Failure, Phase};
 
 pub use classify::classify;
-pub use event::{capture, event_type};
+pub use event::{capture, event_type, View};
 pub use socket::{config, Deadline, Frame, Socket, What, DEFAULT_MAX_MESSAGE, PONG_BACKLOG};
 
 /// Largest upgrade response head read.

@@ -5,9 +5,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use load_tester::metrics::errors::{ErrorKind, EventRef, Failure, Phase};
-use load_tester::metrics::recorder::{Activity, Recorder};
+use load_tester::metrics::recorder::{record, Activity, Recorder};
 use load_tester::metrics::summary::{Mode, RunInfo, StoppedBy, Summary, ToolError, ToolErrorKind};
-use load_tester::plan::{EventId, Plan, StepId};
+use load_tester::plan::{EventId, MetricId, Plan, StepId};
 use load_tester::scenario::{self, Overrides};
 use load_tester::shard::Shard;
 
@@ -140,7 +140,7 @@ fn pass_flows(
         let chat = events_and_gaps(plan, rec, "chat", i, 200_000, lag);
         let close = us(400 + i * 30);
         rec.step_ok(step(plan, "close"), close, lag);
-        rec.flow_passed(connect + handshake + chat + close, lag);
+        rec.flow_passed(connect + handshake + chat + close, lag, false);
     }
 }
 
@@ -154,19 +154,48 @@ fn events_and_gaps(
     step_us: u64,
     lag: Option<Duration>,
 ) -> Duration {
+    use load_tester::plan::stream::Role;
     let id = step(plan, name);
     let mut at = 0;
-    let mut prev = None;
-    for (metric, m) in plan.event_metrics.iter().enumerate() {
+    let mut prev: Option<(u64, u16)> = None;
+    // The expected events of the whole plan, numbered in order (noise rows aside).
+    let expected = plan
+        .event_metrics
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| m.role == Role::Expected);
+    for (k, (metric, m)) in expected.enumerate() {
         if m.step != id {
             continue;
         }
-        at += step_us + flow * step_us / 80 + metric as u64 * 10_000;
-        rec.event(metric, us(at), lag);
-        if let Some(p) = prev {
+        at += step_us + flow * step_us / 80 + k as u64 * 10_000;
+        let text = if plan.event_name(m.event) == "agent_thinking" {
+            120
+        } else {
+            0
+        };
+        rec.event(MetricId(metric as u16), us(at), lag, 180 + k * 10, text);
+        if let Some(stats) = rec.event_stats.get_mut(metric) {
+            stats.execution(1);
+        }
+        let stream = rec.stream(id).expect("an exchange step");
+        match prev {
+            None => record(&mut stream.first_event, at),
+            Some((p, from)) => stream.pair(from, m.event, us(at - p)),
+        }
+        if let Some((p, _)) = prev {
             rec.gap(id, us(at - p));
         }
-        prev = Some(at);
+        prev = Some((at, m.event));
+    }
+    if name == "chat" {
+        let stream = rec.stream(id).expect("an exchange step");
+        stream.tool("cost_query", us(245_000 + flow * 3_000), Some(230.0));
+        record(&mut stream.events_per_flow, 5);
+        record(&mut stream.bytes_per_flow, 1_150);
+        stream.text_chars += 120;
+        stream.text_chunks += 1;
+        stream.stamped(0.004 + flow as f64 * 0.0005);
     }
     rec.step_ok(id, us(at), lag);
     us(at)

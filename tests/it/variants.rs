@@ -32,7 +32,13 @@ async fn golden_with(mock: &[&str]) {
     assert_eq!((r.flows.passed, r.flows.failed), (6, 0), "{mock:?}");
     let chat = r.step("chat").unwrap();
     for e in GOLDEN {
-        assert_eq!(chat.event(e).map(|x| x.count), Some(6), "{mock:?} {e}");
+        // Every flow got the event, the same number of times: count = flows × that number.
+        let ev = chat.event(e).unwrap_or_else(|| panic!("{mock:?} {e}"));
+        assert_eq!(ev.flows, 6, "{mock:?} {e}");
+        let per = ev.per_flow.as_ref().expect("per-flow counts");
+        assert_eq!(per.min, per.max, "{mock:?} {e}");
+        assert!(per.min >= 1.0, "{mock:?} {e}");
+        assert_eq!(ev.count as f64, 6.0 * per.min, "{mock:?} {e}");
     }
 }
 

@@ -3,6 +3,7 @@
 //!
 //! Design choice: tests await frames (with a generous timeout only as a hang guard), never sleep.
 
+mod depth;
 mod faults;
 mod http;
 mod ws;

@@ -140,6 +140,21 @@ fn header(s: &Summary, page: &mut String) {
         ),
         ("stopped by", format!("{:?}", s.stopped_by).to_lowercase()),
     ];
+    if let Some(pct) = s.goodput.good_pct {
+        facts.insert(
+            facts.len() - 1,
+            (
+                "goodput",
+                format!(
+                    "{} good flows/s: {} good, {} passed but late ({}% good)",
+                    charts::number(s.goodput.per_s),
+                    s.flows.good,
+                    s.flows.late,
+                    charts::number(pct)
+                ),
+            ),
+        );
+    }
     if s.target.auth_url != s.target.base_url {
         facts.insert(1, ("auth", s.target.auth_url.clone()));
     }

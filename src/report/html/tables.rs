@@ -198,9 +198,14 @@ pub fn steps(s: &Summary, page: &mut String) {
             let counts = [e.count.to_string(), String::new(), number(e.rate_per_s)];
             row(page, &e.name, true, &counts, Some(&e.latency));
         }
-        if let Some(g) = step.gaps.as_ref().filter(|g| g.count > 0) {
-            let counts = [g.count.to_string(), String::new(), String::new()];
-            row(page, "(gap between events)", true, &counts, Some(g));
+        match &step.stream {
+            Some(st) => stream_rows(page, st),
+            None => {
+                if let Some(g) = step.gaps.as_ref().filter(|g| g.count > 0) {
+                    let counts = [g.count.to_string(), String::new(), String::new()];
+                    row(page, "(gap between events)", true, &counts, Some(g));
+                }
+            }
         }
     }
     let it = &s.iteration;
@@ -217,6 +222,52 @@ pub fn steps(s: &Summary, page: &mut String) {
         );
     }
     end(page);
+}
+
+/// An exchange step's stream: time to first event, gaps by pair, tool calls beside the
+/// server's figure.
+fn stream_rows(page: &mut String, st: &crate::metrics::summary::StreamSummary) {
+    let counts = |l: &Latency| [l.count.to_string(), String::new(), String::new()];
+    if st.first_event.count > 0 {
+        row(
+            page,
+            "(first event)",
+            true,
+            &counts(&st.first_event),
+            Some(&st.first_event),
+        );
+    }
+    for p in &st.pairs {
+        let name = format!("(gap) {} → {}", p.from, p.to);
+        row(page, &name, true, &counts(&p.gaps), Some(&p.gaps));
+    }
+    for t in &st.tools {
+        row(
+            page,
+            &format!("tool {}", t.name),
+            true,
+            &counts(&t.latency),
+            Some(&t.latency),
+        );
+        if let Some(server) = &t.server {
+            row(
+                page,
+                "  ↳ server-reported",
+                true,
+                &counts(server),
+                Some(server),
+            );
+        }
+        if let Some(o) = &t.overhead {
+            row(
+                page,
+                "  ↳ overhead (client − server)",
+                true,
+                &counts(o),
+                Some(o),
+            );
+        }
+    }
 }
 
 fn row(page: &mut String, name: &str, event: bool, counts: &[String; 3], l: Option<&Latency>) {

@@ -37,7 +37,13 @@ pub fn from_summary(s: &Summary) -> Vec<Suite> {
             0.0,
             s.steps
                 .iter()
-                .flat_map(|st| st.events.iter().map(move |e| (st, e)))
+                .flat_map(|st| {
+                    // Expected events are test cases; noise and error rows are not.
+                    st.events
+                        .iter()
+                        .filter(|e| e.role == "expected")
+                        .map(move |e| (st, e))
+                })
                 .map(|(st, e)| event_case(st, e, &class("events")))
                 .collect(),
         ),
@@ -180,20 +186,21 @@ fn event_case(st: &StepSummary, e: &EventSummary, classname: &str) -> Case {
         case.skipped = Some(format!("its step {} never ran", st.name));
         return case;
     }
+    // Executions it came in (`count` is every occurrence: a repeated event comes more often).
     let received = format!(
         "received in {} of {} executions ({})",
-        e.count.min(st.count),
+        e.flows.min(st.count),
         st.count,
         if e.required { "required" } else { "optional" }
     );
-    case.system_out = Some(if e.count > 0 {
+    case.system_out = Some(if e.flows > 0 {
         format!("{received}; from the send: {}", percentiles(&e.latency))
     } else {
         received.clone()
     });
     let named: Vec<&ErrorCount> = missing_errors(st, &e.name).collect();
     let named_count: u64 = named.iter().map(|x| x.count).sum();
-    let without = st.count.saturating_sub(e.count);
+    let without = st.count.saturating_sub(e.flows);
     let (missed, why) = if e.required && without > 0 {
         // The most telling cause: an error naming this event, else the step's top error.
         let why = named.first().copied().or(st.errors.first());

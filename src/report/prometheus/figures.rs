@@ -116,6 +116,7 @@ impl Figures {
                 .event_metrics
                 .iter()
                 .zip(&rec.events)
+                .filter(|(m, _)| m.role == crate::plan::stream::Role::Expected)
                 .map(|(m, h)| {
                     let step = plan.steps.get(m.step as usize).map_or("?", |s| &s.name);
                     let q = Quantiles::of_histogram(h);
@@ -153,7 +154,7 @@ impl Figures {
                 .steps
                 .iter()
                 .flat_map(|st| {
-                    st.events.iter().map(|e| {
+                    st.events.iter().filter(|e| e.role == "expected").map(|e| {
                         let q = Quantiles::of_latency(&e.latency);
                         (st.name.clone(), e.name.clone(), q)
                     })

@@ -178,7 +178,7 @@ fn render(info: &Info, f: &Figures) -> String {
         &mut o,
         "load_tester_event_latency_seconds",
         "summary",
-        "Time from a step's send to an expected event's first arrival, since the start of the run.",
+        "Time from a step's send to each arrival of an expected event, since the start of the run.",
     );
     for (step, event, q) in &f.events {
         let labels = format!("step=\"{}\",event=\"{}\"", label(step), label(event));

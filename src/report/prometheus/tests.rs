@@ -15,14 +15,20 @@ fn recorder(plan: &Plan) -> Recorder {
     for i in 0..50u64 {
         rec.flow_started();
         rec.step_ok(0, Duration::from_micros(1000 + i * 37), None);
-        rec.event(0, Duration::from_micros(2000 + i * 11), None);
+        rec.event(
+            crate::plan::MetricId(0),
+            Duration::from_micros(2000 + i * 11),
+            None,
+            100,
+            0,
+        );
         rec.scheduling_lag(Duration::from_micros(5 + i));
         if i % 10 == 0 {
             rec.step_err(1, &Failure::from(ErrorKind::Timeout).cause("slow"));
             rec.step_err(1, &Failure::new(ErrorKind::Timeout, Phase::Connect));
             rec.flow_failed();
         } else {
-            rec.flow_passed(Duration::from_millis(20), None);
+            rec.flow_passed(Duration::from_millis(20), None, false);
         }
     }
     rec

@@ -54,7 +54,7 @@ fn cases() -> Vec<(&'static str, Vec<Expect>)> {
             "unknown top-level key `users`; allowed keys: name, description, target, load, vars, data, setup, steps, thresholds")]),
         ("bad-thresholds.toml", vec![
             (18, 1, None, Some("thresholds.chatt.p95"),
-             "unknown step `chatt` (did you mean `chat`?); steps: login, connect, chat; run-level metrics: iteration.STAT, flows.failed_rate, flows.rate, flows.passed, flows.failed, flows.interrupted, dropped, dropped_rate"),
+             "unknown step `chatt` (did you mean `chat`?); steps: login, connect, chat; run-level metrics: iteration.STAT, flows.failed_rate, flows.rate, flows.passed, flows.failed, flows.interrupted, flows.goodput, flows.good_rate, flows.late_rate, flows.good, flows.late, dropped, dropped_rate"),
             (19, 1, None, Some("thresholds.chat.agent_startd.p95"),
              "step `chat` has no event `agent_startd` (did you mean `agent_started`?); its events: agent_started, agent_completed"),
             (20, 1, None, Some("thresholds.chat.p59"),
@@ -72,7 +72,7 @@ fn cases() -> Vec<(&'static str, Vec<Expect>)> {
             (26, 19, None, Some("thresholds.flows.rate"),
              "unknown unit `rps` in `50 rps`: `flows.rate` is a rate per second; write a plain number (per second) such as `50`"),
             (27, 1, None, Some("thresholds.flows.faild_rate"),
-             "unknown metric `flows.faild_rate` (did you mean `flows.failed_rate`?); flows metrics: flows.failed_rate, flows.rate, flows.passed, flows.failed, flows.interrupted"),
+             "unknown metric `flows.faild_rate` (did you mean `flows.failed_rate`?); flows metrics: flows.failed_rate, flows.rate, flows.passed, flows.failed, flows.interrupted, flows.goodput, flows.good_rate, flows.late_rate, flows.good, flows.late"),
             (28, 1, None, Some("thresholds.chat.agent_completed.errors"),
              "`errors` is a statistic of a step, not of an event: write `chat.errors`"),
             (29, 41, None, Some("thresholds.login.p95.delay"),
@@ -341,9 +341,37 @@ fn golden_path_compiles_to_the_expected_plan() {
             .zip(alphabet)
             .all(|(m, a)| m.step == step && m.event == *a));
     }
+    // After the alphabet: the noise the step ignores and the errors it fails on, named literally
+    // (globs such as `heartbeat*` are matched at run time, not counted by name).
+    use crate::plan::stream::Role;
+    let roles = |e: &crate::plan::Expectation| {
+        let m = &plan.event_metrics[e.metric_base..e.metric_base + e.metrics];
+        (
+            m.iter().filter(|m| m.role == Role::Expected).count(),
+            m.iter().filter(|m| m.role == Role::Ignored).count(),
+            m.iter().filter(|m| m.role == Role::FailOn).count(),
+        )
+    };
+    assert_eq!(roles(hs), (2, 4, 6));
+    assert_eq!(roles(ex), (5, 8, 6));
     assert_eq!(hs.metric_base, 0);
-    assert_eq!(ex.metric_base, 2);
-    assert_eq!(plan.event_metrics.len(), 7);
+    assert_eq!(ex.metric_base, 12);
+    assert_eq!(plan.event_metrics.len(), 31);
+    // Budgets: the protocol's defaults for the chat's agent_started and agent_completed.
+    let budget = |name: &str| {
+        plan.event_metrics[ex.metric_base..]
+            .iter()
+            .find(|m| plan.event_name(m.event) == name)
+            .and_then(|m| m.budget)
+    };
+    assert_eq!(budget("agent_started"), Some(Duration::from_secs(5)));
+    assert_eq!(budget("agent_completed"), Some(Duration::from_secs(60)));
+    assert_eq!(budget("agent_thinking"), None);
+    // Every event type of the plan is resolved in each exchange's table: one lookup per frame.
+    for e in [hs, ex] {
+        assert_eq!(e.table.len(), plan.events.len());
+    }
+    assert!(ex.tools.is_some() && hs.tools.is_none());
     for name in [
         "ping",
         "handshake_complete",

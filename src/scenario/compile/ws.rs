@@ -7,8 +7,10 @@ use wildmatch::WildMatch;
 
 use super::diag::Loc;
 use super::steps::{intern, Lower};
+use crate::plan::stream::{self, Class, EventTable, Known, MetricId, Role, TextKind, ToolEdge};
 use crate::plan::{
-    EventMetric, Expectation, Responder, StepId, StepKind, Unlisted, WsClose, WsConnect, WsExchange,
+    EventId, EventMetric, Expectation, Responder, StepId, StepKind, Unlisted, WsClose, WsConnect,
+    WsExchange,
 };
 use crate::scenario::expect::Expr;
 use crate::scenario::model::{self, CloseSrc, JsonSrc, SizeSrc};
@@ -45,6 +47,9 @@ fn present(w: &model::Ws) -> Vec<&'static str> {
         ("within", w.within.is_some()),
         ("settle", w.settle.is_some()),
         ("capture", w.capture.is_some()),
+        ("budgets", w.budgets.is_some()),
+        ("group_by", w.group_by.is_some()),
+        ("tool_duration", w.tool_duration.is_some()),
         ("close", w.close.is_some()),
         ("max_message", w.max_message.is_some()),
     ]
@@ -61,7 +66,10 @@ const CONNECT_ONLY: [&str; 6] = [
     "respond",
     "max_message",
 ];
-const EXPECT_OPTIONS: [&str; 8] = [
+const EXPECT_OPTIONS: [&str; 11] = [
+    "budgets",
+    "group_by",
+    "tool_duration",
     "ignore",
     "fail_on",
     "unlisted",
@@ -132,10 +140,10 @@ impl Lower<'_> {
             .expect
             .as_ref()
             .map(|src| self.expectation(loc, w, src, id));
-        Some(StepKind::WsExchange(WsExchange {
+        Some(StepKind::WsExchange(Box::new(WsExchange {
             send: send.map_or(Some(None), |s| s.map(Some))?,
             expect: expect.map_or(Some(None), |e| e.map(Some))?,
-        }))
+        })))
     }
 
     fn connect(&mut self, loc: &Loc, w: &model::Ws) -> Option<WsConnect> {
@@ -306,24 +314,197 @@ impl Lower<'_> {
                 captures.push((event, crate::plan::Extract { var, pointer }));
             }
         }
+        let budgets = self.budgets(loc, w, expr.as_ref());
+        let group_by = self.group_by(loc, w);
+        let tool_duration = match &w.tool_duration {
+            Some(ptr) => self
+                .pointer(loc, &p.key("tool_duration"), ptr)
+                .then(|| Some(ptr.clone()))?,
+            None => None,
+        };
         let expr = expr?;
+        let unlisted = unlisted?;
         let metric_base = self.metrics.len();
-        self.metrics.extend(
-            expr.alphabet()
-                .iter()
-                .map(|&event| EventMetric { step: id, event }),
-        );
+        // The metric slots: the alphabet in order, then noise and error types named literally.
+        let mut slots: Vec<(EventId, Role)> = expr
+            .alphabet()
+            .iter()
+            .map(|&e| (e, Role::Expected))
+            .collect();
+        for (list, role) in [(&w.ignore, Role::Ignored), (&w.fail_on, Role::FailOn)] {
+            let names: Vec<&str> = match list {
+                Some(l) => l.iter().map(String::as_str).collect(),
+                None if role == Role::FailOn => DEFAULT_FAIL_ON.to_vec(),
+                None => Vec::new(),
+            };
+            for name in names.into_iter().filter(|n| is_literal(n)) {
+                let e = self.intern(name);
+                if !slots.iter().any(|(x, _)| *x == e) {
+                    slots.push((e, role));
+                }
+            }
+        }
+        let measured =
+            |name: &str, events: &[String]| slots.iter().any(|(e, _)| events[*e as usize] == name);
+        for (key, names) in [
+            (
+                "budgets",
+                budgets.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(),
+            ),
+            (
+                "group_by",
+                group_by.iter().map(|(n, _)| n.as_str()).collect(),
+            ),
+        ] {
+            for name in names.into_iter().filter(|n| !measured(n, &self.events)) {
+                let msg = format!(
+                    "ws.{key}.{name}: {name} is not an event of this step (name it in ws.expect, \
+                     or without wildcards in ws.ignore or ws.fail_on)"
+                );
+                self.d.field(loc, &p.key(key).key(name), msg);
+            }
+        }
+        let mut table = EventTable::default();
+        for (i, &(event, role)) in slots.iter().enumerate() {
+            let name = self.events[event as usize].clone();
+            let class = match role {
+                Role::Expected => Class::Expected {
+                    sym: expr.symbol(event).unwrap_or(0) as u16,
+                },
+                Role::Ignored | Role::FailOn => classify(&name, &fail_on, &ignore, unlisted),
+            };
+            let metric = MetricId((metric_base + i).min(usize::from(u16::MAX)) as u16);
+            table.insert(
+                &name,
+                Known {
+                    event,
+                    class,
+                    metric: Some(metric),
+                    captured: false,
+                    tool: None,
+                    text: TextKind::of(&name),
+                },
+            );
+            self.metrics.push(EventMetric {
+                step: id,
+                event,
+                role,
+                budget: budgets.iter().find(|(n, _)| *n == name).map(|(_, d)| *d),
+                group_by: group_by
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, ptr)| ptr.clone()),
+            });
+        }
+        // Types only a capture or a responder names are known too (no metric): their frames
+        // need the lookup to find them.
+        for (event, _) in &captures {
+            let name = self.events[*event as usize].clone();
+            if table.get(&name).is_none() {
+                let class = classify(&name, &fail_on, &ignore, unlisted);
+                table.insert(
+                    &name,
+                    Known {
+                        event: *event,
+                        class,
+                        metric: None,
+                        captured: false,
+                        tool: None,
+                        text: None,
+                    },
+                );
+            }
+            if let Some(k) = table.get_mut(&name) {
+                k.captured = true;
+            }
+        }
+        let tools = self.tools(&mut table, tool_duration);
         Some(Expectation {
             expr,
             ignore,
             fail_on,
-            unlisted: unlisted?,
+            unlisted,
             first_event_within,
             max_gap,
             within: within?,
             settle: settle?,
             captures,
             metric_base,
+            metrics: slots.len(),
+            table,
+            tools,
+        })
+    }
+
+    /// `ws.budgets`: event = duration. Without it, the protocol's budgets
+    /// (`stream::DEFAULT_BUDGETS`) for those of its events the expectation names.
+    fn budgets(
+        &mut self,
+        loc: &Loc,
+        w: &model::Ws,
+        expr: Option<&Expr>,
+    ) -> Vec<(String, Duration)> {
+        let p = FieldPath::of(&["ws", "budgets"]);
+        let Some(src) = &w.budgets else {
+            let Some(expr) = expr else {
+                return Vec::new();
+            };
+            return stream::DEFAULT_BUDGETS
+                .iter()
+                .filter(|(name, _)| {
+                    expr.alphabet()
+                        .iter()
+                        .any(|e| self.events[*e as usize] == *name)
+                })
+                .map(|(name, d)| (name.to_string(), *d))
+                .collect();
+        };
+        let mut out = Vec::new();
+        for (name, d) in &src.0 {
+            if let Some(d) = super::header::duration(&mut self.d, loc, &p.key(name), d) {
+                if d.is_zero() {
+                    let msg = format!("ws.budgets.{name} must be more than zero");
+                    self.d.field(loc, &p.key(name), msg);
+                    continue;
+                }
+                out.push((name.clone(), d));
+            }
+        }
+        out
+    }
+
+    /// `ws.group_by`: event = JSON pointer.
+    fn group_by(&mut self, loc: &Loc, w: &model::Ws) -> Vec<(String, String)> {
+        let p = FieldPath::of(&["ws", "group_by"]);
+        let mut out = Vec::new();
+        for (name, ptr) in w.group_by.iter().flat_map(|g| &g.0) {
+            if self.pointer(loc, &p.key(name), ptr) {
+                out.push((name.clone(), ptr.clone()));
+            }
+        }
+        out
+    }
+
+    /// Tool calls are paired when the step knows both `tool_executing` and `tool_completed`.
+    fn tools(
+        &mut self,
+        table: &mut EventTable,
+        duration: Option<String>,
+    ) -> Option<stream::ToolSpec> {
+        let start = table.get(stream::TOOL_START)?.event;
+        let end = table.get(stream::TOOL_END)?.event;
+        for (name, edge) in [
+            (stream::TOOL_START, ToolEdge::Start),
+            (stream::TOOL_END, ToolEdge::End),
+        ] {
+            if let Some(k) = table.get_mut(name) {
+                k.tool = Some(edge);
+            }
+        }
+        Some(stream::ToolSpec {
+            start,
+            end,
+            duration,
         })
     }
 
@@ -361,6 +542,53 @@ impl Lower<'_> {
                 self.d.field(loc, &p.key("code"), msg);
                 None
             }
+        }
+    }
+}
+
+/// A pattern without wildcards names one event type.
+fn is_literal(pattern: &str) -> bool {
+    !pattern.is_empty() && !pattern.contains(['*', '?'])
+}
+
+/// What a frame of this (non-expected) type does, by the step's globs: `fail_on` first.
+fn classify(name: &str, fail_on: &[WildMatch], ignore: &[WildMatch], unlisted: Unlisted) -> Class {
+    if fail_on.iter().any(|g| g.matches(name)) {
+        Class::FailOn
+    } else if ignore.iter().any(|g| g.matches(name)) || unlisted == Unlisted::Ignore {
+        Class::Ignore
+    } else {
+        Class::Unlisted
+    }
+}
+
+/// Adds every event type of the plan to each exchange step's table (types a responder or another
+/// step names included), classified by that step's globs: a frame of any type the plan knows is
+/// then resolved by one lookup, and only types the plan never names fall back to the globs.
+pub(super) fn know_every_event(steps: &mut [crate::plan::Step], events: &[String]) {
+    for step in steps {
+        let StepKind::WsExchange(x) = &mut step.kind else {
+            continue;
+        };
+        let Some(e) = x.expect.as_mut() else {
+            continue;
+        };
+        for (i, name) in events.iter().enumerate() {
+            if e.table.get(name).is_some() {
+                continue;
+            }
+            let class = classify(name, &e.fail_on, &e.ignore, e.unlisted);
+            e.table.insert(
+                name,
+                Known {
+                    event: i as EventId,
+                    class,
+                    metric: None,
+                    captured: false,
+                    tool: None,
+                    text: TextKind::of(name),
+                },
+            );
         }
     }
 }

@@ -8,7 +8,8 @@
 pub mod chunked;
 pub mod fuzz;
 pub mod head;
-pub mod limits;
+// The limits are part of the compiled plan (each HTTP step's); these paths stay for the reader.
+pub use crate::plan::limits;
 pub mod reader;
 
 pub use chunked::ChunkedDecoder;

@@ -19,8 +19,7 @@
 
 use std::collections::HashMap;
 
-use crate::metrics::errors::{ErrorKind, EventRef};
-use crate::plan::EventId;
+use super::{EventId, EventRef};
 
 /// A compile error in an expression, at a byte offset into the source text.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -43,6 +42,24 @@ const MAX_SYMBOLS: usize = NO_SYMBOL as usize;
 const MAX_STATES: usize = 4096;
 /// Keeps the recursive-descent parser far from the stack limit.
 const MAX_DEPTH: usize = 64;
+
+/// Why a sequence of events does not match, by the first edit of a minimum-edit explanation
+/// (`Expr::diagnose`); `metrics::errors` turns it into an error kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Diagnosis {
+    /// `missing` should have come; `got` came instead (none: the stream ended).
+    Missing {
+        missing: EventId,
+        got: Option<EventRef>,
+    },
+    /// `got` came where it cannot, after `after`.
+    Unexpected {
+        got: EventId,
+        after: Option<EventId>,
+    },
+    /// The sequence matches (a failed flow cannot): only a deadline can explain it.
+    Matched,
+}
 
 /// A compiled expression.
 #[derive(Debug, Clone)]
@@ -216,7 +233,7 @@ impl Expr {
     /// deletion, then the insertion of the earliest event in alphabet order. An insertion at the
     /// very end reports `got: ended_by` (None: the stream ended). If `seq` already matches, which a
     /// failed flow cannot do, the answer is `TotalTimeout`.
-    pub fn diagnose(&self, seq: &[EventId], ended_by: Option<EventRef>) -> ErrorKind {
+    pub fn diagnose(&self, seq: &[EventId], ended_by: Option<EventRef>) -> Diagnosis {
         let n = self.states();
         let len = seq.len();
         // cost[i * n + q]: fewest edits to finish from state q with seq[i..] left.
@@ -250,7 +267,7 @@ impl Expr {
         }
         let c = cost[i * n + q as usize];
         if c == 0 {
-            return ErrorKind::TotalTimeout;
+            return Diagnosis::Matched;
         }
         for a in 0..self.alphabet.len() {
             if let Some(t) = self.next(q, a) {
@@ -260,7 +277,7 @@ impl Expr {
                     } else {
                         ended_by
                     };
-                    return ErrorKind::EventMissing {
+                    return Diagnosis::Missing {
                         missing: self.alphabet[a],
                         got,
                     };
@@ -268,11 +285,11 @@ impl Expr {
             }
         }
         match seq.get(i) {
-            Some(&got) => ErrorKind::UnexpectedEvent {
-                got: EventRef::Known(got),
+            Some(&got) => Diagnosis::Unexpected {
+                got,
                 after: i.checked_sub(1).map(|p| seq[p]),
             },
-            None => ErrorKind::TotalTimeout,
+            None => Diagnosis::Matched,
         }
     }
 
@@ -667,21 +684,21 @@ mod tests {
             self.run(s).is_some_and(|st| self.expr.is_accepting(st))
         }
 
-        fn diagnose(&self, s: &str) -> ErrorKind {
+        fn diagnose(&self, s: &str) -> Diagnosis {
             self.expr.diagnose(&self.seq(s), None)
         }
 
-        fn missing(&self, missing: &str, got: Option<&str>) -> ErrorKind {
+        fn missing(&self, missing: &str, got: Option<&str>) -> Diagnosis {
             let got = got.map(|g| EventRef::Known(self.id(g)));
-            ErrorKind::EventMissing {
+            Diagnosis::Missing {
                 missing: self.id(missing),
                 got,
             }
         }
 
-        fn unexpected(&self, got: &str, after: Option<&str>) -> ErrorKind {
-            let got = EventRef::Known(self.id(got));
-            ErrorKind::UnexpectedEvent {
+        fn unexpected(&self, got: &str, after: Option<&str>) -> Diagnosis {
+            let got = self.id(got);
+            Diagnosis::Unexpected {
                 got,
                 after: after.map(|a| self.id(a)),
             }
@@ -821,13 +838,13 @@ mod tests {
     fn diagnose_edges() {
         let fx = Fx::new(GOLDEN);
         // A match is not a failure: the defensive default.
-        assert_eq!(fx.diagnose("S T D"), ErrorKind::TotalTimeout);
+        assert_eq!(fx.diagnose("S T D"), Diagnosis::Matched);
         // An out-of-alphabet event that stopped the flow is reported as what came instead.
         let stop = EventRef::Unknown(7);
         let got = fx.expr.diagnose(&fx.seq("S T X C"), Some(stop));
         assert_eq!(
             got,
-            ErrorKind::EventMissing {
+            Diagnosis::Missing {
                 missing: fx.id("D"),
                 got: Some(stop)
             }
