@@ -118,6 +118,8 @@ fn read(
             return Read::Failed;
         }
     };
+    // The table holds the cells: the file's bytes are not kept beside it.
+    drop(bytes);
     let header_line = match format {
         Format::Csv => 1,
         Format::Jsonl => table.lines[0],
