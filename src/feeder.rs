@@ -115,7 +115,9 @@ impl Table {
 /// A problem in a data file, at a line (0: the file as a whole).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DataError {
+    /// 1-based; 0 for the file as a whole (empty, no rows).
     pub line: usize,
+    /// What is wrong, never quoting a value.
     pub message: String,
 }
 
@@ -411,9 +413,11 @@ impl ClassifyWords for serde_json::Error {
 pub struct Feeder {
     /// Where the rows came from (for messages).
     pub file: std::path::PathBuf,
+    /// The rows, read once.
     pub table: Table,
     /// The variable each column sets, in column order.
     pub vars: Vec<VarId>,
+    /// Which row a user takes.
     pub mode: Mode,
 }
 

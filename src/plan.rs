@@ -459,6 +459,7 @@ pub struct HttpStep {
 
 /// `jwt`: signs the rendered claims into a variable (HS* with a secret, RS* with a PEM key).
 pub struct JwtStep {
+    /// HS256/384/512 or RS256/384/512.
     pub alg: jsonwebtoken::Algorithm,
     /// From the environment; never printed (`Debug` shows the algorithm only).
     pub key: jsonwebtoken::EncodingKey,
