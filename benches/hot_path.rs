@@ -1,4 +1,4 @@
-//! Criterion benches of the hot path: record + merge, event classification, expectation matching, template rendering, HTTP response reading.
+//! Criterion benches of the hot path: record + merge, event classification, expectation matching, template rendering, HTTP response reading, failure-transcript recording.
 //!
 //! Everything goes through the library's public API on the shipped scenarios, so a change that
 //! slows what every virtual user does per frame or per flow shows up here. `cargo bench` runs
@@ -349,8 +349,55 @@ fn bench_http(c: &mut Criterion) {
     g.finish();
 }
 
+/// Failure transcripts: what every flow pays (`golden_flow`: a user's tape cleared, then a
+/// golden-path flow's frames recorded: the upgrade request and its 101, the message, the
+/// welcome and six events), and what a kept failure pays once (`keep`: those frames redacted and
+/// turned into transcript frames).
+fn bench_tape(c: &mut Criterion) {
+    use load_tester::metrics::transcript::{self, Direction, FrameType, Tape};
+    let frames: Vec<String> = std::iter::once("connection_established")
+        .chain(GOLDEN)
+        .map(|t| format!(r#"{{"type":"{t}","run_id":"run_7f3a","thread_id":"thr_abc","user_id":"e2e-42","agent_name":"Supervisor","timestamp":"2026-10-27T12:00:00.812Z","data":{{"status":"ok","step_number":1,"message":"Supervisor has started processing your request"}}}}"#))
+        .collect();
+    let message = r#"{"type":"user_message","payload":{"content":"Give me three ways to cut my GPU spend.","thread_id":""}}"#;
+    let headers = [(
+        "Sec-WebSocket-Protocol",
+        "jwt.eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.sig",
+    )];
+    let secrets = vec!["CANARY-7f3a9c".to_string()];
+    let mut tape = Tape::new(transcript::raw_cap(&secrets));
+    let flow = |tape: &mut Tape| {
+        let now = tokio::time::Instant::now();
+        tape.clear(now);
+        let head = |out: &mut Vec<u8>| {
+            transcript::write_head(out, "GET", "ws://127.0.0.1:8000/ws", headers.into_iter())
+        };
+        tape.record(now, Direction::Sent, FrameType::HttpRequest, 0, head, b"");
+        tape.frame(now, Direction::Received, FrameType::HttpResponse, 101, b"");
+        tape.frame(
+            now,
+            Direction::Sent,
+            FrameType::WsText,
+            0,
+            message.as_bytes(),
+        );
+        for f in &frames {
+            tape.frame(now, Direction::Received, FrameType::WsText, 0, f.as_bytes());
+        }
+    };
+    let mut g = c.benchmark_group("tape");
+    g.throughput(Throughput::Elements(frames.len() as u64 + 3));
+    g.bench_function("golden_flow", |b| b.iter(|| flow(black_box(&mut tape))));
+    flow(&mut tape);
+    g.bench_function("keep", |b| {
+        b.iter(|| tape.frames(black_box(&["CANARY-7f3a9c"])))
+    });
+    g.finish();
+}
+
 criterion_group!(
     benches,
+    bench_tape,
     bench_record,
     bench_classify,
     bench_expect,

@@ -205,6 +205,19 @@ pub struct RunArgs {
         default_value = "on"
     )]
     pub token_refresh: OnOff,
+    /// Run a canary user during the load: one extra user (its own login and socket, user
+    /// number = the load's users + the shard index) that starts a flow every DURATION if its
+    /// previous one has ended (ticks it misses are counted as skipped), reported apart in every
+    /// output; a failed canary flow fails the run. E.g. --canary-every 10s.
+    #[arg(long, env = "LOAD_TESTER_CANARY_EVERY", value_parser = parse_canary_every,
+          value_name = "DURATION")]
+    pub canary_every: Option<Duration>,
+    /// Keep the frames of the first N failing flows of each error kind in the JSON results
+    /// (`transcripts`: time, direction, type, size, body cut at 512 bytes, secrets masked),
+    /// e.g. `--transcripts 20`; 0 records none.
+    #[arg(long, env = "LOAD_TESTER_TRANSCRIPTS", value_name = "N",
+          default_value_t = crate::metrics::transcript::DEFAULT_PER_KIND)]
+    pub transcripts: u32,
     /// Worker threads generating load [default: one per CPU, shared among --processes].
     #[arg(long, env = "LOAD_TESTER_WORKERS")]
     pub workers: Option<usize>,
@@ -404,6 +417,15 @@ impl clap::builder::TypedValueParser for EnvBool {
 pub enum ArrivalsArg {
     Even,
     Poisson,
+}
+
+/// `--canary-every`: a duration above zero.
+fn parse_canary_every(text: &str) -> Result<Duration, String> {
+    let d = parse_duration(text)?;
+    if d.is_zero() {
+        return Err("the canary's period must be above 0 (e.g. 10s)".into());
+    }
+    Ok(d)
 }
 
 fn parse_stage(text: &str) -> Result<Stage, String> {

@@ -435,6 +435,20 @@ impl Feeder {
         r as usize
     }
 
+    /// Why user `user` (the canary, numbered after the load's users) cannot run with `unique`
+    /// rows: the file has no row of its own for it. `None` in the other modes, or when it has one.
+    pub fn no_unique_row(&self, user: u64) -> Option<String> {
+        let rows = self.table.rows() as u64;
+        (self.mode == Mode::Unique && user >= rows).then(|| {
+            format!(
+                "the canary is user {user} and {} has {rows} rows: with [data] mode = \"unique\" \
+                 every user needs a row of its own; add a row for the canary (one per generator), \
+                 or use mode = \"sequential\"",
+                self.file.display()
+            )
+        })
+    }
+
     /// Sets user `u`'s variables to the cells of its row.
     pub fn fill(&self, user: u64, vars: &mut [Option<String>]) {
         let row = self.table.row(self.row_of(user));
@@ -538,6 +552,11 @@ mod tests {
             (0..3).map(|u| unique.row_of(u)).collect::<Vec<_>>(),
             [0, 1, 2]
         );
+        assert_eq!(unique.no_unique_row(2), None);
+        assert!(unique.no_unique_row(3).unwrap().starts_with(
+            "the canary is user 3 and users.csv has 3 rows: with [data] mode = \"unique\""
+        ));
+        assert_eq!(seq.no_unique_row(3), None, "sequential reuses rows");
         let mut vars = vec![None, Some("other".to_string())];
         unique.fill(1, &mut vars);
         assert_eq!(vars, [Some("b".to_string()), Some("other".to_string())]);

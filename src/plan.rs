@@ -12,6 +12,7 @@ pub mod expect;
 pub mod limits;
 pub mod stream;
 pub mod template;
+pub mod threshold;
 
 use self::expect::Expr;
 use self::template::Template;
@@ -91,8 +92,13 @@ pub struct Plan {
     /// Run the setup again before a flow when a JWT among the session's variables is about to
     /// expire (`--token-refresh`, on by default; see `runner::token`).
     pub token_refresh: bool,
+    /// Failing flows whose frames are kept, per error kind (`--transcripts`; 0: none recorded).
+    pub transcripts: u32,
+    /// Values the scenario's templates take from the environment (`{{env.NAME}}`): treated as
+    /// secrets, masked wherever a transcript would show them. Each once.
+    pub secrets: Vec<String>,
     /// The scenario's `[thresholds]`, in file order (flags add theirs when a command runs).
-    pub thresholds: Vec<crate::thresholds::Threshold>,
+    pub thresholds: Vec<threshold::Threshold>,
     /// `[data]`: the rows read once from the data file, shared by every user (`crate::feeder`).
     pub feeder: Option<std::sync::Arc<crate::feeder::Feeder>>,
 }
@@ -593,5 +599,42 @@ impl Default for Envelope {
                 "agent_response_complete".into(),
             ],
         }
+    }
+}
+
+#[cfg(test)]
+mod layering {
+    /// The plan is the bottom layer: its files use nothing of the crate but themselves and the
+    /// `size` helpers, so `scenario`, `metrics`, `thresholds`, `transport` and `runner` depend on
+    /// it and never the other way round (no import circle).
+    #[test]
+    fn the_plan_imports_nothing_above_it() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut files = vec![dir.join("plan.rs")];
+        for entry in std::fs::read_dir(dir.join("plan")).expect("src/plan") {
+            files.push(entry.expect("an entry").path());
+        }
+        for f in &files {
+            let text = std::fs::read_to_string(f).expect("readable");
+            let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+            for (n, line) in code.lines().enumerate() {
+                let line = line.trim_start();
+                if line.starts_with("//") {
+                    continue;
+                }
+                let mut rest = line;
+                while let Some(at) = rest.find("crate::") {
+                    let path = &rest[at + "crate::".len()..];
+                    assert!(
+                        path.starts_with("plan") || path.starts_with("size::"),
+                        "{}:{}: {line}",
+                        f.display(),
+                        n + 1
+                    );
+                    rest = &path[1..];
+                }
+            }
+        }
+        assert!(files.len() >= 6, "{files:?}");
     }
 }

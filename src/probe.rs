@@ -110,9 +110,13 @@ pub fn render(plan: &Plan, trace: &Trace, unknown_events: &[String]) -> String {
 }
 
 /// What the trace cannot show: a flow cut off by a signal (where it was and how long it had
-/// waited there), and failures of the tool itself.
+/// waited there), the transcript of a failed flow (its frames, secrets masked), and failures of
+/// the tool itself.
 pub fn render_end(s: &crate::metrics::summary::Summary) -> String {
     let mut out = String::new();
+    for t in &s.transcripts {
+        out.push_str(&t.render("  "));
+    }
     for i in &s.interrupted {
         let at = match &i.after_event {
             Some(e) => format!("after {e}"),

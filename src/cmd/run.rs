@@ -103,6 +103,7 @@ pub(super) async fn run(a: RunArgs, io: &Io) -> Exit {
         }
         p.self_test_panic = a.self_test_panic.clone();
         p.token_refresh = a.token_refresh == crate::cli::OnOff::On;
+        p.transcripts = a.transcripts;
     }
     let thresholds = match super::thresholds::for_plan(&plan, &a.thresholds, io) {
         Ok(t) => t,
@@ -123,6 +124,13 @@ pub(super) async fn run(a: RunArgs, io: &Io) -> Exit {
             plan.load.users, shard.count
         ));
         return Exit::Usage;
+    }
+    // The canary is a user too: with unique [data] rows it needs one of its own.
+    if let (Some(_), Some(f)) = (a.canary_every, &plan.feeder) {
+        if let Some(e) = f.no_unique_row(crate::runner::canary::user_number(&plan, shard)) {
+            io.eprint(&format!("error: --canary-every: {e}\n"));
+            return Exit::Usage;
+        }
     }
     if let Some(dir) = &a.results_dir {
         let (json, txt) = ResultsDir::files(dir, &shard.suffix());
@@ -184,8 +192,9 @@ pub(super) async fn run(a: RunArgs, io: &Io) -> Exit {
             workers: a.workers,
             quiet: a.quiet,
             plan: plan.clone(),
+            canary: a.canary_every,
         };
-        let live = live_sinks(&a, &plan, metrics.as_ref(), &series, io);
+        let live = live_sinks(&a, &plan, metrics.as_ref(), &series, None, io);
         let fanned = crate::fanout::run(args, children, Box::new(live), io).await;
         if let Some(m) = mock {
             m.shutdown().await;
@@ -225,6 +234,7 @@ pub(super) async fn run(a: RunArgs, io: &Io) -> Exit {
     if let Some(w) = a.workers {
         opts.workers = w.max(1);
     }
+    opts.canary = a.canary_every;
     if let Err(e) = crate::limits::fit(&plan, shard, a.target.mock) {
         io.eprint(&format!("error: {e}\n"));
         return Exit::Usage;
@@ -239,7 +249,18 @@ pub(super) async fn run(a: RunArgs, io: &Io) -> Exit {
             }
         },
     };
-    let mut live = live_sinks(&a, &plan, metrics.as_ref(), &series, io);
+    opts.canary_live = a
+        .canary_every
+        .and(metrics.as_ref())
+        .map(|_| Arc::new(crate::runner::canary::Live::default()));
+    let mut live = live_sinks(
+        &a,
+        &plan,
+        metrics.as_ref(),
+        &series,
+        opts.canary_live.as_ref(),
+        io,
+    );
     let halt = opts.halt.clone();
     let abort = Abort::new(plan.clone(), &thresholds, halt.clone());
     let fired = abort.as_ref().map(Abort::fired);
@@ -274,6 +295,7 @@ pub(super) async fn run(a: RunArgs, io: &Io) -> Exit {
             timeseries,
         },
     );
+    let summary = with_canary(summary, &plan, outcome.canary.as_ref());
     let aborted = fired
         .and_then(|f| f.lock().ok().map(|f| f.clone()))
         .unwrap_or_default();
@@ -291,6 +313,22 @@ pub(super) async fn run(a: RunArgs, io: &Io) -> Exit {
     conclude(exit, live_done, metrics.as_ref(), &a, io).await
 }
 
+/// The summary with the canary's results (`--canary-every`), its tool errors among the run's.
+fn with_canary(
+    mut summary: Summary,
+    plan: &crate::plan::Plan,
+    record: Option<&crate::runner::canary::CanaryRecord>,
+) -> Summary {
+    let Some(record) = record else {
+        return summary;
+    };
+    let (canary, tool_errors) =
+        crate::metrics::canary::Canary::build(plan, record, summary.elapsed_s);
+    summary.canary = Some(canary);
+    summary.tool_errors.extend(tool_errors);
+    summary.conclude()
+}
+
 /// The live sinks of a run (or of a `--processes` parent): the time series, the progress (a
 /// child sends interval records instead), and the metrics page when one is served.
 fn live_sinks(
@@ -298,6 +336,7 @@ fn live_sinks(
     plan: &Arc<crate::plan::Plan>,
     metrics: Option<&Server>,
     series: &Arc<std::sync::Mutex<Vec<IntervalStats>>>,
+    canary: Option<&Arc<crate::runner::canary::Live>>,
     io: &Io,
 ) -> Sinks {
     let mode = if a.quiet || a.interval_records {
@@ -314,7 +353,7 @@ fn live_sinks(
     live.push(Series::new(plan.clone(), series.clone()));
     live.push(progress::Progress::new(plan.clone(), mode));
     if let Some(m) = metrics {
-        live.push(m.sink(plan.clone()));
+        live.push(m.sink(plan.clone()).with_canary(canary.cloned()));
     }
     if a.interval_records {
         live.push(crate::fanout::records::Emit::new(io.err.clone()));

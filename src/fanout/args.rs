@@ -23,7 +23,7 @@ pub(super) fn flag_env_names(subcommand: &str) -> Vec<String> {
 }
 
 /// A duration as the tool's parser reads it, exactly (`1.250000000s`).
-fn dur(d: Duration) -> String {
+pub(super) fn dur(d: Duration) -> String {
     format!("{}.{:09}s", d.as_secs(), d.subsec_nanos())
 }
 
@@ -93,6 +93,7 @@ pub fn run_args(a: &RunArgs, target: Option<&str>) -> Vec<OsString> {
         let list: Vec<String> = x.0.iter().map(|ip| ip.to_string()).collect();
         flag("--local-addrs", list.join(","));
     }
+    flag("--transcripts", a.transcripts.to_string());
     if a.token_refresh == crate::cli::OnOff::Off {
         flag("--token-refresh", "off".to_string());
     }

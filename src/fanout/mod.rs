@@ -47,6 +47,8 @@ pub struct Children {
     pub workers: Option<usize>,
     pub quiet: bool,
     pub plan: Arc<Plan>,
+    /// `--canary-every`: given to the first child only, so the generator runs one canary.
+    pub canary: Option<std::time::Duration>,
 }
 
 /// What a fanned-out run produced.
@@ -98,6 +100,7 @@ pub async fn run(
         workers,
         quiet,
         plan,
+        canary,
     } = children;
     let fail = |what: String| {
         io.eprint(&format!("error: --processes: {what}\n"));
@@ -135,6 +138,9 @@ pub async fn run(
             .kill_on_drop(true);
         if quiet {
             cmd.arg("--quiet");
+        }
+        if let Some(every) = canary.filter(|_| j == 0) {
+            cmd.arg("--canary-every").arg(args::dur(every));
         }
         for name in &hidden {
             cmd.env_remove(name);

@@ -83,6 +83,14 @@ pub fn merge(parts: &[Summary]) -> Result<Summary, String> {
         StoppedBy::End
     };
     let tool_errors: Vec<ToolError> = parts.iter().flat_map(|p| p.tool_errors.clone()).collect();
+    // The first of each kind over all inputs (each kept at most its own `per_kind`).
+    let per_kind = parts
+        .iter()
+        .map(|p| p.transcripts_per_kind)
+        .max()
+        .unwrap_or(0);
+    let mut transcripts: Vec<_> = parts.iter().flat_map(|p| p.transcripts.clone()).collect();
+    super::transcript::keep_first(&mut transcripts, per_kind);
 
     Ok(Summary {
         goodput: Default::default(),
@@ -139,11 +147,14 @@ pub fn merge(parts: &[Summary]) -> Result<Summary, String> {
             saturated: parts.iter().any(|p| p.generator.saturated),
         },
         timeseries: merge_series(parts),
+        canary: super::canary::merge(parts)?,
+        transcripts_per_kind: per_kind,
+        transcripts,
     }
     .conclude())
 }
 
-fn merge_step<'a>(
+pub(super) fn merge_step<'a>(
     steps: impl Iterator<Item = &'a StepSummary> + Clone,
 ) -> Result<StepSummary, String> {
     let first = steps.clone().next().ok_or("no step")?;
@@ -402,7 +413,7 @@ fn merge_series(parts: &[Summary]) -> Vec<IntervalStats> {
     out
 }
 
-fn merge_errors<'a>(all: impl Iterator<Item = &'a ErrorCount>) -> Vec<ErrorCount> {
+pub(super) fn merge_errors<'a>(all: impl Iterator<Item = &'a ErrorCount>) -> Vec<ErrorCount> {
     let mut out: Vec<ErrorCount> = Vec::new();
     for e in all {
         match out.iter_mut().find(|x| {
@@ -417,8 +428,15 @@ fn merge_errors<'a>(all: impl Iterator<Item = &'a ErrorCount>) -> Vec<ErrorCount
 
 /// Interrupted flows by place, added up over the parts.
 fn merge_interrupted(parts: &[Summary]) -> Vec<InterruptedAt> {
+    add_interrupted(parts.iter().flat_map(|p| p.interrupted.iter()))
+}
+
+/// Interrupted places added up, most frequent first.
+pub(super) fn add_interrupted<'a>(
+    all: impl Iterator<Item = &'a InterruptedAt>,
+) -> Vec<InterruptedAt> {
     let mut out: Vec<InterruptedAt> = Vec::new();
-    for i in parts.iter().flat_map(|p| p.interrupted.iter()) {
+    for i in all {
         match out
             .iter_mut()
             .find(|x| x.step == i.step && x.after_event == i.after_event)
@@ -435,7 +453,7 @@ fn merge_interrupted(parts: &[Summary]) -> Vec<InterruptedAt> {
 }
 
 /// A sum that stops at the top instead of overflowing (inputs are files anyone can edit).
-fn total(values: impl Iterator<Item = u64>) -> u64 {
+pub(super) fn total(values: impl Iterator<Item = u64>) -> u64 {
     values.fold(0, u64::saturating_add)
 }
 
@@ -473,6 +491,38 @@ mod tests {
             record(&mut rec.iteration, rng.gen_range(1_000..60_000_000));
         }
         rec
+    }
+
+    /// Each generator kept its first 5; merged, the 5 earliest flows over all of them remain,
+    /// as one recorder fed every failure would have kept.
+    #[test]
+    fn merged_transcripts_are_the_earliest_n_of_each_kind() {
+        let plan = plan();
+        let info = || RunInfo {
+            mode: crate::metrics::summary::Mode::Run,
+            stopped_by: StoppedBy::End,
+            tool_errors: Vec::new(),
+            shard: Shard::default(),
+            started_at: String::new(),
+            elapsed_s: 1.0,
+            timeseries: Vec::new(),
+        };
+        let kind = crate::metrics::errors::ErrorKind::HttpStatus(503);
+        let parts: Vec<Summary> = (0..3)
+            .map(|i| {
+                let mut rec = recorder(&plan, i, 10);
+                for k in 0..5 {
+                    let start = f64::from(k) + f64::from(i as u32) * 0.5;
+                    rec.transcripts
+                        .keep(kind, crate::metrics::transcript::sample(start, "HTTP 503"));
+                }
+                Summary::build(&plan, &rec, info())
+            })
+            .collect();
+        let merged = merge(&parts).unwrap();
+        assert_eq!(merged.transcripts_per_kind, 5);
+        let starts: Vec<f64> = merged.transcripts.iter().map(|t| t.flow_start_s).collect();
+        assert_eq!(starts, [0.0, 0.5, 1.0, 1.0, 1.5]);
     }
 
     #[test]

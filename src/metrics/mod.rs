@@ -1,5 +1,6 @@
 //! Measurement: per-worker recorders, typed error kinds, and the merged summary.
 
+pub mod canary;
 pub mod errors;
 pub mod merge;
 pub mod record;
@@ -7,3 +8,4 @@ pub mod recorder;
 pub mod redact;
 pub mod stream;
 pub mod summary;
+pub mod transcript;

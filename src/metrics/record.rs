@@ -39,6 +39,9 @@ pub struct Record {
     pub users_lost: u64,
     pub backoffs: u64,
     pub backoff_total_us: u64,
+    /// Failure transcripts kept in the interval (absent in records of older children).
+    #[serde(default)]
+    pub transcripts: Vec<super::transcript::Transcript>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -181,6 +184,7 @@ impl Recorder {
             users_lost: self.users_lost,
             backoffs: self.backoffs,
             backoff_total_us: u64::try_from(self.backoff_total.as_micros()).unwrap_or(u64::MAX),
+            transcripts: self.transcripts.kept.clone(),
         }
     }
 
@@ -286,6 +290,16 @@ impl Recorder {
         rec.users_lost = r.users_lost;
         rec.backoffs = r.backoffs;
         rec.backoff_total = Duration::from_micros(r.backoff_total_us);
+        use super::transcript::{FIRST_FRAMES, LAST_FRAMES, MAX_TRANSCRIPTS};
+        if r.transcripts.len() > MAX_TRANSCRIPTS
+            || r.transcripts
+                .iter()
+                .any(|t| t.frames.len() > FIRST_FRAMES + LAST_FRAMES)
+        {
+            return Err("more transcripts (or frames in one) than a recorder keeps".into());
+        }
+        rec.transcripts.kept = r.transcripts.clone();
+        super::transcript::keep_first(&mut rec.transcripts.kept, rec.transcripts.per_kind);
         Ok(rec)
     }
 }
@@ -320,6 +334,8 @@ mod tests {
                 let got = rec.unknown_event("surprise");
                 rec.step_err(3, &Failure::from(ErrorKind::ErrorEvent(got)).cause("boom"));
                 rec.step_err(1, &Failure::from(ErrorKind::HttpStatus(503)));
+                let t = crate::metrics::transcript::sample(i as f64, "HTTP 503");
+                rec.transcripts.keep(ErrorKind::HttpStatus(503), t);
                 rec.flow_failed();
             } else if i % 9 == 0 {
                 let at = Activity {
@@ -328,8 +344,24 @@ mod tests {
                 };
                 rec.flow_interrupted(at, Duration::from_millis(i));
             } else {
-                rec.flow_passed(Duration::from_millis(20 + i), lag, false);
+                rec.flow_passed(Duration::from_millis(20 + i), lag, i % 5 == 0);
             }
+            // The stream figures travel too: per-event counts, groups, tools, pairs, text.
+            if let Some(e) = rec.event_stats.get_mut(2) {
+                e.execution(2);
+                e.grouped(
+                    if i % 2 == 0 { "a" } else { "b" },
+                    Duration::from_micros(40),
+                    90,
+                );
+                e.over_budget += u64::from(i % 7 == 0);
+            }
+            let stream = rec.stream(3).expect("chat is an exchange");
+            stream.tool("cost_query", Duration::from_micros(700 + i), Some(0.5));
+            stream.pair(0, 1, Duration::from_micros(30 + i));
+            stream.text_chars += 40;
+            stream.text_chunks += 1;
+            stream.stamped(0.002);
         }
         rec.step_settled(3);
         rec.dropped = 4;
@@ -400,12 +432,64 @@ mod tests {
                 (b.flows, &b.errors, &b.interrupted)
             );
             assert_eq!(a.backoff, b.backoff);
+            assert_eq!(a.transcripts.len(), 5);
+            assert_eq!(a.transcripts, b.transcripts);
             for (x, y) in a.steps.iter().zip(&b.steps) {
                 assert_eq!(
                     (x.ok, x.failed, x.latency.p99_ms),
                     (y.ok, y.failed, y.latency.p99_ms)
                 );
+                // Histograms may encode differently after the trip; their figures may not.
+                let figures = |s: &crate::metrics::summary::StepSummary| {
+                    let events: Vec<_> = s
+                        .events
+                        .iter()
+                        .map(|e| {
+                            let groups: Vec<_> = e
+                                .groups
+                                .iter()
+                                .map(|g| (g.latency.count, g.bytes))
+                                .collect();
+                            (
+                                e.count,
+                                e.flows,
+                                e.bytes,
+                                e.over_budget,
+                                e.latency.p99_ms,
+                                groups,
+                            )
+                        })
+                        .collect();
+                    let stream = s.stream.as_ref().map(|st| {
+                        let tools: Vec<_> = st
+                            .tools
+                            .iter()
+                            .map(|t| {
+                                (
+                                    t.latency.count,
+                                    t.latency.p99_ms,
+                                    t.server.clone().map(|l| l.count),
+                                )
+                            })
+                            .collect();
+                        let pairs: Vec<_> = st.pairs.iter().map(|p| p.gaps.count).collect();
+                        (
+                            tools,
+                            pairs,
+                            st.text.as_ref().map(|t| t.chars),
+                            st.server_lag.as_ref().map(|l| l.behind.count),
+                        )
+                    });
+                    (events, stream)
+                };
+                assert_eq!(figures(x), figures(y));
             }
+            assert!(a.flows.late > 0 && a.flows.good + a.flows.late == a.flows.passed);
+            let stream = a.steps[3].stream.as_ref().expect("the chat's stream");
+            assert_eq!(stream.tools[0].latency.count, 40);
+            // Metric 2 is the handshake's (its third row): its groups came back.
+            let grouped = a.steps[2].events.iter().find(|e| !e.groups.is_empty());
+            assert_eq!(grouped.map(|e| e.groups.len()), Some(2));
         }
     }
 
@@ -413,6 +497,12 @@ mod tests {
     fn a_record_that_does_not_fit_the_plan_is_an_error() {
         let plan = plan(false);
         let good = busy(&plan).to_record();
+        let mut r = good.clone();
+        let t = &mut r.transcripts[0];
+        t.frames = vec![t.frames[0].clone(); 129];
+        assert!(Recorder::from_record(&plan, &r)
+            .unwrap_err()
+            .contains("transcripts"));
         let mut r = good.clone();
         r.steps.pop();
         assert!(Recorder::from_record(&plan, &r)

@@ -88,6 +88,8 @@ pub struct Recorder {
     /// Closed model: pauses taken after a failed iteration, and their total length.
     pub backoffs: u64,
     pub backoff_total: Duration,
+    /// Failure transcripts kept (the first few failing flows of each error kind).
+    pub transcripts: super::transcript::Transcripts,
 }
 
 /// What a flow is doing: the step it is in and the last expected event it received there.
@@ -169,6 +171,7 @@ impl Recorder {
             users_lost: 0,
             backoffs: 0,
             backoff_total: Duration::ZERO,
+            transcripts: super::transcript::Transcripts::new(plan.transcripts),
         }
     }
 
@@ -401,6 +404,7 @@ impl AddAssign<&Recorder> for Recorder {
         self.users_lost += other.users_lost;
         self.backoffs += other.backoffs;
         self.backoff_total += other.backoff_total;
+        self.transcripts.add(&other.transcripts);
     }
 }
 

@@ -92,6 +92,17 @@ pub struct Summary {
     pub generator: Generator,
     /// Per interval (1 s): flows and per-step percentiles.
     pub timeseries: Vec<crate::report::series::IntervalStats>,
+    /// The canary user (`run --canary-every`): its flows, steps and errors, apart from the
+    /// load's; `null` without a canary.
+    #[serde(default)]
+    pub canary: Option<super::canary::Canary>,
+    /// Failing flows whose frames were kept, per error kind (`--transcripts`; 0: none).
+    #[serde(default)]
+    pub transcripts_per_kind: u32,
+    /// The frames of the first failing flows of each error kind (at most `transcripts_per_kind`
+    /// of each), earliest first, secrets masked.
+    #[serde(default)]
+    pub transcripts: Vec<super::transcript::Transcript>,
 }
 
 /// The program that wrote the results.
@@ -946,6 +957,13 @@ impl Summary {
             errors: all_errors,
             generator: Generator::of(&rec.lag),
             timeseries: info.timeseries,
+            canary: None,
+            transcripts_per_kind: rec.transcripts.per_kind,
+            transcripts: {
+                let mut kept = rec.transcripts.kept.clone();
+                super::transcript::keep_first(&mut kept, rec.transcripts.per_kind);
+                kept
+            },
         }
         .conclude()
     }
@@ -974,6 +992,10 @@ impl Summary {
             self.stopped_by,
             self.mode,
         );
+        if let Some(c) = &mut self.canary {
+            c.conclude(self.elapsed_s);
+            self.verdict = c.judge(self.verdict, &self.thresholds);
+        }
         self.exit_code = self.verdict.exit_code();
         self
     }

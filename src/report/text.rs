@@ -5,8 +5,10 @@ use std::io::{self, Write};
 use super::Render;
 use crate::metrics::summary::{Latency, StepSummary, StoppedBy, Summary, Verdict};
 
+pub mod canary;
 pub mod stream;
 pub mod thresholds;
+pub mod transcripts;
 
 pub struct Text;
 
@@ -153,9 +155,11 @@ impl Render for Text {
             )?;
         }
         errors(w, s)?;
+        transcripts::section(w, s)?;
         for e in &s.tool_errors {
             writeln!(w, "TOOL ERROR: {e}")?;
         }
+        canary::section(w, s)?;
         thresholds::section(w, s)?;
         let verdict = match s.verdict {
             Verdict::Passed => "PASSED",

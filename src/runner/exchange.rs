@@ -19,6 +19,7 @@ use super::observer::{Done, Observer};
 use super::vu::{no_socket, Vu};
 use crate::metrics::errors::{ErrorKind, EventRef, Failure, Phase};
 use crate::metrics::recorder::{micros, record};
+use crate::metrics::transcript::{Direction, FrameType};
 use crate::plan::stream::{Class, Known, ToolEdge};
 use crate::plan::{EventId, Expectation, MetricId, Step, StepKind, Unlisted, WsExchange};
 use crate::transport::ws::{self, Frame};
@@ -121,6 +122,7 @@ impl<O: Observer> Vu<O> {
                     "the send timeout of a step without ws.expect",
                 ),
             };
+            self.tape_frame(Direction::Sent, FrameType::WsText, 0, text.as_bytes());
             let Some(socket) = self.ws.as_mut() else {
                 return Err(no_socket());
             };
@@ -185,6 +187,22 @@ impl<O: Observer> Vu<O> {
             // `None`: the deadline came first (it is checked before every frame).
             let frame = socket.stream.read_by(deadline).await;
             let now = Instant::now();
+            if let Some(tape) = self.tape.as_deref_mut() {
+                let (dir, at) = (Direction::Received, now);
+                match &frame {
+                    Some(Frame::Text(t)) => tape.frame(at, dir, FrameType::WsText, 0, t.as_bytes()),
+                    Some(Frame::Closed { code, .. }) => {
+                        tape.frame(at, dir, FrameType::WsClose, code.unwrap_or(0), b"")
+                    }
+                    Some(Frame::Control(ws::Control::Ping(n))) => {
+                        tape.sized(at, dir, FrameType::WsPing, *n)
+                    }
+                    Some(Frame::Control(ws::Control::Pong(n))) => {
+                        tape.sized(at, dir, FrameType::WsPong, *n)
+                    }
+                    _ => {}
+                }
+            }
             let text = match frame {
                 None => {
                     // The settle is the common way an optional handshake ends: no formatting
@@ -217,7 +235,7 @@ impl<O: Observer> Vu<O> {
                         }
                     });
                 }
-                Some(Frame::Control) => continue,
+                Some(Frame::Control(_)) => continue,
                 Some(Frame::Closed { code, how }) => {
                     let at = self.origin();
                     self.ws = None;
@@ -574,6 +592,7 @@ impl<O: Observer> Vu<O> {
             }
             if let Some(t) = &r.send {
                 let reply = self.render(t)?;
+                self.tape_frame(Direction::Sent, FrameType::WsText, 0, reply.as_bytes());
                 if let Some(socket) = self.ws.as_mut() {
                     let what = ws::What::ReplyTo(plan.event_name(id));
                     if let Err(e) = socket.stream.send(reply, deadline, what).await {

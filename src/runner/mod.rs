@@ -8,6 +8,7 @@
 //! flows), then, after the graceful-stop period, a hard stop (in-flight flows are cancelled and
 //! counted as interrupted, never as failed).
 
+pub mod canary;
 pub mod closed;
 pub mod exchange;
 pub mod guard;
@@ -91,6 +92,10 @@ pub struct RunOptions {
     /// Cancelled by a breached `abort_on_fail` threshold: stop at once (soft and hard stop,
     /// in-flight flows counted as interrupted).
     pub halt: CancellationToken,
+    /// `--canary-every`: run the canary user (`runner::canary`) with this period.
+    pub canary: Option<Duration>,
+    /// Where the canary publishes its figures for the live sinks (the metrics page).
+    pub canary_live: Option<Arc<canary::Live>>,
 }
 
 impl Default for RunOptions {
@@ -102,6 +107,8 @@ impl Default for RunOptions {
             abort: CancellationToken::new(),
             interval: Duration::from_secs(1),
             halt: CancellationToken::new(),
+            canary: None,
+            canary_live: None,
         }
     }
 }
@@ -117,6 +124,8 @@ pub struct Outcome {
     /// Failures of the runner itself (a worker thread that did not start or died): the
     /// verdict is then `error`.
     pub tool_errors: Vec<ToolError>,
+    /// The canary user's measurements (`--canary-every`), apart from the load's.
+    pub canary: Option<canary::CanaryRecord>,
 }
 
 /// What a worker needs; cheap to clone into each thread.
@@ -162,6 +171,20 @@ pub async fn run(plan: Arc<Plan>, opts: RunOptions, sink: Box<dyn Sink>) -> Outc
     };
     let mut recorder = Recorder::new(&plan);
     let mut tool_errors = Vec::new();
+    // The canary stops with the load: its tokens follow the run's, and it is stopped once the
+    // load's users are done (a run bounded by iterations has no deadline).
+    let canary_stop = Stop {
+        soft: stop.soft.child_token(),
+        hard: stop.hard.child_token(),
+        iterations: None,
+        ramp: None,
+        ..stop.clone()
+    };
+    let canary = opts.canary.map(|every| {
+        let user = canary::user_number(&plan, opts.shard);
+        let live = opts.canary_live.clone();
+        canary::spawn(plan.clone(), canary_stop.clone(), every, user, live)
+    });
     if opts.workers == 0 {
         let local = tokio::task::LocalSet::new();
         recorder += &local.run_until(worker(ctx(0))).await;
@@ -210,6 +233,10 @@ pub async fn run(plan: Arc<Plan>, opts: RunOptions, sink: Box<dyn Sink>) -> Outc
             }
         }
     }
+    let canary = match canary {
+        None => None,
+        Some(spawned) => end_canary(spawned, &canary_stop, &plan, &opts, &mut tool_errors).await,
+    };
     drop(tx);
     controller.abort();
     let sink = match collector.await {
@@ -228,6 +255,51 @@ pub async fn run(plan: Arc<Plan>, opts: RunOptions, sink: Box<dyn Sink>) -> Outc
         elapsed: start.elapsed(),
         interrupted: opts.interrupt.is_cancelled(),
         tool_errors,
+        canary,
+    }
+}
+
+/// Once the load's users are done: stops the canary (its flow in flight gets the graceful
+/// period, as the load's do) and takes its record; a canary that did not start or died is a
+/// tool error.
+async fn end_canary(
+    spawned: Result<tokio::sync::oneshot::Receiver<canary::CanaryRecord>, String>,
+    stop: &Stop,
+    plan: &Plan,
+    opts: &RunOptions,
+    tool_errors: &mut Vec<ToolError>,
+) -> Option<canary::CanaryRecord> {
+    let mut rx = match spawned {
+        Ok(rx) => rx,
+        Err(e) => {
+            tool_errors.push(ToolError::new(ToolErrorKind::WorkerNotStarted, e));
+            return None;
+        }
+    };
+    stop.soft.cancel();
+    let done = tokio::select! {
+        r = &mut rx => r,
+        _ = async {
+            tokio::select! {
+                _ = tokio::time::sleep(plan.load.graceful_stop) => {}
+                _ = opts.abort.cancelled() => {}
+                _ = opts.halt.cancelled() => {}
+            }
+        } => {
+            stop.hard.cancel();
+            rx.await
+        }
+    };
+    match done {
+        Ok(record) => Some(record),
+        Err(_) => {
+            tool_errors.push(ToolError::new(
+                ToolErrorKind::WorkerDied,
+                "the canary user's thread ended without its results (its runtime did not start, \
+                 or a panic in load-tester): the canary's flows are lost",
+            ));
+            None
+        }
     }
 }
 

@@ -71,7 +71,8 @@ pub(crate) async fn worker(ctx: &WorkerCtx, rec: &Rc<RefCell<Recorder>>) {
     });
     let ids = pacing::worker_users(ctx.index, ctx.count, ctx.shard, plan.load.users);
     let users = ids.map(|id| {
-        let vu = Vu::new(plan.clone(), rec.clone(), id, ());
+        let mut vu = Vu::new(plan.clone(), rec.clone(), id, ());
+        vu.run_start = ctx.stop.start;
         (id, vu)
     });
     run(schedule, users, &ctx.stop, rec).await;

@@ -58,6 +58,8 @@ fn send(
     end: Duration,
 ) {
     let snap = std::mem::replace(&mut *rec.borrow_mut(), Recorder::new(&ctx.plan));
+    // The worker keeps its first transcripts of each kind over the whole run, not per interval.
+    rec.borrow_mut().transcripts.counts = snap.transcripts.counts.clone();
     *total.borrow_mut() += &snap;
     let _ = ctx.snapshots.send(Message::Interval {
         worker: ctx.index,

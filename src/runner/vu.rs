@@ -17,6 +17,7 @@ use super::observer::{Done, Observer};
 use super::Stop;
 use crate::metrics::errors::{ErrorKind, Failure, Phase};
 use crate::metrics::recorder::{Activity, Recorder};
+use crate::metrics::transcript::{self, Direction, FrameType, Tape, Transcript};
 use crate::plan::{Body, EventId, HttpStep, Plan, Step, StepId, StepKind, Think, WsConnect};
 use crate::scenario::template::{Ctx, Template};
 use crate::transport::http::{HttpClient, Request, Response};
@@ -67,6 +68,11 @@ pub struct Vu<O: Observer> {
     token: Option<super::token::Expiry>,
     url_buf: String,
     body_buf: String,
+    /// The current flow's frames, for a failure transcript (`None` with `--transcripts 0`).
+    /// Boxed: one pointer in the user while transcripts are off.
+    pub tape: Option<Box<Tape>>,
+    /// When the run started (a transcript says when its flow started in the run).
+    pub run_start: Instant,
 }
 
 impl<O: Observer> Vu<O> {
@@ -78,6 +84,8 @@ impl<O: Observer> Vu<O> {
             feeder.fill(id, &mut vars);
         }
         let setup_done = plan.setup_len == 0;
+        let plan_transcripts = plan.transcripts;
+        let raw_cap = transcript::raw_cap(&plan.secrets);
         let mut vu = Vu {
             plan,
             rec,
@@ -103,6 +111,8 @@ impl<O: Observer> Vu<O> {
             token: None,
             url_buf: String::new(),
             body_buf: String::new(),
+            tape: (plan_transcripts > 0).then(|| Box::new(Tape::new(raw_cap))),
+            run_start: Instant::now(),
         };
         vu.http.bind = vu.bind();
         vu
@@ -119,6 +129,9 @@ impl<O: Observer> Vu<O> {
     pub async fn flow(&mut self, lag: Option<Duration>) -> bool {
         let plan = self.plan.clone();
         self.lag = lag;
+        if let Some(tape) = self.tape.as_deref_mut() {
+            tape.clear(Instant::now());
+        }
         self.rec.borrow_mut().flow_started();
         // Accounts for the flow if it never gets to the end of this function: cut off by a
         // stop (interrupted) or by a panic (failed, kind `internal`).
@@ -160,6 +173,9 @@ impl<O: Observer> Vu<O> {
         if !passed {
             self.rec.borrow_mut().flow_failed();
         }
+        if let Some(tape) = self.tape.as_deref_mut() {
+            tape.trim();
+        }
         guard.done();
         passed
     }
@@ -177,6 +193,7 @@ impl<O: Observer> Vu<O> {
     /// Closed model: iterates until `stop` says so (or, with a ramp, while the ramp counts this
     /// user in), re-running setup after it failed (with a pause, so a failing login is not hammered).
     pub async fn run(mut self, stop: Stop) -> O {
+        self.run_start = stop.start;
         let mut done: u64 = 0;
         loop {
             if let Some(ramp) = &stop.ramp {
@@ -249,12 +266,14 @@ impl<O: Observer> Vu<O> {
                     panic!("self-test panic at step {name}");
                 }
             }
-            let result = self.exec(step).await.map_err(|f| self.scrub(f));
+            // A cause may quote what the server sent back, secrets included: masked first.
+            let result = self.exec(step).await.map_err(|f| self.masked(f));
             self.obs.step(step, &result);
             match result {
                 Ok(Done::Took(took)) => self.rec.borrow_mut().step_ok(step.id, took, self.lag),
                 Ok(Done::Settled(_)) => self.rec.borrow_mut().step_settled(step.id),
                 Err(f) => {
+                    self.keep_transcript(step, &f);
                     self.rec.borrow_mut().step_err(step.id, &f);
                     for s in &steps[i + 1..] {
                         self.obs.skipped(s);
@@ -278,6 +297,7 @@ impl<O: Observer> Vu<O> {
             StepKind::WsExchange(x) => return Box::pin(self.exchange(step, x)).await,
             StepKind::WsClose(c) => {
                 let mut socket = self.ws.take().ok_or_else(no_socket)?;
+                self.tape_frame(Direction::Sent, FrameType::WsClose, c.code, b"");
                 let by = ws::Deadline::after(started, c.timeout, "ws.timeout");
                 Box::pin(socket.stream.close(c.code, by)).await?;
             }
@@ -299,29 +319,6 @@ impl<O: Observer> Vu<O> {
             }
         }
         Ok(Done::Took(started.elapsed()))
-    }
-
-    /// Masks the values of the user's secret variables (`[data].secret` columns, `jwt.into`
-    /// tokens) in a failure's cause, so a server that echoes a password back in an error body
-    /// does not get it printed. Only failures pay for this.
-    fn scrub(&self, mut f: Failure) -> Failure {
-        let Some(cause) = f.cause.as_deref() else {
-            return f;
-        };
-        let mut masked: Option<String> = None;
-        for (decl, value) in self.plan.vars.iter().zip(&self.vars) {
-            let Some(v) = value.as_deref().filter(|v| decl.secret && !v.is_empty()) else {
-                continue;
-            };
-            let text = masked.as_deref().unwrap_or(cause);
-            if text.contains(v) {
-                masked = Some(text.replace(v, "***"));
-            }
-        }
-        if let Some(text) = masked {
-            f.cause = Some(text.into_boxed_str());
-        }
-        f
     }
 
     pub fn render(&self, t: &Template) -> Result<String, Failure> {
@@ -380,6 +377,20 @@ impl<O: Observer> Vu<O> {
                 None
             }
         };
+        if let Some(tape) = self.tape.as_deref_mut() {
+            let (method, url) = (h.method.as_str(), self.url_buf.as_str());
+            let list = headers.iter().map(|(n, v)| (n.as_str(), v.as_str()));
+            let head = |out: &mut Vec<u8>| transcript::write_head(out, method, url, list);
+            let body = self.body_buf.as_bytes();
+            tape.record(
+                Instant::now(),
+                Direction::Sent,
+                FrameType::HttpRequest,
+                0,
+                head,
+                body,
+            );
+        }
         let resp = self
             .http
             .request(&Request {
@@ -392,6 +403,10 @@ impl<O: Observer> Vu<O> {
                 limits: h.limits,
             })
             .await?;
+        if let Some(tape) = self.tape.as_deref_mut() {
+            let (at, kind) = (Instant::now(), FrameType::HttpResponse);
+            tape.frame(at, Direction::Received, kind, resp.status, resp.body);
+        }
         let outcome = judge(h, &resp, &self.url_buf, &mut self.vars);
         // A large body is not kept for the rest of the user's life.
         self.http.trim();
@@ -425,12 +440,116 @@ impl<O: Observer> Vu<O> {
             headers: &headers,
             subprotocols: &offer,
         };
-        let stream = ws::connect(&url, &upgrade, c.timeout, self.bind(), c.max_message).await?;
+        if let Some(tape) = self.tape.as_deref_mut() {
+            let protocol = ("Sec-WebSocket-Protocol", offer.as_str());
+            let list = headers.iter().map(|(n, v)| (n.as_str(), v.as_str()));
+            let list = list.chain(Some(protocol).filter(|p| !p.1.is_empty()));
+            let head = |out: &mut Vec<u8>| transcript::write_head(out, "GET", &url, list);
+            tape.record(
+                Instant::now(),
+                Direction::Sent,
+                FrameType::HttpRequest,
+                0,
+                head,
+                b"",
+            );
+        }
+        let connected = ws::connect(&url, &upgrade, c.timeout, self.bind(), c.max_message).await;
+        let status = match &connected {
+            Ok(_) => 101,
+            // A refusal's body is quoted in the failure's cause.
+            Err(f) => match f.kind {
+                ErrorKind::WsRejected(status) => status,
+                _ => 0,
+            },
+        };
+        if status != 0 {
+            self.tape_frame(Direction::Received, FrameType::HttpResponse, status, b"");
+        }
+        let stream = connected?;
         self.ws = Some(Box::new(Socket {
             stream,
             connect_step: step,
         }));
         Ok(())
+    }
+}
+
+impl<O: Observer> Vu<O> {
+    /// Records a frame of the current flow, now (nothing with transcripts off).
+    pub(super) fn tape_frame(&mut self, dir: Direction, kind: FrameType, number: u16, body: &[u8]) {
+        if let Some(tape) = self.tape.as_deref_mut() {
+            tape.frame(Instant::now(), dir, kind, number, body);
+        }
+    }
+
+    /// The values this user must never show: the environment's values the scenario uses, and
+    /// its secret variables (marked secret, or named like one: `token`, `password`, ...).
+    fn secrets(&self) -> Vec<&str> {
+        let secret_vars = self
+            .plan
+            .vars
+            .iter()
+            .zip(&self.vars)
+            .filter(|(d, _)| d.secret || crate::metrics::redact::is_secret_name(&d.name))
+            .filter_map(|(_, v)| v.as_deref());
+        self.plan
+            .secrets
+            .iter()
+            .map(String::as_str)
+            .chain(secret_vars)
+            .filter(|s| !s.is_empty())
+            .collect()
+    }
+
+    /// A failure whose cause holds none of the user's secrets (error path only).
+    fn masked(&self, mut f: Failure) -> Failure {
+        if let Some(cause) = f.cause.as_deref() {
+            let secrets = self.secrets();
+            if secrets.iter().any(|s| cause.contains(s)) {
+                let (text, _) = crate::metrics::redact::frame_body(
+                    cause.as_bytes(),
+                    true,
+                    &secrets,
+                    usize::MAX,
+                );
+                f.cause = Some(text.into_boxed_str());
+            }
+        }
+        f
+    }
+
+    /// A step failed: keeps the flow's frames as a transcript if the worker has not kept enough
+    /// of this error kind yet. Only here are they redacted and formatted.
+    fn keep_transcript(&self, step: &Step, f: &Failure) {
+        let Some(tape) = self.tape.as_deref() else {
+            return;
+        };
+        if !self.rec.borrow().transcripts.wants(f.kind) {
+            return;
+        }
+        let plan = &self.plan;
+        let (frames, frames_left_out) = tape.frames(&self.secrets());
+        let cause = f.cause.as_deref().map(str::to_string);
+        let mut rec = self.rec.borrow_mut();
+        let names = crate::metrics::summary::PlanNames {
+            plan,
+            unknown: &rec.unknown_events,
+        };
+        let t = Transcript {
+            step: step.name.clone(),
+            kind: f.kind.code(),
+            detail: f.kind.describe(&names),
+            cause,
+            user: self.id,
+            flow_start_s: tape
+                .started()
+                .saturating_duration_since(self.run_start)
+                .as_secs_f64(),
+            frames,
+            frames_left_out,
+        };
+        rec.transcripts.keep(f.kind, t);
     }
 }
 

@@ -93,6 +93,7 @@ pub fn compile(
             allow_unset_env: overrides.allow_unset_env,
             unset_env: Vec::new(),
             columns_unknown,
+            env_values: Vec::new(),
         },
         events: Vec::new(),
         metrics: Vec::new(),
@@ -110,6 +111,7 @@ pub fn compile(
     } = lower;
     let mut steps = steps;
     ws::know_every_event(&mut steps, &events);
+    let secrets = res.env_values;
     let mut unset_env = res.unset_env;
     unset_env.sort();
     if events.len() > usize::from(u16::MAX) {
@@ -135,6 +137,8 @@ pub fn compile(
         envelope: Envelope::default(),
         local_addrs: Vec::new(),
         token_refresh: true,
+        transcripts: crate::metrics::transcript::DEFAULT_PER_KIND,
+        secrets,
         self_test_panic: None,
         unset_env,
         thresholds,

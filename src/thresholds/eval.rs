@@ -80,6 +80,7 @@ pub fn observed(metric: &Metric, s: &Summary) -> Option<f64> {
                 FlowStat::Late => Some(s.flows.late as f64),
             }
         }
+        Metric::Canary(m) => observed(m, &s.canary.as_ref()?.view(s)),
         Metric::Dropped => Some(s.flows.dropped as f64),
         Metric::DroppedRate => percent(
             s.flows.dropped,

@@ -56,6 +56,9 @@ pub(super) fn split_expr(expr: &str) -> Result<(&str, &str), ParseError> {
 
 /// Reads a metric name; step and event names are checked by `Catalog::check`.
 pub fn parse_metric(text: &str) -> Result<Metric, ParseError> {
+    if let Some(inner) = canary_metric(text) {
+        return inner;
+    }
     match text {
         "dropped" => return Ok(Metric::Dropped),
         "dropped_rate" => return Ok(Metric::DroppedRate),
@@ -129,6 +132,22 @@ pub fn parse_metric(text: &str) -> Result<Metric, ParseError> {
         event,
         stat,
     })
+}
+
+/// `canary.METRIC`: the canary user's step, iteration or flows metric. `None` when the text
+/// is not one (a step named `canary` keeps its metrics: `canary.p95` is that step's).
+fn canary_metric(text: &str) -> Option<Result<Metric, ParseError>> {
+    let rest = text.strip_prefix("canary.")?;
+    match parse_metric(rest) {
+        Err(_) => None,
+        Ok(Metric::Dropped | Metric::DroppedRate | Metric::Canary(_)) => {
+            Some(Err(metric_error(format!(
+                "`{text}`: the canary has no arrivals to drop; canary metrics: canary.STEP.STAT, \
+                 canary.STEP.EVENT.STAT, canary.iteration.STAT, canary.flows.*"
+            ))))
+        }
+        Ok(m) => Some(Ok(Metric::Canary(Box::new(m)))),
+    }
 }
 
 fn did_you_mean(name: &str, known: &[&str]) -> String {
@@ -328,6 +347,10 @@ impl Catalog {
 
     /// Whether the metric's step and event exist, with a did-you-mean when they do not.
     pub fn check(&self, metric: &Metric) -> Result<(), String> {
+        if let Metric::Canary(m) = metric {
+            // The canary runs the scenario's steps.
+            return self.check(m);
+        }
         let Metric::Step { step, event, .. } = metric else {
             return Ok(());
         };

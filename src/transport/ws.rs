@@ -23,7 +23,9 @@ use crate::metrics::errors::{ErrorKind, Failure, Phase};
 
 pub use classify::classify;
 pub use event::{capture, event_type, View};
-pub use socket::{config, Deadline, Frame, Socket, What, DEFAULT_MAX_MESSAGE, PONG_BACKLOG};
+pub use socket::{
+    config, Control, Deadline, Frame, Socket, What, DEFAULT_MAX_MESSAGE, PONG_BACKLOG,
+};
 
 /// Largest upgrade response head read.
 const MAX_HEAD: usize = 16 * 1024;

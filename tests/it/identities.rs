@@ -195,6 +195,21 @@ async fn refusals_name_counts_and_lines() {
         o.stderr
     );
     assert!(bodies.lock().unwrap().is_empty(), "nothing was sent");
+    // The canary is user 3: no fourth row.
+    let o = run_cli(
+        &against("run", &path, &server.url(), &["--canary-every", "1s"]),
+        &[],
+    )
+    .await;
+    assert_eq!(o.exit, Exit::Usage, "{}", o.stderr);
+    assert!(
+        o.stderr
+            .contains("error: --canary-every: the canary is user 3 and ")
+            && o.stderr.contains("users.csv has 3 rows"),
+        "{}",
+        o.stderr
+    );
+    assert!(bodies.lock().unwrap().is_empty(), "nothing was sent");
     let o = run_cli(&["validate", &path], &[]).await;
     assert_eq!(o.exit, Exit::Passed, "{}", o.stderr);
     assert!(

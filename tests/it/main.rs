@@ -2,6 +2,7 @@
 
 mod abort;
 mod accounting;
+mod canary;
 mod chromium;
 mod cli;
 mod compare;
@@ -33,6 +34,7 @@ mod stream;
 mod thresholds;
 mod timing;
 mod tls;
+mod transcripts;
 mod util;
 mod validate;
 mod variants;

@@ -432,3 +432,49 @@ fn a_repeated_probe_serves_its_passes() {
         "no page between passes: {counts:?}"
     );
 }
+
+/// `--canary-every`: the canary's own families, live once its first flow has ended, and at the
+/// end the canary's results; the load's families stay the load's alone.
+#[test]
+fn the_canary_has_series_of_its_own() {
+    let (during, last, r) = scrape_a_run(&["--canary-every", "200ms"]);
+    check_final(&last, &r);
+    let c = r.canary.as_ref().expect("the results have a canary");
+    let live = during
+        .iter()
+        .filter_map(|p| p.get("load_tester_canary_flows_started_total", &[]))
+        .fold(0.0, f64::max);
+    assert!(live >= 1.0, "a mid-run page showed the canary");
+    let canary = |name: &str, labels: &[(&str, &str)]| last.get(name, labels);
+    assert_eq!(
+        canary("load_tester_canary_flows_started_total", &[]),
+        Some(c.flows.started as f64)
+    );
+    for (outcome, n) in [
+        ("passed", c.flows.passed),
+        ("failed", c.flows.failed),
+        ("interrupted", c.flows.interrupted),
+    ] {
+        let got = canary("load_tester_canary_flows_total", &[("outcome", outcome)]);
+        assert_eq!(got, Some(n as f64), "{outcome}");
+    }
+    assert_eq!(
+        canary("load_tester_canary_ticks_skipped_total", &[]),
+        Some(c.flows.skipped as f64)
+    );
+    let chat = c.step("chat").unwrap();
+    let latency = canary(
+        "load_tester_canary_step_latency_seconds_count",
+        &[("step", "chat")],
+    );
+    assert_eq!(latency, Some(chat.latency.count as f64));
+    let ok = canary(
+        "load_tester_canary_step_executions_total",
+        &[("step", "login"), ("result", "ok")],
+    );
+    assert_eq!(ok, Some(1.0), "the canary logged in once");
+    assert_eq!(
+        last.types["load_tester_canary_step_latency_seconds"],
+        "summary"
+    );
+}

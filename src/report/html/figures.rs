@@ -40,6 +40,11 @@ pub fn all(s: &Summary, comparison: Option<&ComparisonView>, page: &mut String) 
     tables::errors(s, page);
     section(page, "steps", "Steps and events");
     tables::steps(s, page);
+    if s.canary.is_some() {
+        section(page, "canary", "Canary user");
+        tables::canary::tables(s, page);
+    }
+    super::transcripts::section(s, page);
 }
 
 fn section(page: &mut String, id: &str, title: &str) {

@@ -10,6 +10,7 @@ mod charts;
 mod figures;
 mod spectrum;
 mod tables;
+mod transcripts;
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};

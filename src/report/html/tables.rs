@@ -4,6 +4,8 @@ use super::charts::number;
 use super::{escape, ComparisonView};
 use crate::metrics::summary::{Latency, StepPhase, Summary, ThresholdUnit};
 
+pub mod canary;
+
 /// Causes listed per error row (the results keep a few more).
 const TOP_CAUSES: usize = 5;
 

@@ -5,6 +5,7 @@
 //! holding `<testsuite>`s of `<testcase>`s, a failed case carrying one `<failure message=...>`
 //! with the figures in its text.
 
+pub mod canary;
 pub mod sink;
 pub mod summary;
 

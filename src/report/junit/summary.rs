@@ -55,8 +55,15 @@ pub fn from_summary(s: &Summary) -> Vec<Suite> {
                 .map(|t| threshold_case(t, &class("thresholds")))
                 .collect(),
         ),
-        suite("verdict", 0.0, vec![verdict_case(s, &class("verdict"))]),
     ]
+    .into_iter()
+    .chain(super::canary::suite(s, props.clone()))
+    .chain([suite(
+        "verdict",
+        0.0,
+        vec![verdict_case(s, &class("verdict"))],
+    )])
+    .collect()
 }
 
 /// Every suite's `<properties>`: what ran against what, when, and how it ended.
@@ -327,6 +334,10 @@ fn verdict_case(s: &Summary, classname: &str) -> Case {
             .first()
             .map(|e| e.detail.clone())
             .unwrap_or_else(|| "an internal error in load-tester".into()),
+        Verdict::Failed if f.failed == 0 && s.canary.as_ref().is_some_and(|c| c.failed()) => {
+            let c = s.canary.as_ref().map_or(0, |c| c.flows.failed);
+            format!("{c} canary flows failed (a real user failed under load); the load's passed")
+        }
         _ => format!(
             "{} of {} flows failed, {} passed",
             f.failed, f.started, f.passed

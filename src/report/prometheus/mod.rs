@@ -8,6 +8,7 @@
 //! Latencies are `summary`s with the HDR histogram's own quantiles (the same figures the results
 //! carry) rather than fixed-bucket `histogram`s, which would round them to bucket bounds.
 
+mod canary;
 mod figures;
 mod server;
 
@@ -234,6 +235,8 @@ pub struct Metrics {
     plan: Arc<Plan>,
     info: Info,
     page: Arc<Page>,
+    /// The canary's live figures (`--canary-every`), shown under `load_tester_canary_*`.
+    canary: Option<Arc<crate::runner::canary::Live>>,
 }
 
 impl Metrics {
@@ -243,19 +246,40 @@ impl Metrics {
         };
         let empty = Recorder::new(&plan);
         page.set(render(&info, &Figures::of_recorder(&plan, &empty, 0.0)));
-        Metrics { plan, info, page }
+        Metrics {
+            plan,
+            info,
+            page,
+            canary: None,
+        }
+    }
+
+    /// Shows the canary's figures as it publishes them.
+    pub fn with_canary(mut self, live: Option<Arc<crate::runner::canary::Live>>) -> Metrics {
+        self.canary = live;
+        self
     }
 }
 
 impl super::Sink for Metrics {
     fn interval(&mut self, tick: &super::Tick<'_>) {
         let f = Figures::of_recorder(&self.plan, tick.total, tick.end.as_secs_f64());
-        self.page.set(render(&self.info, &f));
+        let mut page = render(&self.info, &f);
+        if let Some(snapshot) = self.canary.as_ref().and_then(|c| c.get()) {
+            canary::render(
+                &mut page,
+                &canary::CanaryFigures::of_snapshot(&self.plan, &snapshot),
+            );
+        }
+        self.page.set(page);
     }
 
     fn finish(&mut self, summary: &Summary) -> Result<(), String> {
-        self.page
-            .set(render(&self.info, &Figures::of_summary(summary)));
+        let mut page = render(&self.info, &Figures::of_summary(summary));
+        if let Some(c) = &summary.canary {
+            canary::render(&mut page, &canary::CanaryFigures::of_results(c));
+        }
+        self.page.set(page);
         Ok(())
     }
 }

@@ -176,6 +176,10 @@ impl Lower<'_> {
             self.d.field(loc, path, msg);
             return None;
         }
+        // A secret like every environment value: masked wherever a transcript could show it.
+        if !self.res.env_values.contains(&value) {
+            self.res.env_values.push(value.clone());
+        }
         let key = if is_rsa(alg) {
             // A PEM passed through a single-line env file often has its line breaks as `\n`.
             let pem = if !value.contains('\n') && value.contains("\\n") {

@@ -53,6 +53,8 @@ pub struct Resolver<'a> {
     /// The `[data]` file could not be read, so its column names are not known: an unknown name
     /// is not reported (the file's own error is, and the plan is dropped).
     pub columns_unknown: bool,
+    /// The environment variables' values used so far (secrets: transcripts mask them).
+    pub env_values: Vec<String>,
 }
 
 /// Accumulates parts, merging adjacent literals.
@@ -191,7 +193,12 @@ impl Resolver<'_> {
         }
         match ((self.env)(var), default) {
             (Some(value), Some(d)) if value.is_empty() => b.text(d),
-            (Some(value), _) => b.text(&value),
+            (Some(value), _) => {
+                b.text(&value);
+                if !value.is_empty() && !self.env_values.contains(&value) {
+                    self.env_values.push(value);
+                }
+            }
             (None, Some(d)) => b.text(d),
             (None, None) if self.allow_unset_env => {
                 if !self.unset_env.iter().any(|n| n == var) {
@@ -364,6 +371,7 @@ mod tests {
             allow_unset_env: false,
             unset_env: Vec::new(),
             columns_unknown: false,
+            env_values: Vec::new(),
         };
         f(&mut r)
     }

@@ -253,8 +253,13 @@ fn jwt_steps_compile_with_keys_from_the_environment() {
         plan.vars[usize::from(j.into)].secret,
         "a minted token is a secret"
     );
-    let shown = format!("{plan:?}");
+    let shown = format!("{:?}", plan.steps[0]);
     assert!(!shown.contains("hs-s3cret") && shown.contains("key: \"***\""));
+    assert_eq!(
+        plan.secrets,
+        ["hs-s3cret"],
+        "the key is masked in transcripts too"
+    );
     for key in ["RSA_KEY", "RSA_KEY_ONE_LINE"] {
         let rs = HS.replace("HS256", "RS256").replace("JWT_SECRET", key);
         let (_dir, plan) = compile_with(&jwt_scenario(&rs), &[], &Overrides::default());

@@ -52,11 +52,22 @@ pub enum Frame {
     /// A text (or UTF-8 binary) frame.
     Text(tungstenite::Utf8Bytes),
     /// A ping (answered), a pong or another control frame: no event, but a turn for deadlines.
-    Control,
+    Control(Control),
     /// The server closed: its close code (if it sent one) and what happened, for a cause.
     Closed { code: Option<u16>, how: String },
     /// Reading failed: a frame we rejected, a limit, an I/O error.
     Error(Failure),
+}
+
+/// Which control frame was read (a failure transcript shows pings and pongs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Control {
+    /// A ping, with its payload's length (answered with a pong).
+    Ping(usize),
+    /// A pong, with its payload's length.
+    Pong(usize),
+    /// Anything else tungstenite hands over without a message.
+    Other,
 }
 
 /// When a write or close must end, and where that limit comes from (for causes).
@@ -151,7 +162,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Socket<S> {
                 )),
             },
             Some(Ok(Message::Ping(p))) => self.pong_queued(p.len()).await,
-            Some(Ok(Message::Pong(_) | Message::Frame(_))) => Frame::Control,
+            Some(Ok(Message::Pong(p))) => Frame::Control(Control::Pong(p.len())),
+            Some(Ok(Message::Frame(_))) => Frame::Control(Control::Other),
             Some(Ok(Message::Close(frame))) => self.closed(frame),
             Some(Err(tungstenite::Error::Protocol(
                 tungstenite::error::ProtocolError::ResetWithoutClosingHandshake,
@@ -191,14 +203,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Socket<S> {
         match flushed.await {
             Poll::Ready(Ok(())) => {
                 self.pong_backlog = 0;
-                Frame::Control
+                Frame::Control(Control::Ping(payload))
             }
             Poll::Ready(Err(e)) => Frame::Error(classify(&e, Phase::Send, &self.origin)),
             Poll::Pending => {
                 // A masked pong: 2 header bytes, 4 of mask, the ping's payload (≤ 125 bytes).
                 self.pong_backlog += payload + 6;
                 if self.pong_backlog <= PONG_BACKLOG {
-                    return Frame::Control;
+                    return Frame::Control(Control::Ping(payload));
                 }
                 Frame::Error(self.fail(
                     ErrorKind::TooLarge,
@@ -312,7 +324,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Socket<S> {
         loop {
             match self.read_by(deadline.at).await {
                 None => return Err(timeout(self, "no close frame came back")),
-                Some(Frame::Text(_) | Frame::Control) => {}
+                Some(Frame::Text(_) | Frame::Control(_)) => {}
                 // The server's close, or the connection is over: nothing is left to close.
                 Some(Frame::Closed { .. } | Frame::Error(_)) => return Ok(()),
             }

@@ -45,7 +45,15 @@ async fn every_frame_returns_to_the_caller_control_frames_included() {
     let deadline = Instant::now() + secs(5);
     for i in 0..100 {
         let f = socket.read_by(deadline).await;
-        assert!(matches!(f, Some(Frame::Control)), "frame {i}: {f:?}");
+        let want = if i % 2 == 0 {
+            Control::Ping(1)
+        } else {
+            Control::Pong(1)
+        };
+        assert!(
+            matches!(f, Some(Frame::Control(c)) if c == want),
+            "frame {i}: {f:?}"
+        );
     }
     let f = socket.read_by(deadline).await;
     assert!(
@@ -66,7 +74,7 @@ async fn a_passed_deadline_wins_over_frames_ready_to_read() {
     let deadline = Instant::now() + secs(2);
     assert!(matches!(
         socket.read_by(deadline).await,
-        Some(Frame::Control)
+        Some(Frame::Control(Control::Ping(5)))
     ));
     tokio::time::advance(secs(2)).await;
     // A thousand pings are ready, and yet the deadline decides.
@@ -83,7 +91,7 @@ async fn pongs_a_server_never_reads_are_bounded_and_fail_as_too_large() {
     let mut pings = 0;
     let f = loop {
         match socket.read_by(Instant::now() + secs(60)).await {
-            Some(Frame::Control) => pings += 1,
+            Some(Frame::Control(_)) => pings += 1,
             Some(Frame::Error(f)) => break f,
             other => panic!("{other:?} after {pings} pings"),
         }
