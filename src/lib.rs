@@ -10,7 +10,6 @@ pub mod duration;
 pub mod env;
 pub mod exit;
 pub mod fanout;
-pub mod feeder;
 pub mod fuzzing;
 pub mod io;
 pub mod limits;

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub mod expect;
+pub mod feeder;
 pub mod limits;
 pub mod stream;
 pub mod template;
@@ -99,8 +100,8 @@ pub struct Plan {
     pub secrets: Vec<String>,
     /// The scenario's `[thresholds]`, in file order (flags add theirs when a command runs).
     pub thresholds: Vec<threshold::Threshold>,
-    /// `[data]`: the rows read once from the data file, shared by every user (`crate::feeder`).
-    pub feeder: Option<std::sync::Arc<crate::feeder::Feeder>>,
+    /// `[data]`: the rows read once from the data file, shared by every user (`plan::feeder`).
+    pub feeder: Option<std::sync::Arc<feeder::Feeder>>,
 }
 
 /// Where `--self-test-panic` makes the tool panic.

@@ -4,6 +4,7 @@
 //! `template` and `expect` are the two small languages a scenario contains.
 
 pub mod compile;
+pub mod data;
 pub mod fuzz;
 pub mod model;
 mod read;
@@ -132,9 +133,9 @@ pub fn validated(path: &Path, plan: &Plan) -> String {
     );
     if let Some(f) = &plan.feeder {
         let mode = match f.mode {
-            crate::feeder::Mode::Sequential => "sequential".to_owned(),
-            crate::feeder::Mode::Unique => "unique".to_owned(),
-            crate::feeder::Mode::Random { seed } => format!("random, seed {seed}"),
+            crate::plan::feeder::Mode::Sequential => "sequential".to_owned(),
+            crate::plan::feeder::Mode::Unique => "unique".to_owned(),
+            crate::plan::feeder::Mode::Random { seed } => format!("random, seed {seed}"),
         };
         out.push_str(&format!(
             "  data: {}: {} rows of {} ({mode})\n",

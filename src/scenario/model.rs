@@ -61,7 +61,7 @@ pub struct StageSrc {
     pub target: f64,
 }
 
-/// `[data]`: the credential feeder (`crate::feeder`).
+/// `[data]`: the credential feeder (`scenario::data`, `plan::feeder`).
 #[derive(Debug, Default, serde::Deserialize)]
 #[serde(
     deny_unknown_fields,

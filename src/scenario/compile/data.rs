@@ -11,8 +11,9 @@ use super::diag::{Diags, Loc};
 use super::header::Top;
 use super::templates::{is_identifier, BUILTINS};
 use super::Vars;
-use crate::feeder::{self, Feeder, Format, Mode};
+use crate::plan::feeder::{Feeder, Mode};
 use crate::plan::{LoadProfile, Place, VarDecl, VarId};
+use crate::scenario::data::{self, Format};
 use crate::scenario::read;
 use crate::scenario::source::FieldPath;
 
@@ -87,14 +88,14 @@ fn read(
         }
     };
     let mode = mode(d, root, &p, top);
-    let bytes =
-        match read::regular_file(&path, feeder::MAX_DATA_BYTES, "data file", "e.g. users.csv") {
-            Ok(b) => b,
-            Err(e) => {
-                d.field(root, &p.key("file"), format!("{}: {e}", path.display()));
-                return Read::Unread;
-            }
-        };
+    let bytes = match read::regular_file(&path, data::MAX_DATA_BYTES, "data file", "e.g. users.csv")
+    {
+        Ok(b) => b,
+        Err(e) => {
+            d.field(root, &p.key("file"), format!("{}: {e}", path.display()));
+            return Read::Unread;
+        }
+    };
     let (Some(format), Some(mode)) = (format, mode) else {
         return Read::Unread;
     };
@@ -103,7 +104,7 @@ fn read(
         line,
         col: 1,
     };
-    let table = match feeder::parse(&bytes, format) {
+    let table = match data::parse(&bytes, format) {
         Ok(t) => t,
         Err(errors) => {
             for e in errors {
@@ -114,7 +115,7 @@ fn read(
                     d.in_other_file(at(e.line), "data.file", e.message);
                 }
             }
-            declare(vars, &feeder::columns_of(&bytes, format), &[]);
+            declare(vars, &data::columns_of(&bytes, format), &[]);
             return Read::Failed;
         }
     };

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use super::compile;
-use crate::feeder::Mode;
+use crate::plan::feeder::Mode;
 use crate::plan::{Plan, StepKind};
 use crate::scenario::{Diagnostic, Overrides};
 

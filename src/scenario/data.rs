@@ -1,16 +1,12 @@
-//! The credential feeder (`[data]`): rows read once from a CSV or JSON Lines file into one shared
-//! table, and which row each user takes.
+//! Reading a `[data]` file: CSV (with a header row) or JSON Lines (one object per line) into the
+//! plan's shared `Table`, every problem with its line.
 //!
-//! Design choice: the table is read when the scenario is compiled and lives in the `Plan` (an
-//! `Arc` shared by every worker, as k6's `SharedArray`): no user copies the file, each user copies
-//! only its own row's cells into its variables when it starts. The row depends on the user's
-//! global number alone (`sequential`: `u mod n`, `unique`: `u`, `random`: a hash of the seed and
-//! `u`), so shards and `--processes` children choose the same rows without talking to each other.
+//! Design choice: no message quotes a value (cells may be passwords): the csv crate's and
+//! serde_json's own messages quote the input, so each error is put in our words.
 
-use std::fmt;
 use std::path::Path;
 
-use crate::plan::VarId;
+use crate::plan::feeder::Table;
 
 /// The largest data file read: 256 MiB (a million credentials take a few tens of MiB).
 pub const MAX_DATA_BYTES: u64 = 256 << 20;
@@ -33,82 +29,6 @@ impl Format {
             "jsonl" | "ndjson" => Some(Format::Jsonl),
             _ => None,
         }
-    }
-}
-
-/// Which row a user takes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
-    /// User `u` takes row `u mod n`: rows are reused when there are more users than rows.
-    Sequential,
-    /// User `u` takes row `u`; a run with more users than rows is refused.
-    Unique,
-    /// User `u` takes a row drawn from `seed` and `u` (the same one in every run with that seed).
-    Random { seed: u64 },
-}
-
-/// The rows of a data file: `columns.len()` cells per row, row after row.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Table {
-    /// Column names: the CSV header in file order, or the JSON objects' keys sorted by name.
-    pub columns: Vec<String>,
-    /// The file line each row starts on (1-based), for messages.
-    pub lines: Vec<usize>,
-    cells: Cells,
-}
-
-/// All cells' text in one string, with where each cell ends: two allocations for the whole file
-/// (a million two-column rows take the file's size plus 16 MB of offsets), not one per cell.
-#[derive(Clone, Default, PartialEq, Eq)]
-struct Cells {
-    text: String,
-    ends: Vec<usize>,
-}
-
-impl Cells {
-    fn push(&mut self, cell: &str) {
-        self.text.push_str(cell);
-        self.ends.push(self.text.len());
-    }
-
-    fn len(&self) -> usize {
-        self.ends.len()
-    }
-
-    /// Keeps the first `n` cells.
-    fn truncate(&mut self, n: usize) {
-        self.ends.truncate(n);
-        self.text.truncate(self.ends.last().copied().unwrap_or(0));
-    }
-
-    fn get(&self, i: usize) -> &str {
-        let start = if i == 0 { 0 } else { self.ends[i - 1] };
-        &self.text[start..self.ends[i]]
-    }
-}
-
-impl fmt::Debug for Table {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Cells may be passwords: never printed.
-        write!(
-            f,
-            "Table {{ columns: {:?}, rows: {} }}",
-            self.columns,
-            self.rows()
-        )
-    }
-}
-
-impl Table {
-    /// Number of rows.
-    pub fn rows(&self) -> usize {
-        self.lines.len()
-    }
-
-    /// The cells of row `r`, in column order.
-    pub fn row(&self, r: usize) -> impl Iterator<Item = &str> + '_ {
-        let n = self.columns.len();
-        (r * n..(r + 1) * n).map(|i| self.cells.get(i))
     }
 }
 
@@ -187,17 +107,9 @@ fn parse_csv(bytes: &[u8]) -> Result<Table, Vec<DataError>> {
         Err(e) => return Err(vec![csv_error(&e, 1)]),
     };
     if columns.iter().all(String::is_empty) {
-        return Ok(Table {
-            columns: Vec::new(),
-            lines: Vec::new(),
-            cells: Cells::default(),
-        });
+        return Ok(Table::new(Vec::new()));
     }
-    let mut table = Table {
-        columns,
-        lines: Vec::new(),
-        cells: Cells::default(),
-    };
+    let mut table = Table::new(columns);
     let mut record = csv::StringRecord::new();
     // The csv crate's own line numbers skip blank lines: count line breaks before each record's
     // byte offset instead.
@@ -207,8 +119,8 @@ fn parse_csv(bytes: &[u8]) -> Result<Table, Vec<DataError>> {
             Ok(false) => break,
             Ok(true) => {
                 let line = record.position().map_or(0, |p| lines.line_at(p.byte()));
-                table.lines.push(line);
-                record.iter().for_each(|c| table.cells.push(c));
+                record.iter().for_each(|c| table.push_cell(c));
+                table.end_row(line);
             }
             Err(e) => {
                 let line = e.position().map_or(0, |p| lines.line_at(p.byte()));
@@ -280,8 +192,8 @@ fn csv_error(e: &csv::Error, line: usize) -> DataError {
 
 fn parse_jsonl(bytes: &[u8]) -> Result<Table, Vec<DataError>> {
     let mut columns: Vec<String> = Vec::new();
-    let mut table_lines = Vec::new();
-    let mut cells = Cells::default();
+    // The columns are known from the first object on; the table takes them at the end.
+    let mut table = Table::new(Vec::new());
     let mut errors = Vec::new();
     let mut first: Option<usize> = None;
     for (i, raw) in bytes.split(|b| *b == b'\n').enumerate() {
@@ -346,12 +258,12 @@ fn parse_jsonl(bytes: &[u8]) -> Result<Table, Vec<DataError>> {
             }
         }
         let mut bad = false;
-        let row_start = cells.len();
+        let row_start = table.cell_count();
         for column in &columns {
             match &object[column] {
-                serde_json::Value::String(s) => cells.push(s),
+                serde_json::Value::String(s) => table.push_cell(s),
                 v @ (serde_json::Value::Number(_) | serde_json::Value::Bool(_)) => {
-                    cells.push(&v.to_string())
+                    table.push_cell(&v.to_string())
                 }
                 other => {
                     errors.push(DataError::at(
@@ -367,19 +279,16 @@ fn parse_jsonl(bytes: &[u8]) -> Result<Table, Vec<DataError>> {
             }
         }
         if bad {
-            cells.truncate(row_start);
+            table.truncate_cells(row_start);
         } else {
-            table_lines.push(line);
+            table.end_row(line);
         }
     }
     if !errors.is_empty() {
         return Err(errors);
     }
-    Ok(Table {
-        columns,
-        lines: table_lines,
-        cells,
-    })
+    table.columns = columns;
+    Ok(table)
 }
 
 fn json_kind(v: &serde_json::Value) -> &'static str {
@@ -408,80 +317,9 @@ impl ClassifyWords for serde_json::Error {
     }
 }
 
-/// The compiled `[data]`: the shared table, which variable each column fills, and the mode.
-#[derive(Debug)]
-pub struct Feeder {
-    /// Where the rows came from (for messages).
-    pub file: std::path::PathBuf,
-    /// The rows, read once.
-    pub table: Table,
-    /// The variable each column sets, in column order.
-    pub vars: Vec<VarId>,
-    /// Which row a user takes.
-    pub mode: Mode,
-}
-
-impl Feeder {
-    /// The row user `u` (its global number) takes. `unique` runs are refused when there are more
-    /// users than rows; a user past the last row (none in a checked run) wraps as `sequential`.
-    pub fn row_of(&self, user: u64) -> usize {
-        let n = self.table.rows() as u64;
-        let r = match self.mode {
-            Mode::Sequential | Mode::Unique => user % n,
-            Mode::Random { seed } => {
-                splitmix64(seed ^ user.wrapping_mul(0x9E37_79B9_7F4A_7C15)) % n
-            }
-        };
-        r as usize
-    }
-
-    /// Why user `user` (the canary, numbered after the load's users) cannot run with `unique`
-    /// rows: the file has no row of its own for it. `None` in the other modes, or when it has one.
-    pub fn no_unique_row(&self, user: u64) -> Option<String> {
-        let rows = self.table.rows() as u64;
-        (self.mode == Mode::Unique && user >= rows).then(|| {
-            format!(
-                "the canary is user {user} and {} has {rows} rows: with [data] mode = \"unique\" \
-                 every user needs a row of its own; add a row for the canary (one per generator), \
-                 or use mode = \"sequential\"",
-                self.file.display()
-            )
-        })
-    }
-
-    /// Sets user `u`'s variables to the cells of its row.
-    pub fn fill(&self, user: u64, vars: &mut [Option<String>]) {
-        let row = self.table.row(self.row_of(user));
-        for (var, cell) in self.vars.iter().zip(row) {
-            if let Some(slot) = vars.get_mut(*var as usize) {
-                *slot = Some(cell.to_owned());
-            }
-        }
-    }
-}
-
-/// SplitMix64's output function: a well-mixed, portable hash of `x` (the same on every machine,
-/// unlike a `SmallRng`).
-fn splitmix64(x: u64) -> u64 {
-    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn feeder(table: Table, mode: Mode) -> Feeder {
-        let vars = (0..table.columns.len() as VarId).collect();
-        Feeder {
-            file: "users.csv".into(),
-            table,
-            vars,
-            mode,
-        }
-    }
 
     #[test]
     fn csv_rows_with_quotes_bom_and_lines() {
@@ -538,38 +376,5 @@ mod tests {
         assert!(e.iter().all(|x| !x.message.contains("s3cr3t")));
         let e = parse(b"\n\n", Format::Jsonl).unwrap_err();
         assert!(e[0].message.starts_with("the file is empty"));
-    }
-
-    #[test]
-    fn rows_by_mode() {
-        let text = "email\na\nb\nc\n";
-        let t = parse(text.as_bytes(), Format::Csv).unwrap();
-        let seq = feeder(t.clone(), Mode::Sequential);
-        let rows: Vec<usize> = (0..7).map(|u| seq.row_of(u)).collect();
-        assert_eq!(rows, [0, 1, 2, 0, 1, 2, 0]);
-        let unique = feeder(t.clone(), Mode::Unique);
-        assert_eq!(
-            (0..3).map(|u| unique.row_of(u)).collect::<Vec<_>>(),
-            [0, 1, 2]
-        );
-        assert_eq!(unique.no_unique_row(2), None);
-        assert!(unique.no_unique_row(3).unwrap().starts_with(
-            "the canary is user 3 and users.csv has 3 rows: with [data] mode = \"unique\""
-        ));
-        assert_eq!(seq.no_unique_row(3), None, "sequential reuses rows");
-        let mut vars = vec![None, Some("other".to_string())];
-        unique.fill(1, &mut vars);
-        assert_eq!(vars, [Some("b".to_string()), Some("other".to_string())]);
-
-        let random = |seed| feeder(t.clone(), Mode::Random { seed });
-        let a: Vec<usize> = (0..300).map(|u| random(7).row_of(u)).collect();
-        let b: Vec<usize> = (0..300).map(|u| random(7).row_of(u)).collect();
-        let c: Vec<usize> = (0..300).map(|u| random(8).row_of(u)).collect();
-        assert_eq!(a, b, "same seed, same rows");
-        assert_ne!(a, c, "another seed, other rows");
-        for r in 0..3 {
-            let n = a.iter().filter(|x| **x == r).count();
-            assert!((70..=130).contains(&n), "row {r} taken {n} times of 300");
-        }
     }
 }
