@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub mod expect;
+pub mod feeder;
 pub mod limits;
 pub mod stream;
 pub mod template;
@@ -99,6 +100,8 @@ pub struct Plan {
     pub secrets: Vec<String>,
     /// The scenario's `[thresholds]`, in file order (flags add theirs when a command runs).
     pub thresholds: Vec<threshold::Threshold>,
+    /// `[data]`: the rows read once from the data file, shared by every user (`plan::feeder`).
+    pub feeder: Option<std::sync::Arc<feeder::Feeder>>,
 }
 
 /// Where `--self-test-panic` makes the tool panic.
@@ -428,6 +431,7 @@ pub enum StepKind {
     WsExchange(Box<WsExchange>),
     WsClose(WsClose),
     Think(Think),
+    Jwt(JwtStep),
 }
 
 impl StepKind {
@@ -438,6 +442,7 @@ impl StepKind {
             StepKind::WsExchange(_) => "ws.exchange",
             StepKind::WsClose(_) => "ws.close",
             StepKind::Think(_) => "think",
+            StepKind::Jwt(_) => "jwt",
         }
     }
 }
@@ -457,6 +462,32 @@ pub struct HttpStep {
     pub timeout: Duration,
     /// Response limits (`http.max_body`, `http.max_header_size`, `http.max_headers`).
     pub limits: limits::Limits,
+}
+
+/// `jwt`: signs the rendered claims into a variable (HS* with a secret, RS* with a PEM key).
+pub struct JwtStep {
+    /// HS256/384/512 or RS256/384/512.
+    pub alg: jsonwebtoken::Algorithm,
+    /// From the environment; never printed (`Debug` shows the algorithm only).
+    pub key: jsonwebtoken::EncodingKey,
+    /// A JSON object template: strings are rendered, numbers and booleans stay as written.
+    pub claims: Template,
+    /// When given, `iat` (now) and `exp` (now + this) are added to the claims.
+    pub expires_in: Option<Duration>,
+    /// The variable that gets the token.
+    pub into: VarId,
+}
+
+impl fmt::Debug for JwtStep {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JwtStep")
+            .field("alg", &self.alg)
+            .field("key", &"***")
+            .field("claims", &self.claims)
+            .field("expires_in", &self.expires_in)
+            .field("into", &self.into)
+            .finish()
+    }
 }
 
 #[derive(Debug)]

@@ -125,6 +125,13 @@ pub(super) async fn run(a: RunArgs, io: &Io) -> Exit {
         ));
         return Exit::Usage;
     }
+    // The canary is a user too: with unique [data] rows it needs one of its own.
+    if let (Some(_), Some(f)) = (a.canary_every, &plan.feeder) {
+        if let Some(e) = f.no_unique_row(crate::runner::canary::user_number(&plan, shard)) {
+            io.eprint(&format!("error: --canary-every: {e}\n"));
+            return Exit::Usage;
+        }
+    }
     if let Some(dir) = &a.results_dir {
         let (json, txt) = ResultsDir::files(dir, &shard.suffix());
         if let Err(e) = check_outputs(&[&json, &txt], io) {

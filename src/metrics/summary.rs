@@ -300,6 +300,9 @@ pub enum StepKindCode {
     WsClose,
     #[serde(rename = "think")]
     Think,
+    /// A JWT minted by the tool itself (`jwt` step).
+    #[serde(rename = "jwt")]
+    Jwt,
 }
 
 /// Whether a step runs once per user or every iteration.
@@ -437,7 +440,7 @@ impl Verdict {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 pub struct StepSummary {
     pub name: String,
-    /// `http`, `ws.connect`, `ws.exchange`, `ws.close` or `think`.
+    /// `http`, `ws.connect`, `ws.exchange`, `ws.close`, `think` or `jwt`.
     pub kind: StepKindCode,
     /// `setup` or `iteration`.
     pub phase: StepPhase,
@@ -855,6 +858,7 @@ impl Summary {
                         StepKind::WsExchange(_) => StepKindCode::WsExchange,
                         StepKind::WsClose(_) => StepKindCode::WsClose,
                         StepKind::Think(_) => StepKindCode::Think,
+                        StepKind::Jwt(_) => StepKindCode::Jwt,
                     },
                     phase: if (step.id as usize) < plan.setup_len {
                         StepPhase::Setup

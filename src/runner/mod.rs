@@ -12,6 +12,7 @@ pub mod canary;
 pub mod closed;
 pub mod exchange;
 pub mod guard;
+pub mod mint;
 pub mod observer;
 pub mod open;
 pub mod pacing;

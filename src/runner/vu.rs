@@ -77,7 +77,12 @@ pub struct Vu<O: Observer> {
 
 impl<O: Observer> Vu<O> {
     pub fn new(plan: Arc<Plan>, rec: Rc<RefCell<Recorder>>, id: u64, obs: O) -> Self {
-        let vars = plan.vars.iter().map(|v| v.default.clone()).collect();
+        let mut vars: Vec<Option<String>> = plan.vars.iter().map(|v| v.default.clone()).collect();
+        if let Some(feeder) = &plan.feeder {
+            // The user's row, taken once at its start and kept for its whole life (a token
+            // refresh runs the setup again with the same row).
+            feeder.fill(id, &mut vars);
+        }
         let setup_done = plan.setup_len == 0;
         let plan_transcripts = plan.transcripts;
         let raw_cap = transcript::raw_cap(&plan.secrets);
@@ -297,6 +302,21 @@ impl<O: Observer> Vu<O> {
                 Box::pin(socket.stream.close(c.code, by)).await?;
             }
             StepKind::Think(t) => tokio::time::sleep(think_time(t)).await,
+            StepKind::Jwt(j) => {
+                let ctx = Ctx {
+                    vu: self.id,
+                    iteration: self.iteration,
+                    vars: &self.vars,
+                };
+                let token =
+                    super::mint::mint(j, &ctx, epoch_now() as u64).map_err(|e| match e {
+                        super::mint::MintError::Unset(u) => unset(u, &self.plan),
+                        super::mint::MintError::Failed(f) => f,
+                    })?;
+                if let Some(slot) = self.vars.get_mut(usize::from(j.into)) {
+                    *slot = Some(token);
+                }
+            }
         }
         Ok(Done::Took(started.elapsed()))
     }

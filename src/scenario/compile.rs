@@ -7,10 +7,12 @@
 //! variables, socket order) read the tree itself, and every entry that deserialized is lowered
 //! with all its semantic checks. Diagnostics come back sorted by place.
 
+mod data;
 mod diag;
 pub use self::diag::total_errors;
 mod header;
 mod headers;
+mod jwt;
 mod limits;
 mod steps;
 mod target;
@@ -18,6 +20,8 @@ mod templates;
 pub(crate) use self::templates::closest;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_identity;
 #[cfg(test)]
 mod tests_target;
 mod thresholds;
@@ -71,7 +75,8 @@ pub fn compile(
     let load = header::load(&mut d, &root, &top.load, overrides);
     let raw = read_steps(&mut d, &top);
     check_names(&mut d, &raw);
-    let vars = collect_vars(&mut d, &root, &raw);
+    let mut vars = collect_vars(&mut d, &root, &raw);
+    let (feeder, columns_unknown) = data::feeder(&mut d, &root, &top, file, &load, &mut vars);
     check_sockets(&mut d, &raw);
     if raw.len() > usize::from(StepId::MAX) {
         d.whole(&root, format!("too many steps: at most {}", StepId::MAX));
@@ -87,6 +92,7 @@ pub fn compile(
             var_names: &names,
             allow_unset_env: overrides.allow_unset_env,
             unset_env: Vec::new(),
+            columns_unknown,
             env_values: Vec::new(),
         },
         events: Vec::new(),
@@ -136,6 +142,7 @@ pub fn compile(
         self_test_panic: None,
         unset_env,
         thresholds,
+        feeder,
     })
 }
 
@@ -308,6 +315,15 @@ fn collect_vars(d: &mut Diags, root: &Loc, raw: &[RawStep]) -> Vars {
         for table in tables {
             for (name, _) in keys_at(node, &table) {
                 vars.declare(d, &r.loc, &table.key(&name), &name, None);
+            }
+        }
+        // A minted token is a secret.
+        let into = FieldPath::of(&["jwt", "into"]);
+        if let Some(Node::Value(Value::String(s))) = walk(node, &into) {
+            let name = s.value();
+            vars.declare(d, &r.loc, &into, name, None);
+            if let Some(&id) = vars.ids.get(name.as_str()) {
+                vars.decls[usize::from(id)].secret = true;
             }
         }
     }

@@ -4,6 +4,7 @@
 //! `template` and `expect` are the two small languages a scenario contains.
 
 pub mod compile;
+pub mod data;
 pub mod fuzz;
 pub mod model;
 mod read;
@@ -130,6 +131,19 @@ pub fn validated(path: &Path, plan: &Plan) -> String {
         plan.setup_len,
         plan.steps.len() - plan.setup_len
     );
+    if let Some(f) = &plan.feeder {
+        let mode = match f.mode {
+            crate::plan::feeder::Mode::Sequential => "sequential".to_owned(),
+            crate::plan::feeder::Mode::Unique => "unique".to_owned(),
+            crate::plan::feeder::Mode::Random { seed } => format!("random, seed {seed}"),
+        };
+        out.push_str(&format!(
+            "  data: {}: {} rows of {} ({mode})\n",
+            f.file.display(),
+            f.table.rows(),
+            f.table.columns.join(", "),
+        ));
+    }
     for name in &plan.unset_env {
         out.push_str(&format!(
             "  note: uses env {name} (not set; a run needs it)\n"

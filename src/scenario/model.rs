@@ -61,6 +61,25 @@ pub struct StageSrc {
     pub target: f64,
 }
 
+/// `[data]`: the credential feeder (`scenario::data`, `plan::feeder`).
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a table with file, format, mode, secret, seed"
+)]
+pub struct Data {
+    /// Relative to the scenario file.
+    pub file: Option<String>,
+    /// "csv" or "jsonl" (default: from the file's extension).
+    pub format: Option<String>,
+    /// "sequential", "unique" or "random".
+    pub mode: Option<String>,
+    /// Columns whose values are never printed.
+    pub secret: Option<Vec<String>>,
+    /// Seed of `random` rows (default: `load.seed`, else 1).
+    pub seed: Option<i64>,
+}
+
 /// One `[[setup]]` or `[[steps]]` entry.
 #[derive(Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a step table")]
@@ -69,6 +88,22 @@ pub struct Step {
     pub http: Option<Http>,
     pub ws: Option<Ws>,
     pub think: Option<ThinkSrc>,
+    pub jwt: Option<Jwt>,
+}
+
+/// `jwt.*` of a step: mint a signed token into a variable.
+#[derive(Debug, serde::Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a table with alg, key, claims, expires_in, into"
+)]
+pub struct Jwt {
+    pub alg: Option<String>,
+    /// Must be `{{env.NAME}}`: a key written in the file is refused.
+    pub key: Option<String>,
+    pub claims: Option<JsonSrc>,
+    pub expires_in: Option<DurationSrc>,
+    pub into: Option<String>,
 }
 
 /// `http.*` of a step.

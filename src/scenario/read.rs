@@ -14,27 +14,38 @@ pub const MAX_SCENARIO_BYTES: u64 = 1 << 20;
 
 /// The bytes of the scenario at `path`, or what is wrong (the caller names the file).
 pub fn scenario_file(path: &Path) -> Result<Vec<u8>, String> {
-    let fail = |why: &dyn std::fmt::Display| format!("cannot read scenario: {why}");
+    regular_file(
+        path,
+        MAX_SCENARIO_BYTES,
+        "scenario",
+        "e.g. scenarios/golden-path.toml",
+    )
+}
+
+/// The bytes of the regular file at `path`, at most `max` of them; `what` names it in messages
+/// ("scenario", "data file") and `example` follows "give a ... file,".
+pub fn regular_file(path: &Path, max: u64, what: &str, example: &str) -> Result<Vec<u8>, String> {
+    let fail = |why: &dyn std::fmt::Display| format!("cannot read {what}: {why}");
     let file = open(path).map_err(|e| fail(&e))?;
     let meta = file.metadata().map_err(|e| fail(&e))?;
     if meta.is_dir() {
-        return Err(fail(
-            &"it is a directory; give a scenario file, e.g. scenarios/golden-path.toml",
-        ));
+        return Err(fail(&format!(
+            "it is a directory; give a {what} file, {example}"
+        )));
     }
     if !meta.is_file() {
-        return Err(fail(
-            &"not a regular file (a pipe, socket or device); save the scenario to a file first",
-        ));
+        return Err(fail(&format!(
+            "not a regular file (a pipe, socket or device); save the {what} to a file first"
+        )));
     }
-    let mut bytes = Vec::with_capacity(meta.len().min(MAX_SCENARIO_BYTES) as usize);
-    file.take(MAX_SCENARIO_BYTES + 1)
+    let mut bytes = Vec::with_capacity(meta.len().min(max) as usize);
+    file.take(max + 1)
         .read_to_end(&mut bytes)
         .map_err(|e| fail(&e))?;
-    if bytes.len() as u64 > MAX_SCENARIO_BYTES {
+    if bytes.len() as u64 > max {
         return Err(fail(&format!(
-            "larger than {} KiB, the most a scenario may be",
-            MAX_SCENARIO_BYTES / 1024
+            "larger than {} KiB, the most a {what} may be",
+            max / 1024
         )));
     }
     Ok(bytes)

@@ -13,6 +13,7 @@ mod headers;
 mod hostile_http;
 mod hostile_ws;
 mod html;
+mod identities;
 mod junit;
 mod messages;
 mod metrics;

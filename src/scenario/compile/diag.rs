@@ -137,6 +137,19 @@ impl<'a> Diags<'a> {
         self.push(place, loc, Some(path.to_string()), message.into());
     }
 
+    /// A problem at a place in another file the scenario names (a line of its data file).
+    pub fn in_other_file(&mut self, place: Place, field: &str, message: impl Into<String>) {
+        if self.full() {
+            return;
+        }
+        self.out.push(Diagnostic {
+            place,
+            step: None,
+            field: Some(field.to_owned()),
+            message: message.into(),
+        });
+    }
+
     /// A value given outside the file (command line or env var) is wrong.
     pub fn outside(&mut self, field: &str, message: impl Into<String>) {
         if self.full() {

@@ -14,7 +14,7 @@ use crate::scenario::model::{self, DurationSrc, Entries};
 use crate::scenario::source::{FieldPath, Node, Seg};
 use crate::scenario::Overrides;
 
-const TOP_KEYS: &str = "name, description, target, load, vars, setup, steps, thresholds";
+const TOP_KEYS: &str = "name, description, target, load, vars, data, setup, steps, thresholds";
 
 /// The top level, read.
 #[derive(Default)]
@@ -26,6 +26,8 @@ pub struct Top<'a> {
     pub steps: Vec<Node<'a>>,
     /// `[thresholds]`, read once the steps are known.
     pub thresholds: Option<Node<'a>>,
+    /// `[data]`, when present and well-shaped (`compile::data` reads the file).
+    pub data: Option<model::Data>,
 }
 
 /// Splits the document into its sections; unknown keys and bad section shapes are reported.
@@ -53,6 +55,7 @@ pub fn read<'a>(d: &mut Diags, root: &Loc<'a>) -> Top<'a> {
             "setup" => top.setup = entries(d, root, &path, node),
             "steps" => top.steps = entries(d, root, &path, node),
             "thresholds" => top.thresholds = Some(node),
+            "data" => top.data = section(d, root, node),
             other => d.key(
                 root,
                 &path,

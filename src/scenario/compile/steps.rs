@@ -39,16 +39,17 @@ impl Lower<'_> {
             ("`http`", m.http.is_some()),
             ("`ws`", m.ws.is_some()),
             ("`think`", m.think.is_some()),
+            ("`jwt`", m.jwt.is_some()),
         ]
         .into_iter()
         .filter_map(|(k, present)| present.then_some(k))
         .collect();
         if kinds.len() != 1 {
             let msg = if kinds.is_empty() {
-                "step has no kind: give exactly one of `http`, `ws` or `think`".to_owned()
+                "step has no kind: give exactly one of `http`, `ws`, `think` or `jwt`".to_owned()
             } else {
                 format!(
-                    "step has both {}: give exactly one of `http`, `ws` or `think` (split it into \
+                    "step has both {}: give exactly one of `http`, `ws`, `think` or `jwt` (split it into \
                      several steps)",
                     kinds.join(" and ")
                 )
@@ -61,6 +62,8 @@ impl Lower<'_> {
             self.http(loc, h).map(StepKind::Http)
         } else if let Some(w) = &m.ws {
             self.ws(loc, w, id)
+        } else if let Some(j) = &m.jwt {
+            self.jwt(loc, j).map(StepKind::Jwt)
         } else {
             m.think
                 .as_ref()

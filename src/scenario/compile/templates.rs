@@ -50,6 +50,9 @@ pub struct Resolver<'a> {
     pub allow_unset_env: bool,
     /// The unset environment variables met so far (with `allow_unset_env`).
     pub unset_env: Vec<String>,
+    /// The `[data]` file could not be read, so its column names are not known: an unknown name
+    /// is not reported (the file's own error is, and the plan is dropped).
+    pub columns_unknown: bool,
     /// The environment variables' values used so far (secrets: transcripts mask them).
     pub env_values: Vec<String>,
 }
@@ -167,6 +170,7 @@ impl Resolver<'_> {
                 }
                 match self.vars.get(name) {
                     Some(id) => b.part(Part::Var(*id)),
+                    None if self.columns_unknown => {}
                     None => return Err(self.unknown(name)),
                 }
             }
@@ -366,6 +370,7 @@ mod tests {
             var_names: &names,
             allow_unset_env: false,
             unset_env: Vec::new(),
+            columns_unknown: false,
             env_values: Vec::new(),
         };
         f(&mut r)

@@ -51,7 +51,7 @@ fn cases() -> Vec<(&'static str, Vec<Expect>)> {
     vec![
         ("syntax.toml", vec![(5, 32, None, None, "TOML syntax error: invalid basic string")]),
         ("unknown-top-key.toml", vec![(2, 1, None, Some("users"),
-            "unknown top-level key `users`; allowed keys: name, description, target, load, vars, setup, steps, thresholds")]),
+            "unknown top-level key `users`; allowed keys: name, description, target, load, vars, data, setup, steps, thresholds")]),
         ("bad-thresholds.toml", vec![
             (18, 1, None, Some("thresholds.chatt.p95"),
              "unknown step `chatt` (did you mean `chat`?); steps: login, connect, chat; run-level metrics: iteration.STAT, flows.failed_rate, flows.rate, flows.passed, flows.failed, flows.interrupted, flows.goodput, flows.good_rate, flows.late_rate, flows.good, flows.late, dropped, dropped_rate"),
@@ -87,9 +87,9 @@ fn cases() -> Vec<(&'static str, Vec<Expect>)> {
         ("duplicate-names.toml", vec![(8, 8, Some("health"), Some("name"),
             "step name `health` is already used by the step on line 4; step names must be unique across [[setup]] and [[steps]]")]),
         ("no-kind.toml", vec![(4, 8, Some("nothing"), None,
-            "step has no kind: give exactly one of `http`, `ws` or `think`")]),
+            "step has no kind: give exactly one of `http`, `ws`, `think` or `jwt`")]),
         ("two-kinds.toml", vec![(4, 8, Some("both"), None,
-            "step has both `http` and `ws`: give exactly one of `http`, `ws` or `think` (split it into several steps)")]),
+            "step has both `http` and `ws`: give exactly one of `http`, `ws`, `think` or `jwt` (split it into several steps)")]),
         ("bad-method.toml", vec![(5, 15, Some("fetch"), Some("http.method"),
             "bad HTTP method \"FETCH\"; allowed: GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS")]),
         ("bad-duration.toml", vec![
