@@ -12,7 +12,7 @@ use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
 use super::errors::{ErrorKind, ErrorStat, EventRef, Phase, MAX_CAUSES, MAX_UNKNOWN_EVENTS};
-use super::recorder::{new_histogram, Activity, Corrected, Recorder};
+use super::recorder::{Activity, Corrected, Recorder};
 use super::stream::{EventRecord, StreamRecord, MAX_LABELS};
 use super::summary::{decode_histogram, encode_histogram};
 use crate::plan::{EventId, Plan, StepId};
@@ -85,10 +85,10 @@ fn encode_all(hs: &[Histogram<u64>]) -> Vec<String> {
 
 /// Decodes into an auto-resizing histogram (as `Recorder::new` makes them).
 fn decode(what: &str, text: &str) -> Result<Histogram<u64>, String> {
-    let h = decode_histogram(text).map_err(|e| format!("{what}: {e}"))?;
-    let mut out = new_histogram();
-    out.add(&h).map_err(|e| format!("{what}: {e:?}"))?;
-    Ok(out)
+    // At the precision it was recorded with (full, or coarse for noise rows), free to grow.
+    let mut h = decode_histogram(text).map_err(|e| format!("{what}: {e}"))?;
+    h.auto(true);
+    Ok(h)
 }
 
 fn decode_all(
