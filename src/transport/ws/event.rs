@@ -86,6 +86,11 @@ pub struct View<'a> {
     response: Option<&'a RawValue>,
     #[serde(borrow)]
     result: Option<&'a RawValue>,
+    /// `data` and `payload` read as views, once, when a lookup first needs them.
+    #[serde(skip)]
+    data_view: std::cell::OnceCell<Option<Box<View<'a>>>>,
+    #[serde(skip)]
+    payload_view: std::cell::OnceCell<Option<Box<View<'a>>>>,
 }
 
 use serde_json::value::RawValue;
@@ -104,8 +109,8 @@ impl<'a> View<'a> {
     pub fn name(&self, wrappers: &[String]) -> Option<Cow<'a, str>> {
         let ty = self.ty.clone()?;
         if wrappers.iter().any(|w| *w == ty) {
-            if let Some(inner) = self.nested(self.data) {
-                if let Some(name) = inner.event.or(inner.ty) {
+            if let Some(inner) = self.data_layer() {
+                if let Some(name) = inner.event.clone().or(inner.ty.clone()) {
                     return Some(name);
                 }
             }
@@ -113,16 +118,27 @@ impl<'a> View<'a> {
         Some(ty)
     }
 
-    /// The object at `raw`, read the same way (`None` unless it is an object).
-    fn nested(&self, raw: Option<&'a RawValue>) -> Option<View<'a>> {
-        raw.and_then(|r| View::read(r.get()))
+    /// `data` as a view (read once; `None` unless it is an object).
+    fn data_layer(&self) -> Option<&View<'a>> {
+        let data = self.data;
+        self.data_view
+            .get_or_init(|| data.and_then(|r| View::read(r.get()).map(Box::new)))
+            .as_deref()
+    }
+
+    /// `payload` as a view (read once; `None` unless it is an object).
+    fn payload_layer(&self) -> Option<&View<'a>> {
+        let payload = self.payload;
+        self.payload_view
+            .get_or_init(|| payload.and_then(|r| View::read(r.get()).map(Box::new)))
+            .as_deref()
     }
 
     /// A field by name, merged as top level, then `data`, then `payload` (protocol.md §5).
     fn merged(&self, pick: impl Fn(&View<'a>) -> Option<&'a RawValue>) -> Option<&'a RawValue> {
         pick(self)
-            .or_else(|| self.nested(self.data).and_then(|v| pick(&v)))
-            .or_else(|| self.nested(self.payload).and_then(|v| pick(&v)))
+            .or_else(|| self.data_layer().and_then(&pick))
+            .or_else(|| self.payload_layer().and_then(&pick))
     }
 
     /// The tool's name: `tool_name`, else `tool` (a string), merged.
@@ -223,13 +239,15 @@ pub fn iso8601(s: &str) -> Option<f64> {
     if b.get(i) == Some(&b'.') {
         let start = i + 1;
         i = start;
-        while b.get(i).is_some_and(u8::is_ascii_digit) {
+        let mut scale = 0.1;
+        while let Some(d) = b.get(i).filter(|d| d.is_ascii_digit()) {
+            frac += f64::from(d - b'0') * scale;
+            scale /= 10.0;
             i += 1;
         }
         if i == start {
             return None;
         }
-        frac = format!("0.{}", &s[start..i]).parse().ok()?;
     }
     let offset = match b.get(i) {
         None => 0,
