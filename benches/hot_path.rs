@@ -113,7 +113,9 @@ fn record_flow(rec: &mut Recorder, ids: &FlowIds, i: u64, lag: Option<Duration>)
         let since = Duration::from_micros(120 + 60 * k as u64) + jitter;
         let id = load_tester::plan::MetricId(metric as u16);
         rec.event(id, since, lag, 300, 0);
-        rec.gap(ids.chat, Duration::from_micros(60) + jitter);
+        if let (Some(stream), Some(k)) = (rec.stream(ids.chat), k.checked_sub(1)) {
+            stream.pair(k as u16, k as u16 + 1, Duration::from_micros(60) + jitter);
+        }
     }
     rec.step_ok(ids.chat, Duration::from_micros(330) + jitter, lag);
     rec.step_ok(ids.close, Duration::from_micros(40) + jitter, lag);

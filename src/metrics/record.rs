@@ -50,7 +50,6 @@ pub struct StepRecord {
     pub ok: u64,
     pub settled: u64,
     pub errors: Vec<ErrorRecord>,
-    pub gaps: Option<String>,
     #[serde(default)]
     pub stream: Option<StreamRecord>,
 }
@@ -152,7 +151,6 @@ impl Recorder {
                             other: stat.other,
                         })
                         .collect(),
-                    gaps: s.gaps.as_ref().map(encode_histogram),
                     stream: s.stream.clone(),
                 })
                 .collect(),
@@ -207,11 +205,6 @@ impl Recorder {
             into.latency = decode(&format!("step {i} latency"), &s.latency)?;
             into.ok = s.ok;
             into.settled = s.settled;
-            into.gaps = match (&s.gaps, &into.gaps) {
-                (Some(t), Some(_)) => Some(decode(&format!("step {i} gaps"), t)?),
-                (None, None) => None,
-                _ => return Err(format!("step {i}: gaps where the plan has none, or none")),
-            };
             into.stream = match (&s.stream, &into.stream) {
                 (Some(t), Some(_)) if t.fits(plan.events.len()) => Some(t.clone()),
                 (None, None) => None,
@@ -328,7 +321,6 @@ mod tests {
             rec.flow_started();
             rec.step_ok(0, Duration::from_micros(900 + i * 13), lag);
             rec.event(MetricId(2), Duration::from_micros(3000 + i), lag, 100, 0);
-            rec.gap(3, Duration::from_micros(50 + i));
             rec.scheduling_lag(Duration::from_micros(7 + i));
             if i % 8 == 0 {
                 let got = rec.unknown_event("surprise");
@@ -398,7 +390,6 @@ mod tests {
     fn canon(mut r: Record) -> Record {
         for s in &mut r.steps {
             values(&mut s.latency);
-            s.gaps.iter_mut().for_each(values);
             s.errors.sort_by_key(|e| (e.kind, e.phase));
         }
         r.events.iter_mut().for_each(values);

@@ -64,8 +64,6 @@ pub struct StepRecord {
     pub settled: u64,
     /// Failures by kind and phase, each with its causes (bounded: see `ErrorStat`).
     pub errors: ErrorTable,
-    /// Gaps between consecutive expected events (exchange steps only).
-    pub gaps: Option<Histogram<u64>>,
     /// The event stream (exchange steps with an expectation).
     pub stream: Option<StreamRecord>,
 }
@@ -150,12 +148,6 @@ impl Recorder {
                 ok: 0,
                 settled: 0,
                 errors: HashMap::new(),
-                gaps: match &s.kind {
-                    crate::plan::StepKind::WsExchange(x) if x.expect.is_some() => {
-                        Some(new_histogram())
-                    }
-                    _ => None,
-                },
                 stream: match &s.kind {
                     crate::plan::StepKind::WsExchange(x) if x.expect.is_some() => {
                         Some(StreamRecord::default())
@@ -265,12 +257,6 @@ impl Recorder {
         self.steps.get_mut(step as usize)?.stream.as_mut()
     }
 
-    pub fn gap(&mut self, step: StepId, gap: Duration) {
-        if let Some(Some(h)) = self.steps.get_mut(step as usize).map(|s| s.gaps.as_mut()) {
-            record(h, micros(gap));
-        }
-    }
-
     pub fn flow_started(&mut self) {
         self.flows_started += 1;
     }
@@ -376,9 +362,6 @@ impl AddAssign<&Recorder> for Recorder {
             s.ok += o.ok;
             s.settled += o.settled;
             add_hist(&mut s.latency, &o.latency);
-            if let (Some(g), Some(og)) = (s.gaps.as_mut(), o.gaps.as_ref()) {
-                add_hist(g, og);
-            }
             if let (Some(t), Some(ot)) = (s.stream.as_mut(), o.stream.as_ref()) {
                 *t += ot;
             }

@@ -46,9 +46,12 @@ pub mod hist {
 pub struct EventRecord {
     /// Executions of the step in which it came at least once.
     pub flows: u64,
-    /// Occurrences per execution of the step that ended (passed or failed), zeros included.
+    /// Occurrences per execution of the step that ended (passed or failed), those with at
+    /// least one; `zeros` counts the others (a counter is cheaper than a histogram record).
     #[serde(with = "hist")]
     pub per_flow: Histogram<u64>,
+    #[serde(default)]
+    pub zeros: u64,
     /// Bytes of its frames.
     pub bytes: u64,
     /// Characters of streamed text it carried.
@@ -64,6 +67,7 @@ impl Default for EventRecord {
         EventRecord {
             flows: 0,
             per_flow: new_coarse_histogram(),
+            zeros: 0,
             bytes: 0,
             chars: 0,
             over_budget: 0,
@@ -223,10 +227,21 @@ impl EventRecord {
 
     /// One execution of the step ended with `n` occurrences.
     pub fn execution(&mut self, n: u32) {
-        let _ = self.per_flow.record(u64::from(n));
-        if n > 0 {
+        if n == 0 {
+            self.zeros += 1;
+        } else {
+            record(&mut self.per_flow, u64::from(n));
             self.flows += 1;
         }
+    }
+
+    /// Occurrences per execution, zeros included.
+    pub fn per_flow_all(&self) -> Histogram<u64> {
+        let mut h = self.per_flow.clone();
+        if self.zeros > 0 {
+            let _ = h.record_n(0, self.zeros);
+        }
+        h
     }
 }
 
@@ -297,6 +312,7 @@ fn add(into: &mut Histogram<u64>, from: &Histogram<u64>) {
 impl std::ops::AddAssign<&EventRecord> for EventRecord {
     fn add_assign(&mut self, o: &EventRecord) {
         add(&mut self.per_flow, &o.per_flow);
+        self.zeros += o.zeros;
         self.flows += o.flows;
         self.bytes += o.bytes;
         self.chars += o.chars;
@@ -449,7 +465,8 @@ mod tests {
         e.execution(0);
         e.execution(3);
         assert_eq!(e.flows, 2);
-        assert_eq!(e.per_flow.len(), 3);
-        assert_eq!((e.per_flow.min(), e.per_flow.max()), (0, 3));
+        let all = e.per_flow_all();
+        assert_eq!(all.len(), 3);
+        assert_eq!((all.min(), all.max()), (0, 3));
     }
 }

@@ -876,7 +876,14 @@ impl Summary {
                         .and_then(|c| c.steps.get(step.id as usize))
                         .map(Latency::from_histogram),
                     errors,
-                    gaps: r.gaps.as_ref().map(Latency::from_histogram),
+                    // The pooled gaps: every pair's, added.
+                    gaps: r.stream.as_ref().map(|st| {
+                        let mut all = super::recorder::new_histogram();
+                        for p in &st.pairs {
+                            let _ = all.add(&p.gaps);
+                        }
+                        Latency::from_histogram(&all)
+                    }),
                     events,
                     settled: settle_of(step).map(|d| Settled {
                         count: r.settled,
@@ -1032,8 +1039,8 @@ fn event_rows(
                 required: e.expr.required(metric.event),
                 role: metric.role.code().to_string(),
                 flows: stats.flows,
-                per_flow: (!stats.per_flow.is_empty())
-                    .then(|| Counts::from_histogram(&stats.per_flow, 1.0)),
+                per_flow: (stats.flows + stats.zeros > 0)
+                    .then(|| Counts::from_histogram(&stats.per_flow_all(), 1.0)),
                 bytes: stats.bytes,
                 text_chars: stats.chars,
                 budget_ms: metric.budget.map(|d| d.as_secs_f64() * 1000.0),

@@ -300,9 +300,6 @@ impl<O: Observer> Vu<O> {
                     let Some(id) = known.map(|k| k.event) else {
                         continue;
                     };
-                    if let Some(l) = last {
-                        self.rec.borrow_mut().gap(step.id, now - l);
-                    }
                     let before = last_symbol;
                     last = Some(now);
                     last_symbol = Some(id);

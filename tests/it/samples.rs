@@ -183,9 +183,6 @@ fn events_and_gaps(
             None => record(&mut stream.first_event, at),
             Some((p, from)) => stream.pair(from, m.event, us(at - p)),
         }
-        if let Some((p, _)) = prev {
-            rec.gap(id, us(at - p));
-        }
         prev = Some((at, m.event));
     }
     if name == "chat" {

@@ -47,7 +47,7 @@ pub fn event_type<'a>(text: &'a str, wrappers: &[String]) -> Option<Cow<'a, str>
 /// need (tool name, server duration, timestamp, text). Unknown fields are skipped by the same
 /// pass that finds the type, so reading them costs next to nothing more.
 #[derive(Deserialize, Default)]
-pub struct View<'a> {
+struct Fields<'a> {
     #[serde(borrow, rename = "type")]
     ty: Option<Cow<'a, str>>,
     #[serde(borrow)]
@@ -86,11 +86,24 @@ pub struct View<'a> {
     response: Option<&'a RawValue>,
     #[serde(borrow)]
     result: Option<&'a RawValue>,
-    /// `data` and `payload` read as views, once, when a lookup first needs them.
-    #[serde(skip)]
-    data_view: std::cell::OnceCell<Option<Box<View<'a>>>>,
-    #[serde(skip)]
-    payload_view: std::cell::OnceCell<Option<Box<View<'a>>>>,
+}
+
+impl<'a> Fields<'a> {
+    /// `None` when `text` is not a JSON object (fields of other shapes are `None`).
+    fn read(text: &'a str) -> Option<Fields<'a>> {
+        if !is_object(text) {
+            return None;
+        }
+        serde_json::from_str(text).ok()
+    }
+}
+
+/// A frame read once, with its `data` and `payload` objects read at most once each, when a
+/// lookup first needs them (no allocation: they live in the view).
+pub struct View<'a> {
+    top: Fields<'a>,
+    data_view: std::cell::OnceCell<Option<Fields<'a>>>,
+    payload_view: std::cell::OnceCell<Option<Fields<'a>>>,
 }
 
 use serde_json::value::RawValue;
@@ -98,16 +111,17 @@ use serde_json::value::RawValue;
 impl<'a> View<'a> {
     /// Reads a frame: `None` when it is not a JSON object (fields of other shapes are `None`).
     pub fn read(text: &'a str) -> Option<View<'a>> {
-        if !is_object(text) {
-            return None;
-        }
-        serde_json::from_str(text).ok()
+        Some(View {
+            top: Fields::read(text)?,
+            data_view: std::cell::OnceCell::new(),
+            payload_view: std::cell::OnceCell::new(),
+        })
     }
 
     /// The event type, unwrapped from a wrapper (`system_message`...) whose `data.event` (or
     /// `data.type`) names the event. `None`: no type.
     pub fn name(&self, wrappers: &[String]) -> Option<Cow<'a, str>> {
-        let ty = self.ty.clone()?;
+        let ty = self.top.ty.clone()?;
         if wrappers.iter().any(|w| *w == ty) {
             if let Some(inner) = self.data_layer() {
                 if let Some(name) = inner.event.clone().or(inner.ty.clone()) {
@@ -118,25 +132,25 @@ impl<'a> View<'a> {
         Some(ty)
     }
 
-    /// `data` as a view (read once; `None` unless it is an object).
-    fn data_layer(&self) -> Option<&View<'a>> {
-        let data = self.data;
+    /// `data` read (once; `None` unless it is an object).
+    fn data_layer(&self) -> Option<&Fields<'a>> {
+        let data = self.top.data;
         self.data_view
-            .get_or_init(|| data.and_then(|r| View::read(r.get()).map(Box::new)))
-            .as_deref()
+            .get_or_init(|| data.and_then(|r| Fields::read(r.get())))
+            .as_ref()
     }
 
-    /// `payload` as a view (read once; `None` unless it is an object).
-    fn payload_layer(&self) -> Option<&View<'a>> {
-        let payload = self.payload;
+    /// `payload` read (once; `None` unless it is an object).
+    fn payload_layer(&self) -> Option<&Fields<'a>> {
+        let payload = self.top.payload;
         self.payload_view
-            .get_or_init(|| payload.and_then(|r| View::read(r.get()).map(Box::new)))
-            .as_deref()
+            .get_or_init(|| payload.and_then(|r| Fields::read(r.get())))
+            .as_ref()
     }
 
     /// A field by name, merged as top level, then `data`, then `payload` (protocol.md §5).
-    fn merged(&self, pick: impl Fn(&View<'a>) -> Option<&'a RawValue>) -> Option<&'a RawValue> {
-        pick(self)
+    fn merged(&self, pick: impl Fn(&Fields<'a>) -> Option<&'a RawValue>) -> Option<&'a RawValue> {
+        pick(&self.top)
             .or_else(|| self.data_layer().and_then(&pick))
             .or_else(|| self.payload_layer().and_then(&pick))
     }
@@ -175,7 +189,7 @@ impl<'a> View<'a> {
     /// The length in characters of the first text field of `kind` that holds a string, merged.
     pub fn text_chars(&self, kind: crate::plan::stream::TextKind) -> Option<usize> {
         for field in kind.fields() {
-            let pick = |v: &View<'a>| {
+            let pick = |v: &Fields<'a>| {
                 match *field {
                     "reasoning" => v.reasoning,
                     "thought" => v.thought,
