@@ -153,7 +153,7 @@ pub struct StreamRecord {
 impl Default for StreamRecord {
     fn default() -> Self {
         StreamRecord {
-            first_event: new_histogram(),
+            first_event: new_coarse_histogram(),
             pairs: Vec::new(),
             events_per_flow: new_coarse_histogram(),
             bytes_per_flow: new_coarse_histogram(),
@@ -161,7 +161,7 @@ impl Default for StreamRecord {
             text_chunks: 0,
             chars_per_s: new_coarse_histogram(),
             chunks_per_ks: new_coarse_histogram(),
-            server_lag: new_histogram(),
+            server_lag: new_coarse_histogram(),
             stamped_ahead: 0,
             ahead_max_us: 0,
             tools: Vec::new(),
@@ -254,7 +254,7 @@ impl StreamRecord {
                 self.pairs.push(Pair {
                     from,
                     to,
-                    gaps: new_histogram(),
+                    gaps: new_coarse_histogram(),
                 });
                 self.pairs.len() - 1
             }
