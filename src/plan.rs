@@ -97,11 +97,29 @@ pub struct Plan {
     pub transcripts: u32,
     /// Values the scenario's templates take from the environment (`{{env.NAME}}`): treated as
     /// secrets, masked wherever a transcript would show them. Each once.
-    pub secrets: Vec<String>,
+    pub secrets: Secrets,
     /// The scenario's `[thresholds]`, in file order (flags add theirs when a command runs).
     pub thresholds: Vec<threshold::Threshold>,
     /// `[data]`: the rows read once from the data file, shared by every user (`plan::feeder`).
     pub feeder: Option<std::sync::Arc<feeder::Feeder>>,
+}
+
+/// Secret values the scenario reads (environment values, a jwt key): usable as a slice, never
+/// shown by `{:?}` (a debug print of the plan says how many there are, not what they are).
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Secrets(pub Vec<String>);
+
+impl std::ops::Deref for Secrets {
+    type Target = [String];
+    fn deref(&self) -> &[String] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Secrets({} values, masked)", self.0.len())
+    }
 }
 
 /// Where `--self-test-panic` makes the tool panic.

@@ -111,7 +111,7 @@ pub fn compile(
     } = lower;
     let mut steps = steps;
     ws::know_every_event(&mut steps, &events);
-    let secrets = res.env_values;
+    let secrets = crate::plan::Secrets(res.env_values);
     let mut unset_env = res.unset_env;
     unset_env.sort();
     if events.len() > usize::from(u16::MAX) {
