@@ -171,6 +171,30 @@ impl Default for StreamRecord {
     }
 }
 
+impl Group {
+    /// A row for `value`, with nothing counted yet.
+    fn empty(value: &str) -> Group {
+        Group {
+            value: value.to_string(),
+            latency: new_histogram(),
+            bytes: 0,
+        }
+    }
+}
+
+impl ToolRecord {
+    /// A row for the tool `name`, with no call yet.
+    fn empty(name: &str) -> ToolRecord {
+        ToolRecord {
+            name: name.to_string(),
+            latency: new_histogram(),
+            server: new_histogram(),
+            overhead: new_histogram(),
+            server_longer: 0,
+        }
+    }
+}
+
 /// A label the server chose, cut to `MAX_LABEL_CHARS` characters.
 fn label(s: &str) -> &str {
     match s.char_indices().nth(MAX_LABEL_CHARS) {
@@ -211,16 +235,7 @@ impl EventRecord {
 
     /// The occurrence also counts for its `group_by` value.
     pub fn grouped(&mut self, value: &str, since_send: std::time::Duration, bytes: usize) {
-        let i = slot(
-            &mut self.groups,
-            value,
-            |g| &g.value,
-            |v| Group {
-                value: v.to_string(),
-                latency: new_histogram(),
-                bytes: 0,
-            },
-        );
+        let i = slot(&mut self.groups, value, |g| &g.value, Group::empty);
         record(&mut self.groups[i].latency, micros(since_send));
         self.groups[i].bytes += bytes as u64;
     }
@@ -264,18 +279,7 @@ impl StreamRecord {
 
     /// A completed tool call: `client` as seen, `server_ms` as reported (if it was).
     pub fn tool(&mut self, name: &str, client: std::time::Duration, server_ms: Option<f64>) {
-        let i = slot(
-            &mut self.tools,
-            name,
-            |t| &t.name,
-            |n| ToolRecord {
-                name: n.to_string(),
-                latency: new_histogram(),
-                server: new_histogram(),
-                overhead: new_histogram(),
-                server_longer: 0,
-            },
-        );
+        let i = slot(&mut self.tools, name, |t| &t.name, ToolRecord::empty);
         let t = &mut self.tools[i];
         let client_us = micros(client);
         record(&mut t.latency, client_us);
@@ -318,16 +322,7 @@ impl std::ops::AddAssign<&EventRecord> for EventRecord {
         self.chars += o.chars;
         self.over_budget += o.over_budget;
         for g in &o.groups {
-            let i = slot(
-                &mut self.groups,
-                &g.value,
-                |x| &x.value,
-                |v| Group {
-                    value: v.to_string(),
-                    latency: new_histogram(),
-                    bytes: 0,
-                },
-            );
+            let i = slot(&mut self.groups, &g.value, |x| &x.value, Group::empty);
             add(&mut self.groups[i].latency, &g.latency);
             self.groups[i].bytes += g.bytes;
         }
@@ -357,18 +352,7 @@ impl std::ops::AddAssign<&StreamRecord> for StreamRecord {
         self.stamped_ahead += o.stamped_ahead;
         self.ahead_max_us = self.ahead_max_us.max(o.ahead_max_us);
         for t in &o.tools {
-            let i = slot(
-                &mut self.tools,
-                &t.name,
-                |x| &x.name,
-                |n| ToolRecord {
-                    name: n.to_string(),
-                    latency: new_histogram(),
-                    server: new_histogram(),
-                    overhead: new_histogram(),
-                    server_longer: 0,
-                },
-            );
+            let i = slot(&mut self.tools, &t.name, |x| &x.name, ToolRecord::empty);
             let x = &mut self.tools[i];
             add(&mut x.latency, &t.latency);
             add(&mut x.server, &t.server);

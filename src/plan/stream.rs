@@ -67,6 +67,26 @@ pub enum Class {
     Unlisted,
 }
 
+impl Class {
+    /// What a frame of a type outside the expression does, by the step's lists: `fail_on`
+    /// first, then `ignore`, then `ws.unlisted`. The compiler resolves the types the plan names
+    /// with it; the runner, the types it never names.
+    pub fn of_unexpected(
+        name: &str,
+        fail_on: &[wildmatch::WildMatch],
+        ignore: &[wildmatch::WildMatch],
+        unlisted: super::Unlisted,
+    ) -> Class {
+        if fail_on.iter().any(|g| g.matches(name)) {
+            Class::FailOn
+        } else if ignore.iter().any(|g| g.matches(name)) || unlisted == super::Unlisted::Ignore {
+            Class::Ignore
+        } else {
+            Class::Unlisted
+        }
+    }
+}
+
 /// A known event type, as one exchange step sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Known {

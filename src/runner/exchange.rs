@@ -64,7 +64,7 @@ struct FlowStream {
 }
 
 impl FlowStream {
-    fn new(t0: Instant, _e: &Expectation) -> FlowStream {
+    fn new(t0: Instant) -> FlowStream {
         let wall0 = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0.0, |d| d.as_secs_f64());
@@ -82,18 +82,6 @@ impl FlowStream {
             tools: Vec::new(),
             late: false,
         }
-    }
-}
-
-/// What a frame of a type the plan never names does: `fail_on` first, then `ignore`, then
-/// `ws.unlisted`.
-fn classify_unknown(e: &Expectation, name: &str) -> Class {
-    if e.fail_on.iter().any(|g| g.matches(name)) {
-        Class::FailOn
-    } else if e.ignore.iter().any(|g| g.matches(name)) || e.unlisted == Unlisted::Ignore {
-        Class::Ignore
-    } else {
-        Class::Unlisted
     }
 }
 
@@ -145,7 +133,7 @@ impl<O: Observer> Vu<O> {
     }
 
     async fn expect(&mut self, step: &Step, e: &Expectation, t0: Instant) -> Result<Done, Failure> {
-        let mut flow = FlowStream::new(t0, e);
+        let mut flow = FlowStream::new(t0);
         std::mem::swap(&mut flow.counts, &mut self.scratch.counts);
         std::mem::swap(&mut flow.tools, &mut self.scratch.tools);
         flow.counts.clear();
@@ -293,7 +281,7 @@ impl<O: Observer> Vu<O> {
             }
             let class = match known {
                 Some(k) => k.class,
-                None => classify_unknown(e, &name),
+                None => Class::of_unexpected(&name, &e.fail_on, &e.ignore, e.unlisted),
             };
             match class {
                 Class::Expected { .. } => {

@@ -177,16 +177,7 @@ pub fn steps(s: &Summary, page: &mut String) {
         ],
     );
     for step in &s.steps {
-        let name = match step.phase {
-            StepPhase::Setup => format!("{} (setup)", step.name),
-            StepPhase::Iteration => step.name.clone(),
-        };
-        let counts = [
-            step.count.to_string(),
-            step.failed.to_string(),
-            number(step.rate_per_s),
-        ];
-        row(page, &name, false, &counts, Some(&step.latency));
+        step_row(page, step);
         if let Some(t) = step.settled.as_ref().filter(|t| t.count > 0) {
             page.push_str(&format!(
                 "<tr><td class=\"ev note\" colspan=\"9\">{} of {} ended by waiting out its {} ms \
@@ -224,6 +215,20 @@ pub fn steps(s: &Summary, page: &mut String) {
         );
     }
     end(page);
+}
+
+/// A step's own row: its name (`(setup)` marked), counts and percentiles.
+fn step_row(page: &mut String, step: &crate::metrics::summary::StepSummary) {
+    let name = match step.phase {
+        StepPhase::Setup => format!("{} (setup)", step.name),
+        StepPhase::Iteration => step.name.clone(),
+    };
+    let counts = [
+        step.count.to_string(),
+        step.failed.to_string(),
+        number(step.rate_per_s),
+    ];
+    row(page, &name, false, &counts, Some(&step.latency));
 }
 
 /// An exchange step's stream: time to first event, gaps by pair, tool calls beside the

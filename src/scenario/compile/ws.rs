@@ -371,7 +371,9 @@ impl Lower<'_> {
                 Role::Expected => Class::Expected {
                     sym: expr.symbol(event).unwrap_or(0) as u16,
                 },
-                Role::Ignored | Role::FailOn => classify(&name, &fail_on, &ignore, unlisted),
+                Role::Ignored | Role::FailOn => {
+                    Class::of_unexpected(&name, &fail_on, &ignore, unlisted)
+                }
             };
             let metric = MetricId((metric_base + i).min(usize::from(u16::MAX)) as u16);
             table.insert(
@@ -401,7 +403,7 @@ impl Lower<'_> {
         for (event, _) in &captures {
             let name = self.events[*event as usize].clone();
             if table.get(&name).is_none() {
-                let class = classify(&name, &fail_on, &ignore, unlisted);
+                let class = Class::of_unexpected(&name, &fail_on, &ignore, unlisted);
                 table.insert(
                     &name,
                     Known {
@@ -551,17 +553,6 @@ fn is_literal(pattern: &str) -> bool {
     !pattern.is_empty() && !pattern.contains(['*', '?'])
 }
 
-/// What a frame of this (non-expected) type does, by the step's globs: `fail_on` first.
-fn classify(name: &str, fail_on: &[WildMatch], ignore: &[WildMatch], unlisted: Unlisted) -> Class {
-    if fail_on.iter().any(|g| g.matches(name)) {
-        Class::FailOn
-    } else if ignore.iter().any(|g| g.matches(name)) || unlisted == Unlisted::Ignore {
-        Class::Ignore
-    } else {
-        Class::Unlisted
-    }
-}
-
 /// Adds every event type of the plan to each exchange step's table (types a responder or another
 /// step names included), classified by that step's globs: a frame of any type the plan knows is
 /// then resolved by one lookup, and only types the plan never names fall back to the globs.
@@ -577,7 +568,7 @@ pub(super) fn know_every_event(steps: &mut [crate::plan::Step], events: &[String
             if e.table.get(name).is_some() {
                 continue;
             }
-            let class = classify(name, &e.fail_on, &e.ignore, e.unlisted);
+            let class = Class::of_unexpected(name, &e.fail_on, &e.ignore, e.unlisted);
             e.table.insert(
                 name,
                 Known {

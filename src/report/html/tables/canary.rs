@@ -3,8 +3,8 @@
 
 use super::super::charts::number;
 use super::super::escape;
-use super::{cell, end, head, row, text_cell};
-use crate::metrics::summary::{StepPhase, Summary};
+use super::{cell, end, head, row, step_row, text_cell};
+use crate::metrics::summary::Summary;
 
 /// The canary's tables, when the run had a canary.
 pub fn tables(s: &Summary, page: &mut String) {
@@ -45,16 +45,7 @@ pub fn tables(s: &Summary, page: &mut String) {
         ],
     );
     for step in &c.steps {
-        let name = match step.phase {
-            StepPhase::Setup => format!("{} (setup)", step.name),
-            StepPhase::Iteration => step.name.clone(),
-        };
-        let counts = [
-            step.count.to_string(),
-            step.failed.to_string(),
-            number(step.rate_per_s),
-        ];
-        row(page, &name, false, &counts, Some(&step.latency));
+        step_row(page, step);
     }
     let it = &c.iteration;
     let counts = [it.count.to_string(), String::new(), String::new()];
